@@ -1,0 +1,142 @@
+"""The `assist` command: the one composition root; each surface's modules are imported inside its command."""
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assist.errors import AssistError
+from assist.roles import ROLES
+from assist.settings import Settings
+
+app = typer.Typer(
+    help="Frontline Assist: answers staff questions from the city's own routines, with sources.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Folder of the embedded store (default data/qdrant; ASSIST_QDRANT__PATH).")
+]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Qdrant server URL instead of the embedded store.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+
+
+def _settings(store: Path | None, url: str | None) -> Settings:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = Settings()
+    if store is not None:
+        settings.qdrant.path = store
+    if url is not None:
+        settings.qdrant.url = url
+    return settings
+
+
+def _fail(exc: Exception, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"error": str(exc), "type": type(exc).__name__}, ensure_ascii=False))
+    else:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Folders or files; each first-level folder is a collection.")],
+    collection: Annotated[str | None, typer.Option(help="Put everything in this collection.")] = None,
+    store: StoreOpt = None,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest documents into the store; unchanged files are skipped, unreadable ones reported."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from ingest.pipeline import Ingestor, discover  # noqa: PLC0415
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        _fail(FileNotFoundError(f"Not found: {', '.join(missing)}"), as_json)
+    settings = _settings(store, url)
+    console = Console(stderr=True)
+    try:
+        ingestor = Ingestor(settings)
+        total = sum(len(discover(p, collection)) for p in paths)
+        with Progress(
+            TextColumn("[bold]Ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[chunks]} chunks"),
+            TimeElapsedColumn(), console=console, disable=as_json,
+        ) as progress:
+            task = progress.add_task("ingest", total=total, chunks=0)
+            chunks = 0
+
+            def on_file(result: object) -> None:
+                nonlocal chunks
+                chunks += getattr(result, "chunks", 0)
+                progress.update(task, advance=1, chunks=chunks)
+
+            report = ingestor.ingest(paths, collection=collection, on_file=on_file)
+        ingestor.close()
+    except (AssistError, ValueError) as exc:
+        _fail(exc, as_json)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        table = Table(title="Ingest report")
+        for col in ("status", "files"):
+            table.add_column(col)
+        for status, n in sorted(report.counts().items()):
+            table.add_row(status, str(n))
+        console.print(table)
+        for f in report.failed:
+            console.print(f"[red]failed[/red] {f.path}: {f.reason}")
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in any language.")],
+    role: Annotated[str, typer.Option(help=f"Who is asking: {', '.join(ROLES)}.")],
+    language: Annotated[str | None, typer.Option(help="Answer language (ISO 639-1); default the question's.")] = None,
+    store: StoreOpt = None,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the routines the role may read, with numbered sources."""
+    from assist.pipeline import Assistant  # noqa: PLC0415
+
+    settings = _settings(store, url)
+    try:
+        assistant = Assistant(settings)
+        answer = assistant.ask(question, role=role, language=language)
+        assistant.close()
+    except AssistError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        typer.echo(answer.model_dump_json())
+        return
+    typer.echo(answer.answer)
+    for note in answer.notices:
+        typer.secho(f"Note: {note}", fg=typer.colors.YELLOW)
+    if answer.citations:
+        typer.echo("\nSources:")
+        for c in answer.citations:
+            where = f", page {c.page}" if c.page else ""
+            section = f" ({c.section})" if c.section else ""
+            typer.echo(f"  [{c.n}] {c.title}{where}{section}: {c.source}")
+            typer.echo(f"      \u201c{c.quote}\u201d")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    logging.basicConfig(level=os.environ.get("ASSIST_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Retrieves passages for a question from Qdrant, scoped to the caller's collections inside the query."""
+
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+from haystack import Document, component
+from haystack.dataclasses import SparseEmbedding
+
+from assist.components.edge_store import EdgeDocumentStore
+
+RetrievalMode = Literal["dense", "sparse", "hybrid"]
+
+
+def collection_filter(collections: list[str]) -> dict[str, Any]:
+    """The Haystack filter that keeps a query inside the collections a role may read."""
+    if not collections:
+        msg = "A query needs at least one collection; an empty scope would read nothing."
+        raise ValueError(msg)
+    return {"field": "meta.collection", "operator": "in", "value": list(collections)}
+
+
+@component
+class ScopedRetriever:
+    """Dense, sparse (BM25) or hybrid (RRF) retrieval on an embedded shard or a Qdrant server.
+
+    The role's collections become a filter inside the Qdrant query, never a filter applied afterwards. Each
+    returned document carries `meta["relevance"]`: its cosine similarity to the question, the score the
+    relevance gate reads (fused RRF scores are ranks, not evidence).
+    """
+
+    def __init__(self, *, document_store: Any, mode: RetrievalMode = "hybrid", top_k: int = 5):
+        if mode not in ("dense", "sparse", "hybrid"):
+            msg = f"Unknown retrieval mode {mode!r}: use dense, sparse or hybrid."
+            raise ValueError(msg)
+        self.document_store = document_store
+        self.mode = mode
+        self.top_k = top_k
+
+    @component.output_types(documents=list[Document])
+    def run(
+        self,
+        query_embedding: list[float],
+        query_sparse_embedding: SparseEmbedding,
+        collections: list[str],
+        top_k: int | None = None,
+    ) -> dict[str, list[Document]]:
+        """Retrieve the top passages the caller may read."""
+        k = top_k or self.top_k
+        filters = collection_filter(collections)
+        store = self.document_store
+        if isinstance(store, EdgeDocumentStore):
+            if self.mode == "dense":
+                docs = store.query_by_embedding(query_embedding, filters=filters, top_k=k)
+            elif self.mode == "sparse":
+                docs = store.query_by_sparse(query_sparse_embedding, filters=filters, top_k=k)
+            else:
+                docs = store.query_hybrid(query_embedding, query_sparse_embedding, filters=filters, top_k=k)
+            vectors = store.dense_vectors([d.id for d in docs])
+        else:  # qdrant-haystack's QdrantDocumentStore on a server (or local mode in tests)
+            if self.mode == "dense":
+                docs = store._query_by_embedding(query_embedding, filters=filters, top_k=k, return_embedding=True)
+            elif self.mode == "sparse":
+                docs = store._query_by_sparse(query_sparse_embedding, filters=filters, top_k=k, return_embedding=True)
+            else:
+                docs = store._query_hybrid(
+                    query_embedding, query_sparse_embedding, filters=filters, top_k=k, return_embedding=True
+                )
+            vectors = {d.id: d.embedding for d in docs}
+        q = np.asarray(query_embedding, dtype=np.float32)
+        qn = float(np.linalg.norm(q)) or 1.0
+        out = []
+        for doc in docs:
+            vec = vectors.get(doc.id)
+            relevance = 0.0
+            if vec is not None:
+                v = np.asarray(vec, dtype=np.float32)
+                relevance = float(q @ v / (qn * (float(np.linalg.norm(v)) or 1.0)))
+            out.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
+        return {"documents": out}

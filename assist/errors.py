@@ -1,0 +1,38 @@
+"""Errors raised by the assist core; each names what failed and what to do about it."""
+
+
+class AssistError(Exception):
+    """Base class: every error the core raises on purpose."""
+
+    #: HTTP status a surface should answer with.
+    status_code: int = 500
+
+
+class ConfigError(AssistError, ValueError):
+    """A setting has a value the product cannot use."""
+
+    status_code = 500
+
+
+class UnknownRoleError(AssistError, ValueError):
+    """The caller named a role that does not exist."""
+
+    status_code = 400
+
+
+class InvalidQuestionError(AssistError, ValueError):
+    """The question is empty, too long or not text."""
+
+    status_code = 400
+
+
+class StoreNotFoundError(AssistError):
+    """The vector store has not been created yet."""
+
+    status_code = 503
+
+
+class BackendUnavailableError(AssistError):
+    """A backend (Qdrant server, LLM endpoint) cannot be reached."""
+
+    status_code = 503
