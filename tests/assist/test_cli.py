@@ -1,0 +1,49 @@
+"""The `assist` command as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+
+
+def _assist(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assist.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_ask_json_prints_exactly_one_json_object(store_dir):
+    out = _assist("ask", "Var förvaras nycklarna?", "--role", "home-care", "--json",
+                  "--store", str(store_dir / "qdrant"))
+    assert out.returncode == 0, out.stderr
+    obj = json.loads(out.stdout)  # fails on anything but one JSON document
+    assert set(obj) >= {"answer", "citations", "refused", "language", "timings"}
+    assert obj["citations"][0]["doc_id"] == "nycklar"
+    assert set(obj["citations"][0]) >= {"n", "doc_id", "title", "source", "page", "section", "quote"}
+
+
+def test_unknown_role_exits_non_zero_with_one_clear_line(store_dir):
+    out = _assist("ask", "Var förvaras nycklarna?", "--role", "janitor", "--store", str(store_dir / "qdrant"))
+    assert out.returncode != 0
+    assert "Unknown role 'janitor'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_store_tells_to_ingest_first(tmp_path):
+    out = _assist("ask", "Var förvaras nycklarna?", "--role", "home-care", "--store", str(tmp_path / "none"))
+    assert out.returncode != 0
+    assert "assist ingest" in out.stderr
+
+
+def test_ingest_reports_and_skips_unchanged(tmp_path, corpus):
+    store = str(tmp_path / "q")
+    first = _assist("ingest", str(corpus), "--store", store, "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["counts"].get("ingested") == 6
+    second = json.loads(_assist("ingest", str(corpus), "--store", store, "--json").stdout)
+    assert second["counts"] == {"unchanged": 6}
+
+
+def test_help_lists_commands():
+    out = _assist("--help")
+    assert "ingest" in out.stdout and "ask" in out.stdout

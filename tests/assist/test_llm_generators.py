@@ -1,0 +1,105 @@
+"""The LLM paths with real parts: llama.cpp in-process, and llama.cpp's OpenAI-compatible server standing in for vLLM."""
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from haystack import Document
+from haystack.components.builders import ChatPromptBuilder
+
+from assist.backends import default_gguf, make_chat_generator
+from assist.components.answer_generator import GuardedAnswerGenerator
+from assist.pipeline import prompt_template
+from assist.settings import Settings
+
+DOCS = [
+    Document(
+        content="Ring sjuksköterskan på 08-123 40 20 inom 15 minuter när en brukare har fallit.",
+        meta={"title": "Fall hos brukare", "doc_id": "fall", "collection": "home_care"},
+    )
+]
+QUESTION = "Vem ringer jag när brukaren har ramlat?"
+
+
+def _messages() -> list:
+    builder = ChatPromptBuilder(template=prompt_template(), required_variables="*")
+    return builder.run(documents=DOCS, question=QUESTION, language_name="Swedish")["prompt"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", default_gguf(), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail("llama.cpp server exited at start-up")
+            time.sleep(0.5)
+        else:
+            pytest.fail("llama.cpp server did not come up in 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_llamacpp_in_process_generates_text():
+    settings = Settings(generator={"backend": "llamacpp", "max_tokens": 48})
+    chat, name = make_chat_generator(settings)
+    gen = GuardedAnswerGenerator(chat_generator=chat, name=name)
+    gen.warm_up()
+    out = gen.run(messages=_messages(), question=QUESTION, documents=DOCS)
+
+    assert out["generator"].startswith("llamacpp:")
+    assert not out["fallback"], out["error"]
+    assert out["replies"][0].strip()
+
+
+@pytest.mark.integration
+def test_openai_compatible_endpoint_against_llama_cpp_server(llama_server):
+    settings = Settings(generator={"backend": "openai", "api_base_url": llama_server, "model": "smollm2",
+                                   "max_tokens": 48, "timeout_s": 120})
+    chat, name = make_chat_generator(settings)
+    gen = GuardedAnswerGenerator(chat_generator=chat, name=name)
+    streamed: list[str] = []
+    out = gen.run(messages=_messages(), question=QUESTION, documents=DOCS,
+                  streaming_callback=lambda chunk: streamed.append(chunk.content))
+
+    assert not out["fallback"], out["error"]
+    assert out["generator"] == "openai:smollm2"
+    assert out["replies"][0].strip()
+    assert "".join(streamed).strip() == out["replies"][0].strip()
+
+
+@pytest.mark.integration
+def test_full_pipeline_with_server_generator_keeps_only_valid_citations(assistant_factory, llama_server):
+    assistant = assistant_factory(generator={"backend": "openai", "api_base_url": llama_server, "model": "smollm2",
+                                             "max_tokens": 64, "timeout_s": 120})
+    answer = assistant.ask("Vem ringer jag när en brukare har ramlat?", role="home-care")
+
+    assert not answer.fallback
+    assert answer.citations, "an answer is never shown without a source"
+    for c in answer.citations:
+        assert f"[{c.n}]" in answer.answer
+    if answer.generator == "extractive":
+        assert any("cited no source" in n for n in answer.notices)

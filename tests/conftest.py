@@ -1,0 +1,92 @@
+"""Shared fixtures: a small real store built with the real ingest pipeline and packaged embedding model."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
+from assist.settings import Settings  # noqa: E402
+
+DATA = Path(__file__).parent / "assist" / "data"
+
+
+def write_pdf(path: Path, title: str, pages: list[list[str]]) -> None:
+    """A real multi-page PDF with a text layer and an info dictionary."""
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    story: list = []
+    for i, paras in enumerate(pages):
+        if i:
+            story.append(PageBreak())
+        story.extend(Paragraph(p, styles["BodyText"]) for p in paras)
+    SimpleDocTemplate(str(path), title=title, author="Hemtjänsten").build(story)
+
+
+def build_corpus(root: Path) -> Path:
+    """Copy the Markdown fixtures and add a PDF whose answer sits on page 2."""
+    corpus = root / "corpus"
+    shutil.copytree(DATA, corpus)
+    write_pdf(
+        corpus / "home_care" / "medicin-delegering.pdf",
+        "Läkemedel och delegering",
+        [
+            [
+                "Läkemedel och delegering i hemtjänsten.",
+                "Syfte: rutinen beskriver hur personal med delegering hjälper brukare med läkemedel.",
+                "Omfattning: gäller all personal i hemtjänsten som har en skriftlig delegering.",
+            ],
+            [
+                "Glömd dos: om brukaren har glömt att ta sin medicin ska du ringa sjuksköterskan "
+                "på 08-123 45 67 innan nästa dos ges.",
+                "Ge aldrig dubbel dos för att ta igen en glömd dos.",
+            ],
+        ],
+    )
+    return corpus
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    """Settings with the store and data under tmp."""
+    return Settings(data_dir=tmp, qdrant={"path": tmp / "qdrant"}, **overrides)
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def store_dir(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
+    """A data folder with the corpus ingested (embedded Qdrant Edge shard, e5 embeddings)."""
+    from ingest.pipeline import Ingestor
+
+    data = tmp_path_factory.mktemp("data")
+    ingestor = Ingestor(make_settings(data))
+    report = ingestor.ingest([corpus])
+    ingestor.close()
+    assert not report.failed, report.failed
+    return data
+
+
+@pytest.fixture
+def assistant_factory(store_dir: Path) -> Iterator:
+    """Builds Assistants on the shared store; closes them so the shard lock is released."""
+    from assist.pipeline import Assistant
+
+    made: list[Assistant] = []
+
+    def make(**overrides: object) -> Assistant:
+        a = Assistant(make_settings(store_dir, **overrides))
+        made.append(a)
+        return a
+
+    yield make
+    for a in made:
+        a.close()
