@@ -159,14 +159,24 @@ def pdf_styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     return {
         "heading1": ParagraphStyle("H1", parent=base["Heading1"], fontName="Helvetica-Bold", fontSize=17, spaceAfter=8),
-        "heading2": ParagraphStyle("H2", parent=base["Heading2"], fontName="Helvetica-Bold", fontSize=13,
-                                   spaceBefore=10, spaceAfter=4),
+        "heading2": ParagraphStyle(
+            "H2", parent=base["Heading2"], fontName="Helvetica-Bold", fontSize=13, spaceBefore=10, spaceAfter=4
+        ),
         "para": ParagraphStyle("Body", parent=base["BodyText"], fontName="Helvetica", fontSize=10.5, leading=14),
-        "list": ParagraphStyle("List", parent=base["BodyText"], fontName="Helvetica", fontSize=10.5, leading=14,
-                               leftIndent=8 * mm, firstLineIndent=-5 * mm, spaceAfter=2),
+        "list": ParagraphStyle(
+            "List",
+            parent=base["BodyText"],
+            fontName="Helvetica",
+            fontSize=10.5,
+            leading=14,
+            leftIndent=8 * mm,
+            firstLineIndent=-5 * mm,
+            spaceAfter=2,
+        ),
         "cell": ParagraphStyle("Cell", parent=base["BodyText"], fontName="Helvetica", fontSize=9.5, leading=12),
-        "cellhead": ParagraphStyle("CellHead", parent=base["BodyText"], fontName="Helvetica-Bold", fontSize=9.5,
-                                   leading=12),
+        "cellhead": ParagraphStyle(
+            "CellHead", parent=base["BodyText"], fontName="Helvetica-Bold", fontSize=9.5, leading=12
+        ),
     }
 
 
@@ -189,11 +199,15 @@ def pdf_flowables(doc: SourceDoc) -> list[object]:
             ]
             width = A4[0] - 40 * mm
             table = Table(data, colWidths=[width / len(block.rows[0])] * len(block.rows[0]), repeatRows=1)
-            table.setStyle(TableStyle([
-                ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6ee")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]))
+            table.setStyle(
+                TableStyle(
+                    [
+                        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6ee")),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ]
+                )
+            )
             story.extend([Spacer(1, 3 * mm), table, Spacer(1, 3 * mm)])
     return story
 
@@ -206,8 +220,17 @@ def render_pdf(doc: SourceDoc) -> bytes:
     def build(total_pages: int) -> tuple[bytes, int]:
         buf = io.BytesIO()
         template = SimpleDocTemplate(
-            buf, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=25 * mm, bottomMargin=20 * mm,
-            title=doc.title, author=doc.owner, subject=subject, creator=PRODUCER, invariant=1,
+            buf,
+            pagesize=A4,
+            leftMargin=20 * mm,
+            rightMargin=20 * mm,
+            topMargin=25 * mm,
+            bottomMargin=20 * mm,
+            title=doc.title,
+            author=doc.owner,
+            subject=subject,
+            creator=PRODUCER,
+            invariant=1,
         )
 
         def decorate(canv, tmpl) -> None:  # type: ignore[no-untyped-def]
@@ -215,11 +238,15 @@ def render_pdf(doc: SourceDoc) -> bytes:
             canv.setFont("Helvetica", 8.5)
             if running_header:
                 canv.drawString(20 * mm, A4[1] - 13 * mm, doc.title)
-                canv.drawRightString(A4[0] - 20 * mm, A4[1] - 13 * mm,
-                                     page_word.format(n=tmpl.page, m=total_pages))
+                canv.drawRightString(A4[0] - 20 * mm, A4[1] - 13 * mm, page_word.format(n=tmpl.page, m=total_pages))
                 canv.line(20 * mm, A4[1] - 15 * mm, A4[0] - 20 * mm, A4[1] - 15 * mm)
-            canv.drawString(20 * mm, 12 * mm, f"{doc.owner} · giltig från {doc.date('valid_from')}"
-                            if doc.language == "sv" else f"{doc.owner} · valid from {doc.date('valid_from')}")
+            canv.drawString(
+                20 * mm,
+                12 * mm,
+                f"{doc.owner} · giltig från {doc.date('valid_from')}"
+                if doc.language == "sv"
+                else f"{doc.owner} · valid from {doc.date('valid_from')}",
+            )
             canv.restoreState()
 
         template.build(pdf_flowables(doc), onFirstPage=decorate, onLaterPages=decorate)
