@@ -1,0 +1,231 @@
+"""Pilot tests of the terminal client against a scripted backend: ask, cite, read passages, history, feedback."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Select
+
+from tests.tui.conftest import FakeBackend
+from tui.app import AssistApp, copy_text
+from tui.history import HistoryStore
+from tui.widgets import AnswerView, ChatView, CollectionPicker, HistoryList, HistoryScreen, PassageView, ReasonScreen
+from tui.widgets import QuestionBubble, SourceList
+
+pytestmark = pytest.mark.anyio
+
+
+def passage_text(app: AssistApp) -> str:
+    return str(app.query_one("#passage-text").render())
+
+
+async def ask(pilot, question: str) -> None:  # type: ignore[no-untyped-def]
+    """Type a question, press Enter, and wait for the answer to be shown."""
+    app = pilot.app
+    app.query_one("#question", Input).focus()
+    app.query_one("#question", Input).value = question
+    await pilot.press("enter")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_ask_shows_cited_answer_and_passages(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "How does a child get a library card?")
+        answer = app.query_one(AnswerView)
+        assert answer.answer is not None
+        assert "guardian signs" in answer.source
+        assert [b.render().plain for b in app.query(QuestionBubble)] == ["How does a child get a library card?"]
+        sources = app.query_one(SourceList)
+        assert sources.option_count == 2
+        # The first source is shown at once.
+        assert "Vem får lånekort" in passage_text(app)
+
+        await pilot.press("ctrl+s")
+        assert sources.has_focus
+        await pilot.press("down", "enter")
+        text = passage_text(app)
+        assert "[2] Lånekort, blankett" in text
+        assert "page 2 · Vad barnet behöver ta med" in text
+        assert "library/lanekort.pdf" in text
+        assert "Barnet behöver ingen egen legitimation." in text
+    assert fake_backend.calls[0]["role"] == "library"
+    assert fake_backend.warmed.is_set()
+
+
+async def test_follow_up_sends_earlier_turns_and_new_conversation_forgets_them(
+    fake_backend: FakeBackend, history: HistoryStore
+) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "How does a child get a library card?")
+        await ask(pilot, "And can we book a room?")
+        assert fake_backend.calls[1]["history"] == [
+            {"role": "user", "content": "How does a child get a library card?"},
+            {"role": "assistant", "content": fake_backend.answers["card"].answer},
+        ]
+        # The sources pane follows the newest answer.
+        assert app.query_one(SourceList).citations[0].doc_id == "rumsbokning"
+
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert not app.query(AnswerView)
+        assert app.query_one(SourceList).option_count == 0
+        await ask(pilot, "How do I book a room?")
+        assert fake_backend.calls[2]["history"] == []
+    turns = history.search()
+    assert len({t.conversation_id for t in turns}) == 2
+
+
+async def test_history_is_searchable_and_reopens(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "How does a child get a library card?")
+        await ask(pilot, "Book a room for the homework club?")
+        await pilot.press("ctrl+n")
+        await ask(pilot, "What does a pizza cost on the moon?")
+
+        await pilot.press("ctrl+r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        listing = app.screen.query_one(HistoryList)
+        assert listing.option_count == 3
+
+        await pilot.press(*"homework")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert listing.option_count == 1
+        await pilot.press("enter")
+        await pilot.pause()
+
+        assert not isinstance(app.screen, HistoryScreen)
+        questions = [b.render().plain for b in app.query(QuestionBubble)]
+        assert questions == ["How does a child get a library card?", "Book a room for the homework club?"]
+        assert app.query_one(SourceList).citations[0].doc_id == "rumsbokning"
+        assert "Rooms are booked" in passage_text(app)
+
+        # A follow-up continues the reopened conversation, with its turns as context.
+        await ask(pilot, "And the card again?")
+        assert len(fake_backend.calls[-1]["history"]) == 4
+    reopened = {t.conversation_id for t in history.search("homework")}
+    assert {t.conversation_id for t in history.search("card again")} == reopened
+
+
+async def test_history_escape_returns_to_chat(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "How does a child get a library card?")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HistoryScreen)
+        assert len(app.query(AnswerView)) == 1
+
+
+async def test_feedback_keys_store_rating_role_reason_and_cited_documents(
+    fake_backend: FakeBackend, history: HistoryStore
+) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+g")  # nothing to rate yet: a warning, no row
+        await ask(pilot, "How does a child get a library card?")
+        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press(*"out of date", "enter")
+        await pilot.pause()
+        await pilot.press("ctrl+b", "escape")  # cancelled: not stored
+        await pilot.pause()
+    rows = history.feedback()
+    turn_id = history.search()[0].id
+    assert [(r["rating"], r["reason"], r["role"], r["question_id"]) for r in rows] == [
+        ("up", "", "library", turn_id),
+        ("down", "out of date", "library", turn_id),
+    ]
+    assert rows[0]["answer_doc_ids"] == ["lanekort-barn", "lanekort-barn-pdf"]
+    assert set(rows[0]) == {"id", "time", "question_id", "rating", "reason", "role", "answer_doc_ids"}
+
+
+async def test_copy_puts_answer_and_sources_on_the_clipboard(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "How does a child get a library card?")
+        await pilot.press("ctrl+y")
+        copied = app.clipboard
+    assert copied.startswith("A child gets a library card")
+    assert "Sources:\n[1] Lånekort för barn (Lånekort för barn > Vem får lånekort): library/lanekort-barn.md" in copied
+    assert "[2] Lånekort, blankett (page 2 · Vad barnet behöver ta med): library/lanekort.pdf" in copied
+    assert copied == copy_text(fake_backend.answers["card"])
+
+
+async def test_role_collection_and_language_pickers_reach_the_backend(
+    fake_backend: FakeBackend, history: HistoryStore
+) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        app.query_one("#role", Select).value = "home-care"
+        await pilot.pause()
+        collection = app.query_one(CollectionPicker)
+        assert [v for _, v in CollectionPicker.options_for("home-care")] == ["all", "home_care", "general"]
+        collection.value = "general"
+        app.query_one("#language", Select).value = "en"
+        await pilot.pause()
+        await ask(pilot, "How does a child get a library card?")
+    assert fake_backend.calls[0] | {"history": None} == {
+        "question": "How does a child get a library card?",
+        "role": "home-care",
+        "language": "en",
+        "collections": ["general"],
+        "history": None,
+    }
+
+
+async def test_refusal_is_marked_and_has_no_sources(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "What does a pizza cost on the moon?")
+        assert app.query_one(AnswerView).has_class("-refused")
+        assert app.query_one(SourceList).option_count == 0
+        assert "Select a source" in passage_text(app)
+
+
+async def test_down_backend_shows_a_notification_not_a_traceback(
+    down_backend: FakeBackend, history: HistoryStore
+) -> None:
+    app = AssistApp(down_backend, history)
+    async with app.run_test(notifications=True) as pilot:
+        await ask(pilot, "How does a child get a library card?")
+        notes = list(app._notifications)
+        assert any(n.severity == "error" and "Cannot reach the server" in n.message for n in notes)
+        assert app.query_one(AnswerView).has_class("-error")
+        assert app.is_running
+        # The interface still takes the next question.
+        assert not app.asking
+        assert app.query_one("#question", Input).has_focus
+    assert history.search() == []
+
+
+async def test_fallback_notice_is_notified_and_shown(history: HistoryStore) -> None:
+    from tests.tui.conftest import ROOM
+
+    degraded = ROOM.model_copy(update={"fallback": True, "notices": ["The language model could not be reached."]})
+    app = AssistApp(FakeBackend({"room": degraded}), history)
+    async with app.run_test(notifications=True) as pilot:
+        await ask(pilot, "Book a room")
+        assert any("could not be reached" in n.message for n in app._notifications)
+        assert "could not be reached" in app.query_one(AnswerView).source
+
+
+async def test_new_conversation_shows_the_welcome_again(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "Book a room")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.query_one(ChatView).query(".welcome")
+        assert app.conversation_id is None
+        assert "Select a source" in passage_text(app)
+        assert isinstance(app.query_one(PassageView), PassageView)

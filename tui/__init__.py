@@ -1,0 +1,1 @@
+"""The librarians' terminal client: keyboard-driven chat with cited sources, history and feedback (Textual)."""

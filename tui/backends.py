@@ -1,0 +1,206 @@
+"""Where the terminal client gets its answers: the assist core in-process, or a running `assist serve`."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from assist.errors import AssistError, BackendUnavailableError, ConfigError, InvalidQuestionError
+from assist.schemas import Answer
+from assist.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: One earlier turn of the conversation, as the core and the HTTP API take it.
+Turn = dict[str, str]
+TextCallback = Callable[[str], None]
+
+
+class Backend(Protocol):
+    """What the app needs from a backend; every method may block and is called from a worker thread."""
+
+    #: Shown in the status bar: where the answers come from.
+    description: str
+    #: True when the user picks the role; False when the server decides it from the token.
+    picks_role: bool
+    #: True when the backend can narrow the search to some of the role's collections.
+    supports_collections: bool
+
+    def warm_up(self) -> None: ...
+
+    def ask(
+        self,
+        question: str,
+        role: str,
+        language: str | None,
+        history: list[Turn],
+        *,
+        collections: list[str] | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    """True when `func` takes a keyword argument called `name` (the core gains parameters over time)."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+class LocalBackend:
+    """The assist core in this process, reading the local store."""
+
+    picks_role = True
+
+    def __init__(self, settings: Settings, *, assistant: Any | None = None):
+        self.settings = settings
+        self._assistant = assistant
+        # The pipeline and the embedded shard are not safe to use from two threads at once.
+        self._lock = threading.Lock()
+        self.description = "server " + settings.qdrant.url if settings.qdrant.url else "local store"
+
+    @property
+    def supports_collections(self) -> bool:
+        from assist.pipeline import Assistant  # noqa: PLC0415
+
+        return _accepts(Assistant.ask, "collections")
+
+    def _get(self) -> Any:
+        if self._assistant is None:
+            from assist.pipeline import Assistant  # noqa: PLC0415
+
+            self._assistant = Assistant(self.settings)
+        return self._assistant
+
+    def warm_up(self) -> None:
+        """Open the store and load the models, so the first question is not slow."""
+        with self._lock:
+            self._get().warm_up()
+
+    def ask(
+        self,
+        question: str,
+        role: str,
+        language: str | None,
+        history: list[Turn],
+        *,
+        collections: list[str] | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Answer:
+        with self._lock:
+            assistant = self._get()
+            kwargs: dict[str, Any] = {"language": language}
+            if on_text is not None:
+                kwargs["streaming_callback"] = lambda chunk: on_text(chunk.content or "")
+            if history and _accepts(assistant.ask, "history"):
+                kwargs["history"] = history
+            if collections and _accepts(assistant.ask, "collections"):
+                kwargs["collections"] = collections
+            answer: Answer = assistant.ask(question, role, **kwargs)
+            return answer
+
+    def close(self) -> None:
+        with self._lock:
+            if self._assistant is not None:
+                self._assistant.close()
+                self._assistant = None
+
+
+class RemoteBackend:
+    """A running `assist serve`, reached over HTTP with a bearer token that decides the role."""
+
+    picks_role = False
+    supports_collections = False
+
+    def __init__(self, url: str, token: str | None, *, timeout_s: float = 120.0, transport: Any | None = None):
+        self.url = url.rstrip("/")
+        self.description = f"server {self.url}"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(
+            base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0), transport=transport
+        )
+
+    def warm_up(self) -> None:
+        """Check the server answers; a server that is not ready yet is reported, not fatal."""
+        try:
+            response = self._client.get("/readyz")
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 500:
+            msg = f"The server at {self.url} is not ready ({response.status_code}): {self._detail(response)}"
+            raise BackendUnavailableError(msg)
+
+    def ask(
+        self,
+        question: str,
+        role: str,  # the token decides the role on the server
+        language: str | None,
+        history: list[Turn],
+        *,
+        collections: list[str] | None = None,  # the HTTP API has no such field yet
+        on_text: TextCallback | None = None,
+    ) -> Answer:
+        body: dict[str, Any] = {"question": question}
+        if language:
+            body["language"] = language
+        if history:
+            body["history"] = history
+        try:
+            response = self._client.post("/api/ask", json=body)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code in (401, 403):
+            msg = f"The server at {self.url} refused the token ({response.status_code}): check --token."
+            raise ConfigError(msg)
+        if 400 <= response.status_code < 500:
+            raise InvalidQuestionError(self._detail(response))
+        if response.status_code >= 500:
+            msg = f"The server at {self.url} failed ({response.status_code}): {self._detail(response)}"
+            raise BackendUnavailableError(msg)
+        try:
+            answer = Answer.model_validate(response.json())
+        except ValueError as exc:
+            msg = f"The server at {self.url} sent something that is not an answer: is the URL right?"
+            raise BackendUnavailableError(msg) from exc
+        if on_text is not None:
+            on_text(answer.answer)
+        return answer
+
+    def _unreachable(self, exc: Exception) -> AssistError:
+        logger.warning("Cannot reach %s: %s", self.url, exc)
+        return BackendUnavailableError(f"Cannot reach the server at {self.url}: is `assist serve` running?")
+
+    @staticmethod
+    def _detail(response: httpx.Response) -> str:
+        try:
+            data = response.json()
+        except ValueError:
+            return response.text[:200] or response.reason_phrase
+        if isinstance(data, dict):
+            return str(data.get("detail") or data.get("error") or data)[:200]
+        return str(data)[:200]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def make_backend(
+    url: str | None, token: str | None, store: Path | None, settings: Settings | None = None
+) -> LocalBackend | RemoteBackend:
+    """A RemoteBackend when `url` is given, else a LocalBackend over the configured (or given) store."""
+    if url:
+        return RemoteBackend(url, token)
+    settings = settings or Settings()
+    if store is not None:
+        settings.qdrant.path = store
+    return LocalBackend(settings)

@@ -1,0 +1,86 @@
+"""The chat pane: questions as plain text, answers streamed in as Markdown."""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from assist.schemas import Answer
+
+WELCOME = (
+    "Ask about the routines, e.g. *Vad behöver ett barn för att få lånekort?*\n\n"
+    "Answers cite their sources: pick one on the right to read the passage."
+)
+
+
+class QuestionBubble(Static):
+    """A question as the user typed it (never read as markup)."""
+
+    def __init__(self, question: str) -> None:
+        super().__init__(question, markup=False)
+
+
+class AnswerView(Markdown):
+    """One answer: streamed text first, then the final cited text with any notices."""
+
+    def __init__(self) -> None:
+        super().__init__("*…searching the routines*")
+        self.answer: Answer | None = None
+        self.turn_id: int | None = None
+        self._stream: MarkdownStream | None = None
+        self._streamed = False
+
+    async def write(self, fragment: str) -> None:
+        """Append streamed text; the placeholder goes on the first fragment."""
+        if not fragment:
+            return
+        if self._stream is None:
+            await self.update("")
+            self._stream = Markdown.get_stream(self)
+        self._streamed = True
+        await self._stream.write(fragment)
+
+    async def _stop_stream(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+
+    async def show_answer(self, answer: Answer, turn_id: int | None) -> None:
+        """Replace the streamed text with the final answer (citation numbers may have been checked since)."""
+        await self._stop_stream()
+        self.answer, self.turn_id = answer, turn_id
+        self.set_class(answer.refused, "-refused")
+        text = answer.answer
+        if answer.notices:
+            text += "\n\n" + "\n".join(f"> {note}" for note in answer.notices)
+        await self.update(text)
+
+    async def show_error(self, message: str) -> None:
+        await self._stop_stream()
+        self.add_class("-error")
+        await self.update(f"*No answer:* {message}")
+
+
+class ChatView(VerticalScroll):
+    """The conversation so far, newest at the bottom; follows new text unless the user scrolled up."""
+
+    can_focus = True
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    async def reset(self) -> None:
+        await self.remove_children()
+        await self.mount(Markdown(WELCOME, classes="welcome"))
+
+    async def add_question(self, question: str) -> AnswerView:
+        """Show the question and return the (still empty) view its answer will stream into."""
+        await self.remove_children(".welcome")
+        view = AnswerView()
+        await self.mount_all([QuestionBubble(question), view])
+        self.anchor()
+        return view
+
+    def answer_views(self) -> list[AnswerView]:
+        return list(self.query(AnswerView))
