@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 #: Earlier turns sent along with a follow-up question; older ones are dropped to keep the prompt short.
 MAX_HISTORY_TURNS = 6
+CHAT_ACTIONS = {"new_conversation", "history", "focus_sources", "copy_answer", "feedback", "focus_question"}
 
 
 @dataclass
@@ -90,6 +91,12 @@ class AssistApp(App[None]):
         self.conversation_id: int | None = None
         self.exchanges: list[Exchange] = []
         self.asking = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Chat actions work on the chat screen only; over history or a dialog they are hidden."""
+        if action in CHAT_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="toolbar"):

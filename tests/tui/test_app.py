@@ -229,3 +229,18 @@ async def test_new_conversation_shows_the_welcome_again(fake_backend: FakeBacken
         assert app.conversation_id is None
         assert "Select a source" in passage_text(app)
         assert isinstance(app.query_one(PassageView), PassageView)
+
+
+async def test_chat_keys_do_nothing_over_the_history_screen(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "Book a room")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("ctrl+n", "ctrl+g")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.query(AnswerView)) == 1
+    assert history.feedback() == []

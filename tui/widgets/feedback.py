@@ -17,7 +17,7 @@ class ReasonScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-box"):
-            yield Label("What was wrong with the answer? (optional; Enter saves, Esc cancels)")
+            yield Label("Why was the answer bad? Optional: Enter saves, Esc cancels.")
             yield Input(placeholder="e.g. wrong routine, out of date, missing step", id="reason")
 
     @on(Input.Submitted, "#reason")
