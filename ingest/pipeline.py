@@ -1,11 +1,31 @@
-"""Ingests folders into the store: convert, split, embed (dense + BM25), write; skips files that did not change."""
+"""Ingests folders into the store: convert, split, embed (dense + BM25), write; skips files that did not change.
 
+Consistency without transactions. A chunk's point id is derived from (doc_id, chunk number) only, so a new version
+of a document overwrites its old chunks in place, and the old version's surplus chunks (numbers past the new
+chunk count, still carrying the old file hash) are deleted right after. Hence:
+
+- no moment where a changed document is missing (old chunks stay until overwritten), and never two copies of
+  the same chunk: a chunk number has exactly one point;
+- a run killed at any point (kill -9) leaves each document either complete at one file hash, or recognisably
+  incomplete (chunks with mixed hashes, or fewer than `chunk_count` at the file's hash); the next run re-ingests
+  the incomplete ones and deletes surplus chunks of complete ones, ending in the state a clean run gives.
+
+Readers: the embedded shard is held by one process at a time, so the answer pipeline never reads while ingest
+writes. On a Qdrant server a reader may, for the few milliseconds between the upsert and the surplus delete,
+see the new chunks together with the old version's tail; it never sees the same chunk twice.
+"""
+
+import errno
 import hashlib
 import logging
-from collections.abc import Callable
+import os
+import signal
+import stat
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from haystack import Document, Pipeline
 from haystack.components.writers import DocumentWriter
@@ -17,10 +37,14 @@ from assist.components.edge_store import EdgeDocumentStore
 from assist.pipeline import write_store_info
 from assist.roles import COLLECTIONS
 from assist.settings import Settings
-from ingest.convert import SUPPORTED, ConversionError, convert, file_hash
+from ingest.convert import DEFAULT_MAX_FILE_MB, ConversionError, SourceDocument, check_readable, convert, file_hash
 from ingest.split import split_pages
 
 logger = logging.getLogger(__name__)
+
+#: Test hook: "write:3" kills the process (SIGKILL) right after the 3rd batch write, before surplus chunks go.
+KILL_HOOK_ENV = "ASSIST_INGEST_KILL_AT"
+LIGHT_FIELDS = ["meta.doc_id", "meta.chunk", "meta.chunk_count", "meta.file_hash", "meta.source", "meta.collection"]
 
 
 @dataclass
@@ -32,6 +56,7 @@ class FileResult:
     chunks: int = 0
     pages: int = 0
     reason: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -39,6 +64,7 @@ class IngestReport:
     """The report `assist ingest` prints."""
 
     files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def failed(self) -> list[FileResult]:
@@ -51,25 +77,88 @@ class IngestReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        written = [f for f in self.files if f.status == "ingested"]
         return {
             "counts": self.counts(),
-            "chunks": sum(f.chunks for f in self.files),
+            "chunks": sum(f.chunks for f in written),
+            "pages": sum(f.pages for f in written),
+            "seconds": round(self.seconds, 3),
             "files": [f.__dict__ for f in self.files],
         }
 
 
-def discover(root: Path, collection: str | None) -> list[tuple[Path, str]]:
-    """(file, collection) pairs: each first-level folder under root is a collection unless one is given."""
-    if root.is_file():
-        return [(root, collection or "general")]
-    pairs = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or path.name.lower() == "readme.md":
+class Entry(NamedTuple):
+    """A file found under a root, or a path that could not be walked (`problem` says why)."""
+
+    path: Path
+    collection: str
+    root: Path
+    problem: str = ""
+
+
+# --- discovery ----------------------------------------------------------------------------------------------------
+
+def _walk(folder: Path, seen: set[tuple[int, int]]) -> Iterator[tuple[Path, str]]:
+    """(path, problem) for every file under `folder`, following folder links but never around a loop."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield folder, f"cannot read folder ({exc.strerror}): check its permissions"
+        return
+    for e in entries:
+        if e.name.startswith("."):
             continue
+        path = Path(e.path)
+        try:
+            st = os.stat(e.path)  # follows links
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                yield path, "symlink loop: the link points back at itself; remove or fix it"
+            elif e.is_symlink():
+                yield path, "broken link: its target does not exist"
+            else:
+                yield path, f"cannot read ({exc.strerror})"
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                if e.is_symlink():
+                    yield path, f"symlink loop: {e.name} points at a folder already walked; skipped"
+                continue
+            yield from _walk(path, seen | {key})
+        elif stat.S_ISREG(st.st_mode):
+            if e.name.lower() != "readme.md":
+                yield path, ""
+        else:
+            yield path, "not a regular file (device, pipe or socket)"
+
+
+def discover_entries(root: Path, collection: str | None) -> list[Entry]:
+    """Every file under `root` with its collection: each first-level folder is one, unless one is given."""
+    if not root.is_dir():
+        return [Entry(root, collection or "general", root)]
+    st = root.stat()
+    out = []
+    for path, problem in _walk(root, {(st.st_dev, st.st_ino)}):
         rel = path.relative_to(root)
         coll = collection or (rel.parts[0] if len(rel.parts) > 1 else "general")
-        pairs.append((path, coll))
-    return pairs
+        out.append(Entry(path, coll, root, problem))
+    return out
+
+
+def discover(root: Path, collection: str | None) -> list[tuple[Path, str]]:
+    """(file, collection) pairs under root (unreadable paths included, so counts match the report)."""
+    return [(e.path, e.collection) for e in discover_entries(root, collection)]
+
+
+def source_of(entry: Entry) -> str:
+    """The path recorded in each chunk: relative to the root's parent, so it starts with the root folder's name."""
+    base = entry.root.parent
+    try:
+        return entry.path.relative_to(base).as_posix()
+    except ValueError:
+        return entry.path.as_posix()
 
 
 def build_indexing_pipeline(settings: Settings, store: Any) -> Pipeline:
@@ -83,92 +172,267 @@ def build_indexing_pipeline(settings: Settings, store: Any) -> Pipeline:
     return p
 
 
-class Ingestor:
-    """Ingests files into the configured store."""
+def chunk_id(doc_id: str, number: int) -> str:
+    """Point id of a chunk: stable across versions of the file, so a new version overwrites the old in place."""
+    return hashlib.sha256(f"{doc_id}:{number}".encode()).hexdigest()
 
-    def __init__(self, settings: Settings):
+
+def make_chunks(src: SourceDocument, collection: str, source: str, fhash: str) -> list[Document]:
+    """Split a converted document and give every chunk its metadata."""
+    chunks = split_pages([(p.text, p.number) for p in src.pages])
+    docs = []
+    for i, ch in enumerate(chunks):
+        meta = {
+            "doc_id": src.doc_id,
+            "title": src.title,
+            "collection": collection,
+            "source": source,
+            "page": ch.page,
+            "section": ch.section,
+            **src.meta,
+            "file_hash": fhash,
+            "content_hash": hashlib.sha256(ch.text.encode()).hexdigest()[:16],
+            "chunk": i,
+            "chunk_count": len(chunks),
+        }
+        docs.append(Document(id=chunk_id(src.doc_id, i), content=ch.text, meta=meta))
+    return docs
+
+
+@dataclass
+class _Stored:
+    """What the store holds of one doc_id, from payloads only."""
+
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+
+    def complete_at(self, fhash: str) -> bool:
+        current = [c for c in self.chunks if c.get("file_hash") == fhash]
+        if not current:
+            return False
+        count = current[0].get("chunk_count")
+        return len(current) == count and {c.get("chunk") for c in current} == set(range(count))
+
+    def other_hashes(self, fhash: str) -> int:
+        return sum(1 for c in self.chunks if c.get("file_hash") != fhash)
+
+    def sources(self) -> set[str]:
+        return {str(c.get("source", "")) for c in self.chunks}
+
+    def matches(self, fhash: str, source: str, collection: str) -> bool:
+        current = [c for c in self.chunks if c.get("file_hash") == fhash]
+        return all(c.get("source") == source and c.get("collection") == collection for c in current)
+
+
+@dataclass
+class _Pending:
+    entry: Entry
+    source: str
+    fhash: str
+    docs: list[Document]
+    result: FileResult
+
+
+class Ingestor:
+    """Ingests files into the configured store.
+
+    Usage:
+        ingestor = Ingestor(settings, max_file_mb=100)
+        report = ingestor.ingest([Path("knowledge")], prune=True, on_file=print)
+        ingestor.close()
+    """
+
+    def __init__(self, settings: Settings, *, max_file_mb: float = DEFAULT_MAX_FILE_MB, batch_chunks: int = 64):
+        if max_file_mb <= 0:
+            msg = f"max_file_mb must be positive, got {max_file_mb}"
+            raise ValueError(msg)
         self.settings = settings
+        self.max_file_mb = max_file_mb
+        self.batch_chunks = batch_chunks
         self.store = make_document_store(settings, create=True)
         self.pipeline = build_indexing_pipeline(settings, self.store)
+        self._kill_at = _parse_kill_hook(os.environ.get(KILL_HOOK_ENV, ""))
+        self._events: dict[str, int] = {}
 
+    # --- public -----------------------------------------------------------------------------------------------------
     def ingest(
-        self, roots: list[Path], collection: str | None = None, on_file: Callable[[FileResult], None] | None = None
+        self,
+        roots: list[Path],
+        collection: str | None = None,
+        on_file: Callable[[FileResult], None] | None = None,
+        *,
+        prune: bool = False,
     ) -> IngestReport:
-        """Ingest every file under `roots`; failures are reported, never fatal."""
-        report = IngestReport()
+        """Ingest every file under `roots`; failures are reported, never fatal; `prune` drops docs whose file is gone."""
         if collection is not None and collection not in COLLECTIONS:
             msg = f"Unknown collection {collection!r}: use one of {', '.join(COLLECTIONS)}."
             raise ValueError(msg)
+        started = time.perf_counter()
+        report = IngestReport()
+
+        def done(result: FileResult) -> None:
+            report.files.append(result)
+            if on_file:
+                on_file(result)
+
+        state = self._load_state()
+        seen: dict[str, str] = {}
+        pending: list[_Pending] = []
         for root in roots:
-            for path, coll in discover(root, collection):
-                result = self._ingest_file(path, root, coll)
-                report.files.append(result)
-                if on_file:
-                    on_file(result)
+            for entry in discover_entries(root, collection):
+                item = self._prepare(entry, state, seen)
+                if isinstance(item, FileResult):
+                    done(item)
+                    continue
+                pending.append(item)
+                if sum(len(p.docs) for p in pending) >= self.batch_chunks:
+                    self._write(pending, state, done)
+                    pending = []
+        self._write(pending, state, done)
+        if prune:
+            for result in self._prune(roots, state, seen):
+                done(result)
         write_store_info(self.settings)
         if hasattr(self.store, "flush"):
             self.store.flush()
+        report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_file(self, path: Path, root: Path, collection: str) -> FileResult:
-        rel = str(path.relative_to(root.parent if root.is_dir() else root.parent))
-        if path.suffix.lower() not in SUPPORTED:
-            return FileResult(rel, "failed", reason=f"unsupported file type {path.suffix or '(none)'}")
-        if collection not in COLLECTIONS:
-            return FileResult(rel, "failed", reason=f"folder {collection!r} is not a collection ({', '.join(COLLECTIONS)})")
-        try:
-            fhash = file_hash(path)
-            if self._unchanged(path.stem, fhash):
-                return FileResult(rel, "unchanged")
-            src = convert(path)
-        except ConversionError as exc:
-            return FileResult(rel, "failed", reason=str(exc))
-        except OSError as exc:
-            return FileResult(rel, "failed", reason=f"cannot read file ({exc.strerror})")
-        chunks = split_pages([(p.text, p.number) for p in src.pages])
-        docs = []
-        for i, ch in enumerate(chunks):
-            meta = {
-                "doc_id": src.doc_id,
-                "title": src.title,
-                "collection": collection,
-                "source": rel,
-                "page": ch.page,
-                "section": ch.section,
-                **src.meta,
-                "file_hash": fhash,
-                "content_hash": hashlib.sha256(ch.text.encode()).hexdigest()[:16],
-                "chunk": i,
-                "chunk_count": len(chunks),
-            }
-            doc_key = f"{src.doc_id}:{fhash}:{i}"
-            docs.append(Document(id=hashlib.sha256(doc_key.encode()).hexdigest(), content=ch.text, meta=meta))
-        # New chunks go in before old ones go out: the document is never missing, and ids carry the file
-        # hash, so a crash between the two steps leaves at worst stale chunks that the next run removes.
-        self.pipeline.run({"embedder": {"documents": docs}})
-        self._remove_stale(src.doc_id, fhash)
-        return FileResult(rel, "ingested", chunks=len(docs), pages=len(src.pages))
-
-    def _metas(self, doc_id: str, fhash: str, *, same: bool) -> list[tuple[str, dict[str, Any]]]:
-        """(id, meta) of the chunks of `doc_id` whose file hash is (or, with same=False, is not) `fhash`."""
-        flt = {"operator": "AND", "conditions": [
-            {"field": "meta.doc_id", "operator": "==", "value": doc_id},
-            {"field": "meta.file_hash", "operator": "==" if same else "!=", "value": fhash},
-        ]}
-        if isinstance(self.store, EdgeDocumentStore):
-            return [(p["id"], p.get("meta", {})) for p in self.store.filter_payloads(flt)]
-        return [(d.id, d.meta) for d in self.store.filter_documents(flt)]
-
-    def _unchanged(self, doc_id: str, fhash: str) -> bool:
-        """True when every chunk of this exact file version is already stored."""
-        found = self._metas(doc_id, fhash, same=True)
-        return bool(found) and len(found) == found[0][1].get("chunk_count")
-
-    def _remove_stale(self, doc_id: str, fhash: str) -> None:
-        stale = self._metas(doc_id, fhash, same=False)
-        if stale:
-            self.store.delete_documents([i for i, _ in stale])
-
     def close(self) -> None:
+        """Release the store (the embedded shard admits one process at a time)."""
         if hasattr(self.store, "close"):
             self.store.close()
+
+    # --- steps ------------------------------------------------------------------------------------------------------
+    def _prepare(self, entry: Entry, state: dict[str, _Stored], seen: dict[str, str]) -> "_Pending | FileResult":
+        """Check, hash, convert and split one file; a FileResult when there is nothing to embed."""
+        source = source_of(entry)
+        if entry.problem:
+            return FileResult(source, "failed", reason=entry.problem)
+        if entry.collection not in COLLECTIONS:
+            reason = f"folder {entry.collection!r} is not a collection: use one of {', '.join(COLLECTIONS)}"
+            return FileResult(source, "failed", reason=reason)
+        doc_id = entry.path.stem
+        try:
+            check_readable(entry.path, self.max_file_mb)
+            if doc_id in seen:
+                msg = f"same document id {doc_id!r} as {seen[doc_id]}: document ids are file names, rename one"
+                raise ConversionError(msg)
+            stored = state.get(doc_id)
+            if stored and source not in stored.sources() and self._still_there(entry, stored):
+                other = sorted(stored.sources())[0]
+                msg = f"same document id {doc_id!r} as {other} already in the store: rename one"
+                raise ConversionError(msg)
+            seen[doc_id] = source
+            fhash = file_hash(entry.path)
+            if stored and stored.complete_at(fhash) and stored.matches(fhash, source, entry.collection):
+                notes = []
+                if stored.other_hashes(fhash):
+                    # Left by a run that was killed between writing a new version and removing the old tail.
+                    self._delete_surplus(doc_id, fhash)
+                    notes.append("finished an interrupted update")
+                return FileResult(source, "unchanged", notes=notes)
+            src = convert(entry.path)
+        except ConversionError as exc:
+            return FileResult(source, "failed", reason=str(exc))
+        except OSError as exc:
+            return FileResult(source, "failed", reason=f"cannot read file ({exc.strerror}): check its permissions")
+        except RecursionError:
+            return FileResult(source, "failed", reason="file structure nested too deeply to read (corrupt?)")
+        docs = make_chunks(src, entry.collection, source, fhash)
+        if not docs:
+            return FileResult(source, "failed", reason="no text left after cleaning (only headers or page numbers?)")
+        result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=src.notes)
+        return _Pending(entry, source, fhash, docs, result)
+
+    def _write(self, pending: list[_Pending], state: dict[str, _Stored], done: Callable[[FileResult], None]) -> None:
+        """Embed and write a batch of files' chunks in one pipeline run, then drop each file's surplus old chunks."""
+        if not pending:
+            return
+        self._hook("embed")
+        self.pipeline.run({"embedder": {"documents": [d for p in pending for d in p.docs]}})
+        self._hook("write")
+        for p in pending:
+            doc_id = p.docs[0].meta["doc_id"]
+            stored = state.get(doc_id)
+            if stored is not None and stored.other_hashes(p.fhash):
+                self._delete_surplus(doc_id, p.fhash)
+            state[doc_id] = _Stored([dict(d.meta) for d in p.docs])
+            done(p.result)
+            self._hook("file")
+
+    def _delete_surplus(self, doc_id: str, fhash: str) -> None:
+        self._delete_where({"operator": "AND", "conditions": [
+            {"field": "meta.doc_id", "operator": "==", "value": doc_id},
+            {"field": "meta.file_hash", "operator": "!=", "value": fhash},
+        ]})
+
+    def _prune(self, roots: list[Path], state: dict[str, _Stored], seen: dict[str, str]) -> list[FileResult]:
+        """Remove documents stored from under `roots` whose file is gone."""
+        results = []
+        for doc_id, stored in sorted(state.items()):
+            if doc_id in seen:
+                continue
+            for source in sorted(stored.sources()):
+                root = next((r for r in roots if _under(source, r)), None)
+                if root is not None and not (root.parent / source).exists():
+                    self._delete_where({"field": "meta.doc_id", "operator": "==", "value": doc_id})
+                    results.append(FileResult(source, "removed", chunks=len(stored.chunks), reason="file is gone"))
+                    break
+        return results
+
+    # --- store access -----------------------------------------------------------------------------------------------
+    def _load_state(self) -> dict[str, _Stored]:
+        """Every stored chunk's bookkeeping fields, read once (payload fields only, no vectors, no text)."""
+        state: dict[str, _Stored] = {}
+        for meta in self._light_payloads():
+            state.setdefault(str(meta.get("doc_id")), _Stored()).chunks.append(meta)
+        return state
+
+    def _light_payloads(self) -> Iterator[dict[str, Any]]:
+        if isinstance(self.store, EdgeDocumentStore):
+            if not self.store.exists():
+                return
+            import qdrant_edge as qe  # noqa: PLC0415
+
+            offset = None
+            while True:
+                records, offset = self.store.shard.scroll(
+                    qe.ScrollRequest(offset=offset, limit=2000, with_payload=LIGHT_FIELDS, with_vector=False)
+                )
+                for r in records:
+                    yield dict((r.payload or {}).get("meta", {}))
+                if offset is None:
+                    return
+        else:
+            for doc in self.store.filter_documents():
+                yield dict(doc.meta)
+
+    def _delete_where(self, filters: dict[str, Any]) -> None:
+        if hasattr(self.store, "delete_by_filter"):
+            self.store.delete_by_filter(filters)
+        else:
+            self.store.delete_documents([d.id for d in self.store.filter_documents(filters)])
+
+    def _still_there(self, entry: Entry, stored: _Stored) -> bool:
+        return any((entry.root.parent / s).exists() for s in stored.sources())
+
+    def _hook(self, event: str) -> None:
+        """Kill this process at a chosen point (crash tests only)."""
+        self._events[event] = self._events.get(event, 0) + 1
+        if self._kill_at == (event, self._events[event]):
+            logger.warning("killing the ingest at %s #%d (%s)", event, self._events[event], KILL_HOOK_ENV)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _under(source: str, root: Path) -> bool:
+    name = root.name if root.name else Path.cwd().name
+    if root.is_file():
+        return source == root.name
+    return source.startswith(f"{name}/") or (root.name == "" and "/" in source)
+
+
+def _parse_kill_hook(value: str) -> tuple[str, int] | None:
+    if not value:
+        return None
+    event, _, n = value.partition(":")
+    return event, int(n or 1)

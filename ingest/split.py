@@ -37,6 +37,28 @@ def _split_long(block: str, max_words: int) -> list[str]:
     return parts
 
 
+def _is_table(block: str) -> bool:
+    lines = block.splitlines()
+    return len(lines) > 1 and all(ln.lstrip().startswith("|") for ln in lines)
+
+
+def _split_table(block: str, max_words: int) -> list[str]:
+    """A long Markdown table cut between rows; every part repeats the header so it stays readable alone."""
+    lines = block.splitlines()
+    has_rule = len(lines) > 1 and set(lines[1].replace(" ", "")) <= set("|-:")
+    head = lines[:2] if has_rule else lines[:1]
+    parts: list[str] = []
+    rows: list[str] = []
+    for row in lines[len(head):]:
+        if rows and _words("\n".join([*head, *rows, row])) > max_words:
+            parts.append("\n".join([*head, *rows]))
+            rows = []
+        rows.append(row)
+    if rows or not parts:
+        parts.append("\n".join([*head, *rows]))
+    return parts
+
+
 def split_pages(pages: list[tuple[str, int | None]], max_words: int = MAX_WORDS) -> list[Chunk]:
     """Chunks from (text, page) pairs; a heading closes the current chunk and opens a new section."""
     chunks: list[Chunk] = []
@@ -72,7 +94,7 @@ def split_pages(pages: list[tuple[str, int | None]], max_words: int = MAX_WORDS)
                     continue
             if _words(block) > max_words:
                 flush()
-                for part in _split_long(block, max_words):
+                for part in (_split_table if _is_table(block) else _split_long)(block, max_words):
                     buf = [part]
                     flush()
                 continue

@@ -1,0 +1,119 @@
+"""The body of `assist ingest`: a progress bar with files, pages and chunks per second, then a summary table."""
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from assist.settings import Settings
+from ingest.convert import DEFAULT_MAX_FILE_MB
+from ingest.pipeline import FileResult, Ingestor, IngestReport, discover
+
+logger = logging.getLogger(__name__)
+
+
+def _settings(store: Path | None, url: str | None) -> Settings:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = Settings()
+    if store is not None:
+        settings.qdrant.path = store
+    if url is not None:
+        settings.qdrant.url = url
+    return settings
+
+
+def run_ingest(
+    paths: list[Path],
+    collection: str | None = None,
+    store: Path | None = None,
+    url: str | None = None,
+    as_json: bool = False,
+    prune: bool = False,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+) -> int:
+    """Ingest `paths`, print the report (one JSON object with `as_json`), and return the exit status.
+
+    0: everything ingested or unchanged; 1: at least one file failed; 2: the ingest could not run at all.
+    """
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    from assist.errors import AssistError  # noqa: PLC0415
+
+    # pypdf warns about every odd font and xref on stderr; the report carries what matters.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    console = Console(stderr=True)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        return _fail(f"Not found: {', '.join(missing)}: check the path", as_json, console)
+    try:
+        ingestor = Ingestor(_settings(store, url), max_file_mb=max_file_mb)
+    except (AssistError, ValueError, RuntimeError) as exc:
+        return _fail(f"{exc}", as_json, console)
+    try:
+        total = sum(len(discover(p, collection)) for p in paths)
+        columns = (
+            TextColumn("[bold]Ingesting"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[files_s]:.1f} files/s · {task.fields[pages]} pages ({task.fields[pages_s]:.1f}/s)"
+                       " · {task.fields[chunks]} chunks ({task.fields[chunks_s]:.1f}/s)"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, disable=as_json) as progress:
+            task = progress.add_task("ingest", total=total, pages=0, chunks=0, files_s=0.0, pages_s=0.0, chunks_s=0.0)
+            totals = {"pages": 0, "chunks": 0, "files": 0}
+
+            def on_file(result: FileResult) -> None:
+                if result.status == "removed":
+                    return
+                totals["files"] += 1
+                if result.status == "ingested":
+                    totals["pages"] += result.pages
+                    totals["chunks"] += result.chunks
+                elapsed = max(progress.tasks[0].elapsed or 0.0, 1e-6)
+                progress.update(
+                    task, advance=1, pages=totals["pages"], chunks=totals["chunks"], files_s=totals["files"] / elapsed,
+                    pages_s=totals["pages"] / elapsed, chunks_s=totals["chunks"] / elapsed,
+                )
+
+            report = ingestor.ingest(paths, collection=collection, on_file=on_file, prune=prune)
+    except (AssistError, ValueError) as exc:
+        return _fail(f"{exc}", as_json, console)
+    finally:
+        ingestor.close()
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))  # noqa: T201 - the CLI's one JSON object
+    else:
+        print_summary(report, console)
+    return 1 if report.failed else 0
+
+
+def print_summary(report: IngestReport, console: Any) -> None:
+    """Counts per status, throughput, then one line per failed file with its reason."""
+    from rich.table import Table  # noqa: PLC0415
+
+    d = report.to_dict()
+    secs = max(report.seconds, 1e-6)
+    table = Table(title="Ingest report")
+    for col in ("status", "files", "pages", "chunks"):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for status in ("ingested", "unchanged", "removed", "failed"):
+        rows = [f for f in report.files if f.status == status]
+        if rows:
+            table.add_row(status, str(len(rows)), str(sum(f.pages for f in rows)), str(sum(f.chunks for f in rows)))
+    table.caption = (f"{d['seconds']:.1f} s · {len(report.files) / secs:.1f} files/s · {d['pages'] / secs:.1f} pages/s"
+                     f" · {d['chunks'] / secs:.1f} chunks/s")
+    console.print(table)
+    for f in report.files:
+        if f.notes:
+            console.print(f"[yellow]note[/yellow] {f.path}: {'; '.join(f.notes)}")
+    for f in report.failed:
+        console.print(f"[red]failed[/red] {f.path}: {f.reason}")
+
+
+def _fail(message: str, as_json: bool, console: Any) -> int:
+    if as_json:
+        print(json.dumps({"error": message}, ensure_ascii=False))  # noqa: T201
+    else:
+        console.print(f"[red]Error:[/red] {message}")
+    return 2
