@@ -1,4 +1,7 @@
-"""Languages the product answers in, with the words it needs in each."""
+"""Languages the product answers in: detection (lingua, models in the package) and the fixed phrases it needs."""
+
+from functools import lru_cache
+from typing import Any
 
 LANGUAGE_NAMES = {
     "sv": "Swedish",
@@ -15,6 +18,25 @@ LANGUAGE_NAMES = {
 NOT_COVERED = {
     "sv": "Rutinerna svarar inte på den frågan.",
     "en": "The routines do not cover this question.",
+    "ar": "الإجراءات لا تغطي هذا السؤال.",
+    "so": "Habraacyadu kama jawaabaan su'aashan.",
+    "fi": "Ohjeet eivät vastaa tähän kysymykseen.",
+    "fa": "دستورالعمل‌ها به این پرسش پاسخ نمی‌دهند.",
+    "pl": "Procedury nie obejmują tego pytania.",
+    "lv": "Kārtības neatbild uz šo jautājumu.",
+    "uk": "Інструкції не відповідають на це питання.",
+}
+
+ASK_CONTACT = {
+    "sv": "Fråga:",
+    "en": "Ask:",
+    "ar": "اسأل:",
+    "so": "Weydii:",
+    "fi": "Kysy:",
+    "fa": "بپرسید از:",
+    "pl": "Zapytaj:",
+    "lv": "Jautājiet:",
+    "uk": "Зверніться:",
 }
 
 FALLBACK_NOTICE = {
@@ -22,7 +44,35 @@ FALLBACK_NOTICE = {
     "en": "The language model could not be reached: the answer quotes the routines directly.",
 }
 
+NO_TRANSLATION_NOTICE = {
+    "sv": "Svaret citerar rutinerna på originalspråket: ett översatt svar kräver språkmodellen (LLM-generatorn).",
+    "en": "The answer quotes the routines in their own language: a translated answer needs the LLM generator.",
+}
+
+SCRUBBED_NOTICE = {
+    "sv": "Personuppgifter i frågan ersattes innan den behandlades: {kinds}.",
+    "en": "Personal data in the question was replaced before it was processed: {kinds}.",
+}
+
 
 def phrase(table: dict[str, str], language: str) -> str:
-    """A fixed phrase in `language`, English when there is none, Swedish for Swedish."""
+    """A fixed phrase in `language`, English when there is none."""
     return table.get(language) or table["en"]
+
+
+@lru_cache(maxsize=1)
+def _detector() -> Any:
+    from lingua import Language, LanguageDetectorBuilder  # noqa: PLC0415
+
+    langs = [getattr(Language, n.upper()) for n in LANGUAGE_NAMES.values()]
+    return LanguageDetectorBuilder.from_languages(*langs).with_minimum_relative_distance(0.0).build()
+
+
+def detect_language(text: str, default: str = "sv") -> str:
+    """ISO 639-1 code of the text's language among those the product serves; `default` when unsure."""
+    if len(text.strip()) < 3:
+        return default
+    lang = _detector().detect_language_of(text)
+    if lang is None:
+        return default
+    return str(lang.iso_code_639_1.name.lower())

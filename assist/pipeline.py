@@ -1,4 +1,6 @@
-"""The one answer pipeline every surface calls: embed → retrieve (role-scoped) → gate → prompt → generate → cite."""
+"""The one answer pipeline every surface calls: scrub → detect language → embed → retrieve (role-scoped) → gate
+→ prompt → generate → check citations.
+"""
 
 import json
 import logging
@@ -7,7 +9,7 @@ from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
-from haystack import Pipeline
+from haystack import Document, Pipeline
 from haystack.components.builders import ChatPromptBuilder
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
@@ -19,7 +21,9 @@ from assist.components.edge_store import EdgeDocumentStore
 from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
 from assist.errors import ConfigError, InvalidQuestionError, StoreNotFoundError
-from assist.languages import LANGUAGE_NAMES
+from assist.components.contacts import ContactsLookup
+from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
+from assist.privacy import scrub
 from assist.roles import collections_for
 from assist.schemas import Answer
 from assist.settings import Settings
@@ -53,6 +57,7 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
     p.add_component("answer_builder", CitedAnswerBuilder())
     p.add_component("refusal", RefusalBuilder())
+    p.add_component("contacts", ContactsLookup(document_store=document_store, doc_id=settings.retrieval.contacts_doc_id))
 
     p.connect("text_embedder.embedding", "retriever.query_embedding")
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
@@ -61,6 +66,9 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("gate.passed", "generator.documents")
     p.connect("gate.passed", "answer_builder.documents")
     p.connect("gate.rejected", "refusal.rejected")
+    p.connect("gate.rejected", "contacts.rejected")
+    p.connect("text_embedder.embedding", "contacts.query_embedding")
+    p.connect("contacts.documents", "refusal.contacts")
     p.connect("prompt_builder.prompt", "generator.messages")
     p.connect("generator.replies", "answer_builder.replies")
     p.connect("generator.generator", "answer_builder.generator")
@@ -96,32 +104,88 @@ class Assistant:
         role: str,
         *,
         language: str | None = None,
+        history: list[dict[str, str]] | None = None,
         streaming_callback: Callable[[StreamingChunk], None] | None = None,
     ) -> Answer:
-        """Answer `question` for `role` from the collections that role may read."""
+        """Answer `question` for `role` from the collections that role may read.
+
+        `language` asks for the answer in another language (a plain-language answer to pass on to a parent);
+        by default the answer is in the question's language. `history` holds the earlier turns of the
+        conversation as {"role": "user"|"assistant", "content": ...}, for follow-up questions.
+        """
+        return self.answer_with_sources(
+            question, role, language=language, history=history, streaming_callback=streaming_callback
+        )[0]
+
+    def answer_with_sources(
+        self,
+        question: str,
+        role: str,
+        *,
+        language: str | None = None,
+        history: list[dict[str, str]] | None = None,
+        streaming_callback: Callable[[StreamingChunk], None] | None = None,
+    ) -> tuple[Answer, list[Document]]:
+        """The answer and every passage retrieved for it (cited or not): what evaluation needs."""
         started = time.perf_counter()
         collections = collections_for(role)
-        question = validate_question(question, self.settings.retrieval.max_question_chars)
+        raw = validate_question(question, self.settings.retrieval.max_question_chars)
+        if language is not None and language not in LANGUAGE_NAMES:
+            msg = f"Unknown answer language {language!r}: use one of {', '.join(LANGUAGE_NAMES)}."
+            raise InvalidQuestionError(msg)
         self.warm_up()
-        lang = language or "sv"
+        # Personal data is replaced first: nothing after this line sees the original question.
+        scrubbed = scrub(raw)
+        question = scrubbed.text
+        turns = [{"role": t["role"], "content": scrub(str(t.get("content", ""))).text} for t in (history or [])][-6:]
+        asked_in = detect_language(question)
+        lang = language or asked_in
+        query = retrieval_query(question, turns)
         data = {
-            "text_embedder": {"text": question},
-            "sparse_embedder": {"text": question},
+            "text_embedder": {"text": query},
+            "sparse_embedder": {"text": query, "language": asked_in},
             "retriever": {"collections": collections},
-            "prompt_builder": {"question": question, "language_name": LANGUAGE_NAMES.get(lang, lang)},
-            "generator": {"question": question, "language": lang, "streaming_callback": streaming_callback},
-            "answer_builder": {"question": question, "language": lang},
+            "prompt_builder": {
+                "question": question, "language_name": LANGUAGE_NAMES[lang], "history": turns,
+            },
+            "generator": {"question": query, "language": lang, "streaming_callback": streaming_callback},
+            "answer_builder": {"question": query, "language": lang},
             "refusal": {"language": lang},
         }
-        result = self.pipeline.run(data)
+        result = self.pipeline.run(data, include_outputs_from={"retriever"})
         answer: Answer = (result.get("answer_builder") or result["refusal"])["answer"]
+        if not answer.refused and answer.generator == "extractive":
+            source_langs = {str(c.doc_id and d.meta.get("language", "sv")) for c in answer.citations
+                            for d in result["retriever"]["documents"] if d.meta.get("doc_id") == c.doc_id}
+            if lang not in source_langs:
+                answer.notices.append(phrase(NO_TRANSLATION_NOTICE, lang))
+                answer.language = sorted(source_langs)[0] if source_langs else "sv"
+        if scrubbed.changed:
+            answer.scrubbed = True
+            kinds = ", ".join(sorted(scrubbed.found))
+            answer.notices.insert(0, phrase(SCRUBBED_NOTICE, lang).format(kinds=kinds))
         answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        return answer
+        logger.info(
+            "answered role=%s language=%s refused=%s citations=%s generator=%s scrubbed=%s ms=%s",
+            role, lang, answer.refused, [c.doc_id for c in answer.citations], answer.generator,
+            sorted(scrubbed.found), answer.timings["total_ms"],
+        )
+        return answer, result["retriever"]["documents"]
 
     def close(self) -> None:
         """Release the store (the embedded shard is one process's at a time)."""
         if isinstance(self.document_store, EdgeDocumentStore):
             self.document_store.close()
+
+
+def retrieval_query(question: str, turns: list[dict[str, str]]) -> str:
+    """A follow-up ("and at night?") is retrieved together with the user's earlier question(s) of the conversation.
+
+    Without an LLM there is no safe rewrite, so the earlier user turns (already scrubbed) go in front of the
+    question: retrieval then finds the routine the conversation is about, and the new words steer within it.
+    """
+    earlier = [t["content"] for t in turns if t.get("role") == "user" and t.get("content")]
+    return " ".join([*earlier[-2:], question]) if earlier else question
 
 
 def validate_question(question: object, max_chars: int) -> str:

@@ -49,6 +49,7 @@ class RetrievalSettings(BaseModel):
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     min_score: float = Field(default=0.80, description="Below this top dense score the question is refused.")
     max_question_chars: int = 2000
+    contacts_doc_id: str = Field(default="general-kontakter", description="Document that says who to ask.")
 
 
 class Settings(BaseSettings):

@@ -7,7 +7,7 @@ import qdrant_edge as qe
 
 from assist.components.bm25_embedder import BM25_LANGUAGES
 
-_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[\"'(\[]?[A-ZÅÄÖÉÜ0-9])")
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[\"'(]?[A-ZÅÄÖÉÜ0-9])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 CITE = re.compile(r"\[(\d{1,2})\]")
 
@@ -15,13 +15,27 @@ CITE = re.compile(r"\[(\d{1,2})\]")
 def sentences(text: str) -> list[str]:
     """Split text into sentences; list items and lines stay whole, never split mid-sentence."""
     out: list[str] = []
+    for unit in _units(text):
+        out.extend(s.strip() for s in _SENTENCE_END.split(unit) if len(s.strip()) > 1)
+    return out
+
+
+def _units(text: str) -> list[str]:
+    """Lines joined back into paragraphs where a PDF wrapped them; list items, headings and table rows stay apart."""
+    units: list[str] = []
     for raw_line in text.splitlines():
         line = raw_line.strip()
         if not line or line.startswith("#") or set(line) <= set("|-: "):
+            units.append("")
             continue
+        item = _LIST_ITEM.match(line) is not None
         line = _LIST_ITEM.sub("", line).strip()
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if len(s.strip()) > 1)
-    return out
+        prev = units[-1] if units else ""
+        if prev and not item and not prev.endswith((".", "!", "?", ":", "|")) and not line.startswith("|"):
+            units[-1] = f"{prev} {line}"
+        else:
+            units.append(line)
+    return [u for u in units if u]
 
 
 @lru_cache(maxsize=16)

@@ -1,11 +1,11 @@
 """Turns generator text into an Answer whose every citation points at a provided source and quotes it."""
 
-from typing import Any
+import re
 
 from haystack import Document, component
 
 from assist.components.extractive import extract
-from assist.languages import FALLBACK_NOTICE, NOT_COVERED, phrase
+from assist.languages import ASK_CONTACT, FALLBACK_NOTICE, NOT_COVERED, phrase
 from assist.schemas import Answer, Citation
 from assist.text import CITE, overlap, sentences, strip_citations, terms
 
@@ -42,22 +42,55 @@ def citation_for(n: int, doc: Document, quote: str) -> Citation:
     )
 
 
-def build_answer(text: str, documents: list[Document], language: str) -> tuple[str, list[Citation]]:
-    """Drop citations that point at no provided source; collect the rest with their quotes."""
-    claims: dict[int, list[str]] = {}
-    kept_lines = []
-    for line in text.splitlines():
-        def keep(match: Any, line: str = line) -> str:
-            n = int(match.group(1))
-            if 1 <= n <= len(documents):
-                claims.setdefault(n, []).append(line)
-                return match.group(0)
-            return ""
+UNSUPPORTED_MARK = "⚠"
+SUPPORT_THRESHOLD = 0.5
+NUMBER = re.compile(r"\d+")
 
-        kept_lines.append(CITE.sub(keep, line).rstrip())
-    cleaned = "\n".join(kept_lines).strip()
+
+def supported(claim: str, passages: list[str], language: str, same_language: bool) -> bool:
+    """Does one of the cited passages support the claim?
+
+    In the passages' own language: most of the claim's stemmed terms occur in a cited passage. Across languages
+    (a translated answer) terms cannot match, so the check is narrower: every number in the claim must occur in
+    a cited passage, the facts staff act on (phone numbers, doses, minutes).
+    """
+    text = strip_citations(claim)
+    if same_language:
+        c = terms(text, language)
+        return not c or any(overlap(c, terms(p, language)) >= SUPPORT_THRESHOLD for p in passages)
+    numbers = set(NUMBER.findall(text))
+    joined = re.sub(r"\s", "", " ".join(passages))
+    return all(n in joined for n in numbers)
+
+
+def build_answer(
+    text: str, documents: list[Document], language: str, *, check_support: bool = True
+) -> tuple[str, list[Citation], float | None]:
+    """Drop citations that point at no provided source, mark unsupported lines, collect citations and quotes."""
+    claims: dict[int, list[str]] = {}
+    kept_lines: list[str] = []
+    verdicts: list[bool] = []
+    for line in text.splitlines():
+        valid = [int(n) for n in CITE.findall(line) if 1 <= int(n) <= len(documents)]
+        cleaned = CITE.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(documents) else "", line).rstrip()
+        if not strip_citations(cleaned).strip(" -*"):
+            kept_lines.append(cleaned)
+            continue
+        if check_support and valid:
+            src_lang = str(documents[valid[0] - 1].meta.get("language", "sv"))
+            ok = supported(cleaned, [documents[n - 1].content or "" for n in valid], language, src_lang == language)
+            verdicts.append(ok)
+            if not ok:
+                cleaned = f"{cleaned} {UNSUPPORTED_MARK}"
+        elif check_support:
+            verdicts.append(False)
+        for n in valid:
+            claims.setdefault(n, []).append(cleaned)
+        kept_lines.append(cleaned)
+    answer = "\n".join(kept_lines).strip()
     citations = [citation_for(n, documents[n - 1], best_quote(documents[n - 1], claims[n], language)) for n in sorted(claims)]
-    return cleaned, citations
+    support = round(sum(verdicts) / len(verdicts), 3) if verdicts else None
+    return answer, citations, support
 
 
 @component
@@ -76,30 +109,50 @@ class CitedAnswerBuilder:
     ) -> dict[str, Answer]:
         """Check citations and build the Answer."""
         notices: list[str] = []
-        text, citations = build_answer(replies[0] if replies else "", documents, language)
+        text, citations, support = build_answer(replies[0] if replies else "", documents, language)
         if not citations and documents:
             # An answer without a valid source is never shown: quote the sources instead.
-            text, citations = build_answer(extract(question, documents, language), documents, language)
+            text, citations, support = build_answer(extract(question, documents, language), documents, language)
             if generator != "extractive":
                 notices.append("The generated answer cited no source; showing the quoted routines instead.")
                 generator = "extractive"
         if fallback:
             notices.append(phrase(FALLBACK_NOTICE, language))
+        if support is not None and support < 1.0:
+            notices.append(f"{UNSUPPORTED_MARK} marks a sentence the cited passage does not clearly support: check the source.")
         if not citations:
             return {"answer": Answer(answer=phrase(NOT_COVERED, language), refused=True, language=language)}
         return {
             "answer": Answer(
                 answer=text, citations=citations, language=language, generator=generator,
-                fallback=fallback, notices=notices,
+                fallback=fallback, notices=notices, support=support,
             )
         }
 
 
+def table_rows(text: str) -> list[str]:
+    """Data rows of a Markdown table, as 'cell – cell – cell'."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.strip().startswith("|") and not set("".join(cells)) <= set("-: ") and len(cells) > 1:
+            rows.append(" – ".join(c for c in cells if c and c != "–"))
+    return rows[1:] if len(rows) > 1 else rows
+
+
 @component
 class RefusalBuilder:
-    """The answer when the routines do not cover the question."""
+    """The answer when the routines do not cover the question: says so, and names who to ask (cited)."""
 
     @component.output_types(answer=Answer)
-    def run(self, rejected: list[Document], language: str = "sv") -> dict[str, Answer]:
-        """Build a refusal."""
-        return {"answer": Answer(answer=phrase(NOT_COVERED, language), refused=True, language=language)}
+    def run(self, rejected: list[Document], language: str = "sv", contacts: list[Document] | None = None) -> dict[str, Answer]:
+        """Build a refusal; `contacts` are passages of the contacts document closest to the question."""
+        text = phrase(NOT_COVERED, language)
+        citations: list[Citation] = []
+        if contacts:
+            doc = contacts[0]
+            rows = table_rows(doc.content or "") or sentences(doc.content or "")[:1]
+            if rows:
+                text = f"{text} {phrase(ASK_CONTACT, language)} {rows[0]} [1]"
+                citations = [citation_for(1, doc, rows[0])]
+        return {"answer": Answer(answer=text, citations=citations, refused=True, language=language)}

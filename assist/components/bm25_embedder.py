@@ -5,6 +5,7 @@ vectors work on the embedded shard and on a server.
 """
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 import qdrant_edge as qe
@@ -26,6 +27,7 @@ BM25_LANGUAGES = {
 }
 
 
+@lru_cache(maxsize=16)
 def _model(language: str) -> Any:
     return qe.Bm25(qe.Bm25Config(language=BM25_LANGUAGES.get(language, "swedish")))
 
@@ -36,32 +38,37 @@ def _to_sparse(vec: Any) -> SparseEmbedding:
 
 @component
 class Bm25TextSparseEmbedder:
-    """Sparse query vector (each unique stemmed token weighs 1; IDF comes from the collection)."""
+    """Sparse query vector (each unique stemmed token weighs 1; IDF comes from the collection).
 
-    def __init__(self, *, language: str = "sv"):
-        self.language = language
-        self._model = _model(language)
+    The question is stemmed the way each corpus language stems it (`corpus_languages`) and, where qdrant-edge has
+    a stemmer for it, the way its own language does; the union finds a Swedish routine from an English question
+    that shares its terms, and the reverse.
+    """
+
+    def __init__(self, *, corpus_languages: tuple[str, ...] = ("sv", "en")):
+        self.corpus_languages = corpus_languages
 
     @component.output_types(sparse_embedding=SparseEmbedding)
-    def run(self, text: str) -> dict[str, SparseEmbedding]:
+    def run(self, text: str, language: str = "sv") -> dict[str, SparseEmbedding]:
         """Embed one query text."""
-        return {"sparse_embedding": _to_sparse(self._model.embed_query(text))}
+        langs = dict.fromkeys([*self.corpus_languages, *([language] if language in BM25_LANGUAGES else [])])
+        indices: set[int] = set()
+        for lang in langs:
+            indices |= set(_model(lang).embed_query(text).indices)
+        ordered = sorted(indices)
+        return {"sparse_embedding": SparseEmbedding(indices=ordered, values=[1.0] * len(ordered))}
 
 
 @component
 class Bm25DocumentSparseEmbedder:
-    """Sparse term-frequency vectors for chunks, stemmed in the corpus language."""
-
-    def __init__(self, *, language: str = "sv"):
-        self.language = language
-        self._model = _model(language)
+    """Sparse term-frequency vectors for chunks, stemmed in each chunk's own language (meta `language`)."""
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:
         """Set `sparse_embedding` on each document."""
         return {
             "documents": [
-                replace(d, sparse_embedding=_to_sparse(self._model.embed_document(embedding_text(d))))
+                replace(d, sparse_embedding=_to_sparse(_model(d.meta.get("language", "sv")).embed_document(embedding_text(d))))
                 for d in documents
             ]
         }

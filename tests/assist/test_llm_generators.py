@@ -27,7 +27,7 @@ QUESTION = "Vem ringer jag när brukaren har ramlat?"
 
 def _messages() -> list:
     builder = ChatPromptBuilder(template=prompt_template(), required_variables="*")
-    return builder.run(documents=DOCS, question=QUESTION, language_name="Swedish")["prompt"]
+    return builder.run(documents=DOCS, question=QUESTION, language_name="Swedish", history=[])["prompt"]
 
 
 def _free_port() -> int:

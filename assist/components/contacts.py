@@ -1,0 +1,30 @@
+"""Finds who to ask when the routines do not cover a question: the closest passage of the contacts document."""
+
+from typing import Any
+
+from haystack import Document, component
+
+from assist.components.edge_store import EdgeDocumentStore
+
+
+@component
+class ContactsLookup:
+    """Runs only for refused questions; returns the contacts passage nearest the question (empty if none)."""
+
+    def __init__(self, *, document_store: Any, doc_id: str):
+        self.document_store = document_store
+        self.doc_id = doc_id
+
+    @component.output_types(documents=list[Document])
+    def run(self, rejected: list[Document], query_embedding: list[float]) -> dict[str, list[Document]]:
+        """Look up the contacts document (readable by every role: it lives in `general`)."""
+        filters = {"operator": "AND", "conditions": [
+            {"field": "meta.doc_id", "operator": "==", "value": self.doc_id},
+            {"field": "meta.collection", "operator": "==", "value": "general"},
+        ]}
+        store = self.document_store
+        if isinstance(store, EdgeDocumentStore):
+            docs = store.query_by_embedding(query_embedding, filters=filters, top_k=1)
+        else:
+            docs = store._query_by_embedding(query_embedding, filters=filters, top_k=1)
+        return {"documents": docs}
