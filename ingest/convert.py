@@ -98,6 +98,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if b"\x00" in data[:4096]:
         msg = "not text: binary data in a text file (wrong extension?)"
         raise ConversionError(msg)
+    western = _western(data)
+    if western is not None:
+        return western, "cp1252"
     from charset_normalizer import from_bytes  # noqa: PLC0415
 
     best = from_bytes(data[: 1 << 20]).best()
@@ -109,6 +112,25 @@ def decode_text(data: bytes) -> tuple[str, str]:
     except (UnicodeDecodeError, LookupError) as exc:
         msg = f"text encoding looks like {best.encoding} but does not decode: save the file as UTF-8"
         raise ConversionError(msg) from exc
+
+
+_WESTERN_LETTERS = set("åäöÅÄÖéèêëÉÈüÜæøÆØáàâíìîóòôúùûñçßÿœŒ€–—’‘“”„…°§«»½")
+
+
+def _western(data: bytes) -> str | None:
+    """cp1252 text when its non-ASCII characters are the Nordic and Western letters routines use.
+
+    Statistical detectors often misname short Swedish text as a Cyrillic or Central European code page; the
+    legacy Windows encoding of Swedish, Finnish and English files is cp1252 (a superset of latin-1).
+    """
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    high = [ch for ch in text if ord(ch) > 127]
+    if high and sum(ch in _WESTERN_LETTERS for ch in high) >= 0.9 * len(high):
+        return text
+    return None
 
 
 def _printable_share(text: str) -> float:
