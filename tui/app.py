@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -67,7 +68,7 @@ class AssistApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Frontline Assist"
     ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "new_conversation", "New", priority=True),
         Binding("ctrl+r", "history", "History"),
@@ -94,9 +95,7 @@ class AssistApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Chat actions work on the chat screen only; over history or a dialog they are hidden."""
-        if action in CHAT_ACTIONS and len(self.screen_stack) > 1:
-            return False
-        return True
+        return not (action in CHAT_ACTIONS and len(self.screen_stack) > 1)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="toolbar"):
@@ -165,27 +164,30 @@ class AssistApp(App[None]):
 
         def on_text(fragment: str) -> None:
             if not worker.is_cancelled:
-                self.call_from_thread(view.write, fragment)
+                self._on_ui(view.write, fragment)
 
         try:
-            answer = self.backend.ask(
-                question, role, language, history, collections=collections, on_text=on_text
-            )
+            answer = self.backend.ask(question, role, language, history, collections=collections, on_text=on_text)
             conversation_id = self.conversation_id
             if conversation_id is None:
                 conversation_id = self.history.start_conversation(role)
             turn_id = self.history.add_turn(conversation_id, role, language, question, answer)
         except AssistError as exc:
             if not worker.is_cancelled:
-                self.call_from_thread(self.show_error, view, str(exc))
+                self._on_ui(self.show_error, view, str(exc))
             return
         except Exception as exc:
             logger.exception("Asking failed")
             if not worker.is_cancelled:
-                self.call_from_thread(self.show_error, view, f"Unexpected error ({type(exc).__name__}): {exc}")
+                self._on_ui(self.show_error, view, f"Unexpected error ({type(exc).__name__}): {exc}")
             return
         if not worker.is_cancelled:
-            self.call_from_thread(self.show_answer, view, Exchange(question, answer, turn_id), conversation_id)
+            self._on_ui(self.show_answer, view, Exchange(question, answer, turn_id), conversation_id)
+
+    def _on_ui(self, callback: Callable[..., Coroutine[Any, Any, None]], *args: object) -> None:
+        """Run an async UI update from a worker thread and wait for it."""
+        # textual types call_from_thread's callback as a union mypy cannot solve for a coroutine function.
+        self.call_from_thread(callback, *args)  # type: ignore[arg-type]
 
     async def show_answer(self, view: AnswerView, exchange: Exchange, conversation_id: int) -> None:
         self.asking = False

@@ -25,12 +25,17 @@ TextCallback = Callable[[str], None]
 class Backend(Protocol):
     """What the app needs from a backend; every method may block and is called from a worker thread."""
 
-    #: Shown in the status bar: where the answers come from.
-    description: str
-    #: True when the user picks the role; False when the server decides it from the token.
-    picks_role: bool
-    #: True when the backend can narrow the search to some of the role's collections.
-    supports_collections: bool
+    @property
+    def description(self) -> str:
+        """Shown in the status bar: where the answers come from."""
+
+    @property
+    def picks_role(self) -> bool:
+        """True when the user picks the role; False when the server decides it from the token."""
+
+    @property
+    def supports_collections(self) -> bool:
+        """True when the backend can narrow the search to some of the role's collections."""
 
     def warm_up(self) -> None: ...
 

@@ -25,14 +25,24 @@ LOAN_CARD = Answer(
     ),
     citations=[
         Citation(
-            n=1, doc_id="lanekort-barn", title="Lånekort för barn", source="library/lanekort-barn.md", page=None,
-            section="Lånekort för barn > Vem får lånekort", collection="library",
+            n=1,
+            doc_id="lanekort-barn",
+            title="Lånekort för barn",
+            source="library/lanekort-barn.md",
+            page=None,
+            section="Lånekort för barn > Vem får lånekort",
+            collection="library",
             quote="Barn under 18 år får ett eget lånekort när en vårdnadshavare har skrivit under ansökan på plats i "
             "biblioteket.",
         ),
         Citation(
-            n=2, doc_id="lanekort-barn-pdf", title="Lånekort, blankett", source="library/lanekort.pdf", page=2,
-            section="Vad barnet behöver ta med", collection="library",
+            n=2,
+            doc_id="lanekort-barn-pdf",
+            title="Lånekort, blankett",
+            source="library/lanekort.pdf",
+            page=2,
+            section="Vad barnet behöver ta med",
+            collection="library",
             quote="Vårdnadshavaren visar legitimation. Barnet behöver ingen egen legitimation.",
         ),
     ],
@@ -44,8 +54,12 @@ ROOM = Answer(
     answer="Book a study room at the information desk or in the library app, at most two weeks ahead [1].",
     citations=[
         Citation(
-            n=1, doc_id="rumsbokning", title="Booking a study room", source="library/rumsbokning.md",
-            section="Booking a study room > How to book", collection="library",
+            n=1,
+            doc_id="rumsbokning",
+            title="Booking a study room",
+            source="library/rumsbokning.md",
+            section="Booking a study room > How to book",
+            collection="library",
             quote="Rooms are booked at the information desk or in the library app, at most two weeks ahead.",
         )
     ],
@@ -130,7 +144,9 @@ def fake_backend() -> FakeBackend:
 
 @pytest.fixture
 def down_backend() -> FakeBackend:
-    return FakeBackend(fail=BackendUnavailableError("Cannot reach the server at http://127.0.0.1:9: is `assist serve` running?"))
+    return FakeBackend(
+        fail=BackendUnavailableError("Cannot reach the server at http://127.0.0.1:9: is `assist serve` running?")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Select
 
-from tests.tui.conftest import FakeBackend
+from tests.tui.conftest import ROOM, FakeBackend
 from tui.app import AssistApp, copy_text
 from tui.history import HistoryStore
-from tui.widgets import AnswerView, ChatView, CollectionPicker, HistoryList, HistoryScreen, PassageView, ReasonScreen
-from tui.widgets import QuestionBubble, SourceList
+from tui.widgets import (
+    AnswerView,
+    ChatView,
+    CollectionPicker,
+    HistoryList,
+    HistoryScreen,
+    PassageView,
+    QuestionBubble,
+    ReasonScreen,
+    SourceList,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -209,8 +218,6 @@ async def test_down_backend_shows_a_notification_not_a_traceback(
 
 
 async def test_fallback_notice_is_notified_and_shown(history: HistoryStore) -> None:
-    from tests.tui.conftest import ROOM
-
     degraded = ROOM.model_copy(update={"fallback": True, "notices": ["The language model could not be reached."]})
     app = AssistApp(FakeBackend({"room": degraded}), history)
     async with app.run_test(notifications=True) as pilot:

@@ -51,7 +51,11 @@ class TestRemoteBackend:
         request = requests[-1]
         assert request.url.path == "/api/ask"
         assert request.headers["authorization"] == "Bearer s3cret"
-        assert json.loads(request.content) == {"question": "Hur får ett barn lånekort?", "language": "sv", "history": HISTORY}
+        assert json.loads(request.content) == {
+            "question": "Hur får ett barn lånekort?",
+            "language": "sv",
+            "history": HISTORY,
+        }
 
     def test_first_question_sends_no_history_or_language(self) -> None:
         requests, transport = recording_server()

@@ -26,7 +26,11 @@ def test_search_matches_question_or_answer_any_case_newest_first(history: Histor
     history.add_turn(conv, "library", None, "How does a child get a card?", LOAN_CARD)
     history.add_turn(conv, "library", None, "And a room?", ROOM)
     history.add_turn(conv, "library", None, "Pizza on the moon?", REFUSED)
-    assert [t.question for t in history.search("")] == ["Pizza on the moon?", "And a room?", "How does a child get a card?"]
+    assert [t.question for t in history.search("")] == [
+        "Pizza on the moon?",
+        "And a room?",
+        "How does a child get a card?",
+    ]
     assert [t.question for t in history.search("GUARDIAN")] == ["How does a child get a card?"]
     assert [t.question for t in history.search("room")] == ["And a room?"]
     # LIKE wildcards in the search text are taken literally.

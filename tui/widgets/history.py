@@ -19,8 +19,9 @@ class HistoryList(OptionList):
     def show_turns(self, turns: list[TurnRecord]) -> None:
         self.set_options(
             Option(
-                Content.assemble((t.time.strftime("%Y-%m-%d %H:%M") + "  ", "dim"), (f"{t.role:<9} ", "italic"),
-                                 t.question),
+                Content.assemble(
+                    (t.time.strftime("%Y-%m-%d %H:%M") + "  ", "dim"), (f"{t.role:<9} ", "italic"), t.question
+                ),
                 id=f"conversation-{t.conversation_id}-{t.id}",
             )
             for t in turns

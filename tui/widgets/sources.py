@@ -25,9 +25,7 @@ class SourceList(OptionList):
 
     def show_citations(self, citations: list[Citation]) -> None:
         self.citations = list(citations)
-        self.set_options(
-            Option(Content.assemble((f"[{c.n}] ", "bold"), c.title), id=f"cite-{c.n}") for c in citations
-        )
+        self.set_options(Option(Content.assemble((f"[{c.n}] ", "bold"), c.title), id=f"cite-{c.n}") for c in citations)
         self.border_subtitle = f"{len(citations)}" if citations else ""
         if citations:
             self.highlighted = 0
