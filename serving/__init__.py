@@ -1,0 +1,1 @@
+"""The HTTP service: phone page, JSON and streaming API, OpenAI-compatible API, health and metrics."""

@@ -1,0 +1,134 @@
+"""The FastAPI app: `create_app(settings)` wires routes, guard and stores; the models load in `lifespan`."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assist.errors import AssistError
+from assist.settings import Settings
+from serving.audit import AuditLog
+from serving.config import ServingSettings
+from serving.deps import Services, get_serving_settings, get_settings
+from serving.errors import error_response
+from serving.feedback import FeedbackStore
+from serving.metrics import Metrics
+from serving.routes import ask, feedback, health, openai_compat, pages
+from serving.routes.pages import STATIC_DIR
+from serving.security import GuardMiddleware, RateLimiter
+from serving.service import AskService
+from serving.tokens import TokenStore
+
+logger = logging.getLogger(__name__)
+
+SQLITE_FILE = "serving.sqlite"
+AUDIT_FILE = "audit.log"
+
+
+def build_services(settings: Settings, serving: ServingSettings) -> Services:
+    """The stores and the answering service of one app (cheap: no model is loaded here)."""
+    return Services(
+        settings=settings,
+        serving=serving,
+        asker=AskService(settings, workers=serving.ask_workers, max_waiting=serving.max_waiting),
+        tokens=TokenStore(settings.data_dir / SQLITE_FILE),
+        audit=AuditLog(settings.data_dir / AUDIT_FILE),
+        feedback=FeedbackStore(settings.data_dir / SQLITE_FILE),
+        metrics=Metrics(),
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the pipeline and models before the first request; release the store on shutdown."""
+    services: Services = app.state.services
+    await anyio.to_thread.run_sync(services.asker.start)
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(services.asker.close)
+        services.tokens.close()
+        services.feedback.close()
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        detail = next((e.get("ctx", {}).get("error", "") for e in errors if e.get("type") == "json_invalid"), "")
+        return 400, f"The request body is not valid JSON ({detail or 'decode error'}): send a JSON object."
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return 422, "Invalid request: " + "; ".join(parts) + "."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error as {"error": {...}} with a clear message; never a traceback."""
+
+    @app.exception_handler(AssistError)
+    async def assist_error(request: Request, exc: AssistError) -> JSONResponse:
+        return error_response(exc.status_code, str(exc), type(exc).__name__)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message = _validation_message(exc)
+        return error_response(status, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404:
+            message = f"No route {request.url.path}."
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}."
+        return error_response(exc.status_code, message, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unexpected error on %s", request.url.path)
+        return error_response(500, "Something went wrong in the service; the error is in its log.")
+
+
+def create_app(settings: Settings | None = None, serving: ServingSettings | None = None) -> FastAPI:
+    """The service for `settings` (default: from the environment)."""
+    settings = settings or get_settings()
+    serving = serving or get_serving_settings()
+    services = build_services(settings, serving)
+    app = FastAPI(
+        title="Frontline Assist",
+        description="Answers city staff's questions from the city's own routines, with citations.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[get_serving_settings] = lambda: serving
+    install_error_handlers(app)
+    for module in (pages, ask, openai_compat, feedback, health):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(
+        GuardMiddleware,
+        tokens=services.tokens,
+        limiter=RateLimiter(serving.rate_per_minute, serving.rate_burst),
+        max_body_bytes=serving.max_body_bytes,
+        metrics=services.metrics,
+        hsts=serving.hsts,
+    )
+    if serving.cors_origins:
+        # Outside the guard, so a browser's preflight (which carries no token) is answered.
+        app.add_middleware(
+            CORSMiddleware, allow_origins=serving.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app

@@ -1,0 +1,84 @@
+"""Dependencies of the routes, as Annotated aliases; each can be replaced with app.dependency_overrides."""
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from assist.schemas import Answer
+from assist.settings import Settings
+from serving.audit import AuditLog
+from serving.config import ServingSettings
+from serving.feedback import FeedbackStore
+from serving.metrics import Metrics
+from serving.service import AskService
+from serving.tokens import TokenInfo, TokenStore
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The core settings, read once from the environment."""
+    return Settings()
+
+
+@lru_cache
+def get_serving_settings() -> ServingSettings:
+    """The service's own settings, read once from the environment."""
+    return ServingSettings()
+
+
+@dataclass
+class Services:
+    """What the routes use, built once per app."""
+
+    settings: Settings
+    serving: ServingSettings
+    asker: AskService
+    tokens: TokenStore
+    audit: AuditLog
+    feedback: FeedbackStore
+    metrics: Metrics
+
+    def record_answer(self, *, route: str, token: TokenInfo, request_id: str, started: float, answer: Answer) -> None:
+        """Audit and count a delivered answer; remember it for feedback."""
+        seconds = time.perf_counter() - started
+        self.metrics.observe_answer(route, token.role, answer, seconds)
+        self.audit.record(request_id=request_id, token_id=token.token_id, role=token.role, route=route, status=200,
+                          latency_ms=seconds * 1000, answer=answer)
+        self.feedback.remember(request_id, token.token_id, answer)
+
+    def record_error(self, *, route: str, token: TokenInfo, request_id: str, started: float, status: int,
+                     error: Exception) -> None:
+        """Audit and count a failed question."""
+        self.metrics.errors.labels(route, type(error).__name__).inc()
+        self.audit.record(request_id=request_id, token_id=token.token_id, role=token.role, route=route, status=status,
+                          latency_ms=(time.perf_counter() - started) * 1000, error=type(error).__name__)
+
+
+def get_services(request: Request) -> Services:
+    """The app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+def current_token(request: Request) -> TokenInfo:
+    """The caller's token, checked by the guard middleware before the route runs."""
+    info = getattr(request.state, "token", None)
+    if not isinstance(info, TokenInfo):
+        raise HTTPException(401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
+    return info
+
+
+def admin_token(token: Annotated[TokenInfo, Depends(current_token)]) -> TokenInfo:
+    """The caller's token, which must have the admin role."""
+    if token.role != "admin":
+        raise HTTPException(403, "This needs an admin token.")
+    return token
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServicesDep = Annotated[Services, Depends(get_services)]
+TokenDep = Annotated[TokenInfo, Depends(current_token)]
+AdminDep = Annotated[TokenInfo, Depends(admin_token)]

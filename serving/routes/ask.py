@@ -1,0 +1,74 @@
+"""Ask a question: one JSON answer, or server-sent events as the answer is written."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse
+
+from assist.errors import AssistError
+from serving.deps import ServicesDep, TokenDep
+from serving.errors import error_body
+from serving.routes.common import check_question, new_request_id
+from serving.schemas import AskRequest, AskResponse
+from serving.service import AskOptions
+
+router = APIRouter(prefix="/api", tags=["ask"])
+
+
+def _options(body: AskRequest) -> AskOptions:
+    return AskOptions(language=body.language, plain=body.plain, history=[m.model_dump() for m in body.history])
+
+
+@router.post("/ask")
+async def ask(body: AskRequest, services: ServicesDep, token: TokenDep) -> AskResponse:
+    """Answer a question from the routines the caller's role may read, with numbered, quoted sources.
+
+    `refused` is true when the routines do not cover the question; `fallback` is true when the language model
+    could not be reached and the answer quotes the routines instead (`notices` says so in words).
+    """
+    started, request_id = time.perf_counter(), new_request_id()
+    try:
+        check_question(services, body.question, token.role)
+        answer = await services.asker.ask(body.question, token.role, _options(body))
+    except AssistError as exc:
+        services.record_error(route="/api/ask", token=token, request_id=request_id, started=started,
+                              status=exc.status_code, error=exc)
+        raise
+    services.record_answer(route="/api/ask", token=token, request_id=request_id, started=started, answer=answer)
+    return AskResponse(request_id=request_id, **answer.model_dump())
+
+
+@router.post("/ask/stream")
+async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -> EventSourceResponse:
+    """The same answer as server-sent events: `meta` (request id), `delta` (text as it is written), then
+    `answer` (the full answer, as from /api/ask, whose text replaces the deltas) or `error`.
+    """
+    started, request_id = time.perf_counter(), new_request_id()
+    try:
+        check_question(services, body.question, token.role)
+    except AssistError as exc:
+        services.record_error(route="/api/ask/stream", token=token, request_id=request_id, started=started,
+                              status=exc.status_code, error=exc)
+        raise
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        yield {"event": "meta", "data": json.dumps({"request_id": request_id})}
+        async for kind, item in services.asker.stream(body.question, token.role, _options(body)):
+            if kind == "delta":
+                yield {"event": "delta", "data": json.dumps({"text": item}, ensure_ascii=False)}
+            elif kind == "answer":
+                services.record_answer(route="/api/ask/stream", token=token, request_id=request_id,
+                                       started=started, answer=item)
+                data = AskResponse(request_id=request_id, **item.model_dump()).model_dump_json()
+                yield {"event": "answer", "data": data}
+            else:
+                status = item.status_code if isinstance(item, AssistError) else 500
+                message = str(item) if isinstance(item, AssistError) else "The answer failed; see the server log."
+                services.record_error(route="/api/ask/stream", token=token, request_id=request_id,
+                                      started=started, status=status, error=item)
+                yield {"event": "error", "data": json.dumps(error_body(status, message), ensure_ascii=False)}
+
+    return EventSourceResponse(events(), ping=15)

@@ -1,0 +1,18 @@
+"""What the answering routes share: checking the question up front and naming request ids."""
+
+import secrets
+
+from assist.pipeline import validate_question
+from assist.roles import collections_for
+from serving.deps import Services
+
+
+def new_request_id() -> str:
+    """A short id that ties an answer to its audit entry and its feedback."""
+    return f"r_{secrets.token_hex(8)}"
+
+
+def check_question(services: Services, question: object, role: str) -> None:
+    """Raise the core's 400 errors before any work (and before a stream has started with status 200)."""
+    collections_for(role)
+    validate_question(question, services.settings.retrieval.max_question_chars)

@@ -1,0 +1,30 @@
+"""Feedback on answers: a thumbs up or down with an optional reason; QA exports it."""
+
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+
+from serving.deps import AdminDep, ServicesDep, TokenDep
+from serving.schemas import FeedbackRequest, FeedbackResponse
+
+router = APIRouter(prefix="/api/feedback", tags=["feedback"])
+
+
+@router.post("", status_code=201)
+async def give_feedback(body: FeedbackRequest, services: ServicesDep, token: TokenDep) -> FeedbackResponse:
+    """Rate an answer by its `request_id`; the stored rating carries the documents that answer cited."""
+    feedback_id = services.feedback.add(
+        request_id=body.request_id, token_id=token.token_id, role=token.role, rating=body.rating, reason=body.reason
+    )
+    return FeedbackResponse(feedback_id=feedback_id)
+
+
+@router.get("/export", response_model=None)
+async def export_feedback(
+    services: ServicesDep, token: AdminDep, format: Literal["json", "csv"] = "json"  # noqa: A002
+) -> Response | dict[str, object]:
+    """Every rating for QA (admin only), as JSON or CSV."""
+    if format == "csv":
+        return PlainTextResponse(services.feedback.export_csv(), media_type="text/csv")
+    return {"feedback": services.feedback.export()}
