@@ -1,0 +1,299 @@
+// The phone page: asks over server-sent events, shows the answer as it is written, citations open their passage.
+"use strict";
+
+const TOKEN_KEY = "frontline-assist-token";
+const $ = (id) => document.getElementById(id);
+
+const state = { question: "", requestId: null, answer: null, lastCite: null, busy: false };
+
+function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
+
+function takeTokenFromLink() {
+  // `assist token create` prints a link with #token=...; the fragment never reaches the server or its logs.
+  if (location.hash.startsWith("#token=")) {
+    localStorage.setItem(TOKEN_KEY, decodeURIComponent(location.hash.slice(7)));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+function showSignin(show) {
+  $("signin").hidden = !show;
+  if (show) $("token").focus();
+}
+
+function setStatus(text, isError = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+function setBusy(busy) {
+  state.busy = busy;
+  $("ask").disabled = busy;
+  $("plain").disabled = busy;
+  $("answer").setAttribute("aria-busy", String(busy));
+}
+
+function updateOnline() { $("offline").hidden = navigator.onLine; }
+
+// --- rendering ----------------------------------------------------------------------------------------------------
+
+function renderAnswerText(text, citations) {
+  const box = $("answer");
+  box.replaceChildren();
+  const known = new Set(citations.map((c) => c.n));
+  const parts = text.split(/(\[\d{1,2}\])/);
+  for (const part of parts) {
+    const m = part.match(/^\[(\d{1,2})\]$/);
+    if (m && known.has(Number(m[1]))) {
+      const n = Number(m[1]);
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "cite";
+      b.textContent = String(n);
+      b.setAttribute("aria-label", `Source ${n}: ${citations.find((c) => c.n === n).title}`);
+      b.addEventListener("click", () => showPassage(n, b));
+      box.append(b);
+    } else if (part) {
+      box.append(document.createTextNode(part));
+    }
+  }
+}
+
+function renderSources(citations) {
+  const list = $("sources");
+  list.replaceChildren();
+  for (const c of citations) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.n = String(c.n);
+    b.textContent = `[${c.n}] ${c.title}${c.page ? `, page ${c.page}` : ""}`;
+    b.addEventListener("click", () => showPassage(c.n, b));
+    li.append(b);
+    list.append(li);
+  }
+  $("sources-block").hidden = citations.length === 0;
+}
+
+function renderNotice(answer) {
+  const notes = [];
+  if (answer.fallback) {
+    notes.push("The language model could not be reached, so this answer quotes the routines directly.");
+  }
+  for (const n of answer.notices || []) if (!notes.includes(n)) notes.push(n);
+  if (answer.refused) notes.push("Ask your manager or the routine's owner if you need an answer.");
+  const box = $("notice");
+  box.textContent = notes.join(" ");
+  box.hidden = notes.length === 0;
+}
+
+function renderAnswer(answer) {
+  state.answer = answer;
+  state.requestId = answer.request_id;
+  renderAnswerText(answer.answer, answer.citations);
+  const box = $("answer");
+  box.lang = answer.language || "";
+  box.dir = ["ar", "fa"].includes(answer.language) ? "rtl" : "auto";
+  renderSources(answer.citations);
+  renderNotice(answer);
+  resetFeedback();
+}
+
+function showPassage(n, from) {
+  const c = state.answer && state.answer.citations.find((x) => x.n === n);
+  if (!c) return;
+  state.lastCite = from;
+  $("passage-title").textContent = `[${c.n}] ${c.title}`;
+  const where = [c.page ? `Page ${c.page}` : "", c.section].filter(Boolean).join(" · ");
+  $("passage-where").textContent = where;
+  $("passage-quote").textContent = c.quote;
+  $("passage-source").textContent = c.source ? `File: ${c.source}` : "";
+  const panel = $("passage");
+  panel.hidden = false;
+  panel.focus();
+  panel.scrollIntoView({ block: "nearest" });
+}
+
+function closePassage() {
+  $("passage").hidden = true;
+  if (state.lastCite) state.lastCite.focus();
+}
+
+// --- asking ---------------------------------------------------------------------------------------------------------
+
+function* sseEvents(buffer) {
+  // Yields [event, data] for each complete block; returns the unparsed rest through the last value.
+  const blocks = buffer.split(/\r?\n\r?\n/);
+  const rest = blocks.pop();
+  for (const block of blocks) {
+    let event = "message";
+    const data = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+    if (data.length) yield [event, data.join("\n")];
+  }
+  return rest;
+}
+
+async function ask(plain) {
+  const question = $("question").value.trim();
+  if (!question) {
+    setStatus("Type a question first.", true);
+    $("question").focus();
+    return;
+  }
+  if (!token()) { showSignin(true); setStatus("Enter your access token first.", true); return; }
+  if (state.busy) return;
+  state.question = question;
+  setBusy(true);
+  setStatus(plain ? "Asking for plain language…" : "Looking in the routines…");
+  $("result").hidden = false;
+  $("answer").textContent = "";
+  $("notice").hidden = true;
+  $("passage").hidden = true;
+  $("sources-block").hidden = true;
+
+  let resp;
+  try {
+    resp = await fetch("/api/ask/stream", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "text/event-stream",
+        Authorization: `Bearer ${token()}`,
+      },
+      body: JSON.stringify({ question, language: $("language").value || null, plain: Boolean(plain) }),
+    });
+  } catch {
+    setBusy(false);
+    updateOnline();
+    setStatus("The service cannot be reached. Check your connection and ask again.", true);
+    return;
+  }
+  if (!resp.ok) {
+    setBusy(false);
+    const body = await resp.json().catch(() => ({}));
+    const message = (body.error && body.error.message) || `The service answered ${resp.status}.`;
+    if (resp.status === 401) { showSignin(true); setStatus("Your token was not accepted: enter it again.", true); }
+    else setStatus(message, true);
+    return;
+  }
+
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let streamed = "";
+  let done = false;
+  try {
+    while (!done) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      const it = sseEvents(buffer);
+      let step = it.next();
+      while (!step.done) {
+        const [event, data] = step.value;
+        if (event === "delta") {
+          streamed += JSON.parse(data).text;
+          $("answer").textContent = streamed;
+          setStatus("Writing the answer…");
+        } else if (event === "answer") {
+          renderAnswer(JSON.parse(data));
+          setStatus(state.answer.refused ? "The routines do not cover this question." : "Answer ready.");
+          done = true;
+        } else if (event === "error") {
+          const err = JSON.parse(data).error || {};
+          setStatus(err.message || "The answer failed. Ask again.", true);
+          done = true;
+        }
+        step = it.next();
+      }
+      buffer = step.value || "";
+    }
+  } catch {
+    updateOnline();
+    setStatus("The connection broke while the answer was written. Ask again.", true);
+  } finally {
+    setBusy(false);
+  }
+  if (!done && !$("status").classList.contains("error")) {
+    setStatus("The answer was cut off. Ask again.", true);
+  }
+}
+
+// --- feedback -------------------------------------------------------------------------------------------------------
+
+function resetFeedback() {
+  $("thumb-up").setAttribute("aria-pressed", "false");
+  $("thumb-down").setAttribute("aria-pressed", "false");
+  $("reason-block").hidden = true;
+  $("reason").value = "";
+  $("feedback-status").textContent = "";
+}
+
+async function sendFeedback(rating, reason) {
+  if (!state.requestId) return;
+  try {
+    const resp = await fetch("/api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token()}` },
+      body: JSON.stringify({ request_id: state.requestId, rating, reason: reason || "" }),
+    });
+    $("feedback-status").textContent = resp.ok ? "Thank you: your feedback was saved." : "Feedback could not be saved.";
+  } catch {
+    $("feedback-status").textContent = "Feedback could not be sent: you seem to be offline.";
+  }
+}
+
+// --- wiring ---------------------------------------------------------------------------------------------------------
+
+function init() {
+  takeTokenFromLink();
+  showSignin(!token());
+  updateOnline();
+  window.addEventListener("online", updateOnline);
+  window.addEventListener("offline", updateOnline);
+
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const value = $("token").value.trim();
+    if (!value) return;
+    localStorage.setItem(TOKEN_KEY, value);
+    $("token").value = "";
+    showSignin(false);
+    setStatus("Token saved.");
+    $("question").focus();
+  });
+  $("ask-form").addEventListener("submit", (e) => { e.preventDefault(); ask(false); });
+  $("question").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); ask(false); }
+  });
+  $("plain").addEventListener("click", () => {
+    if (state.question) $("question").value = state.question;
+    ask(true);
+  });
+  $("passage-close").addEventListener("click", closePassage);
+  $("passage").addEventListener("keydown", (e) => { if (e.key === "Escape") closePassage(); });
+  $("thumb-up").addEventListener("click", () => {
+    resetFeedback();
+    $("thumb-up").setAttribute("aria-pressed", "true");
+    sendFeedback("up");
+  });
+  $("thumb-down").addEventListener("click", () => {
+    resetFeedback();
+    $("thumb-down").setAttribute("aria-pressed", "true");
+    $("reason-block").hidden = false;
+    $("reason").focus();
+  });
+  $("send-reason").addEventListener("click", () => sendFeedback("down", $("reason").value.trim()));
+  $("signout").addEventListener("click", () => {
+    localStorage.removeItem(TOKEN_KEY);
+    showSignin(true);
+    setStatus("Token removed from this phone.");
+  });
+}
+
+document.addEventListener("DOMContentLoaded", init);
