@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -142,7 +143,7 @@ class RemoteBackend:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         if response.status_code >= 500:
-            msg = f"The server at {self.url} is not ready ({response.status_code}): {self._detail(response)}"
+            msg = f"The server at {self.url} is not ready ({response.status_code}): {_detail(response.text)}"
             raise BackendUnavailableError(msg)
 
     def ask(
@@ -161,42 +162,94 @@ class RemoteBackend:
         if history:
             body["history"] = history
         try:
+            if on_text is not None:
+                return self._ask_streaming(body, on_text)
             response = self._client.post("/api/ask", json=body)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
-        if response.status_code in (401, 403):
-            msg = f"The server at {self.url} refused the token ({response.status_code}): check --token."
-            raise ConfigError(msg)
-        if 400 <= response.status_code < 500:
-            raise InvalidQuestionError(self._detail(response))
-        if response.status_code >= 500:
-            msg = f"The server at {self.url} failed ({response.status_code}): {self._detail(response)}"
-            raise BackendUnavailableError(msg)
+        self._check(response)
+        return self._answer(response.text)
+
+    def _ask_streaming(self, body: dict[str, Any], on_text: TextCallback) -> Answer:
+        """POST /api/ask/stream: `delta` events carry text as it is written, `answer` the final Answer."""
+        with self._client.stream("POST", "/api/ask/stream", json=body) as response:
+            if response.status_code in (404, 405):  # an older server without streaming
+                response.close()
+                answer = self._answer(self._checked(self._client.post("/api/ask", json=body)).text)
+                on_text(answer.answer)
+                return answer
+            if response.status_code >= 400:
+                response.read()
+                self._check(response)
+            for event, data in _server_sent_events(response.iter_lines()):
+                if event == "delta":
+                    on_text(str(json.loads(data).get("text", "")))
+                elif event == "answer":
+                    return self._answer(data)
+                elif event == "error":
+                    raise self._error(int(json.loads(data).get("error", {}).get("code", 500)), data)
+        msg = f"The server at {self.url} ended the answer early: ask again."
+        raise BackendUnavailableError(msg)
+
+    def _checked(self, response: httpx.Response) -> httpx.Response:
+        self._check(response)
+        return response
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            raise self._error(response.status_code, response.text)
+
+    def _error(self, status: int, text: str) -> AssistError:
+        detail = _detail(text) or f"status {status}"
+        if status in (401, 403):
+            return ConfigError(f"The server at {self.url} refused the token ({status}): check --token.")
+        if 400 <= status < 500:
+            return InvalidQuestionError(detail)
+        return BackendUnavailableError(f"The server at {self.url} failed ({status}): {detail}")
+
+    def _answer(self, text: str) -> Answer:
         try:
-            answer = Answer.model_validate(response.json())
+            return Answer.model_validate_json(text)
         except ValueError as exc:
             msg = f"The server at {self.url} sent something that is not an answer: is the URL right?"
             raise BackendUnavailableError(msg) from exc
-        if on_text is not None:
-            on_text(answer.answer)
-        return answer
 
     def _unreachable(self, exc: Exception) -> AssistError:
         logger.warning("Cannot reach %s: %s", self.url, exc)
         return BackendUnavailableError(f"Cannot reach the server at {self.url}: is `assist serve` running?")
 
-    @staticmethod
-    def _detail(response: httpx.Response) -> str:
-        try:
-            data = response.json()
-        except ValueError:
-            return response.text[:200] or response.reason_phrase
-        if isinstance(data, dict):
-            return str(data.get("detail") or data.get("error") or data)[:200]
-        return str(data)[:200]
-
     def close(self) -> None:
         self._client.close()
+
+
+def _detail(text: str) -> str:
+    """The message of an error body: {"error": {"message"}} from assist serve, {"detail"} from FastAPI."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message", ""))[:200]
+        return str(data.get("detail") or error or data)[:200]
+    return str(data)[:200]
+
+
+def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream; comments and pings are skipped."""
+    event, data = "message", list[str]()
+    for line in lines:
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield event, "\n".join(data)
 
 
 def make_backend(

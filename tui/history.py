@@ -36,7 +36,11 @@ CREATE TABLE IF NOT EXISTS feedback (
     rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
     reason TEXT NOT NULL DEFAULT '',
     role TEXT NOT NULL,
-    answer_doc_ids TEXT NOT NULL
+    answer_doc_ids TEXT NOT NULL,
+    refused INTEGER NOT NULL,
+    fallback INTEGER NOT NULL,
+    generator TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -124,9 +128,20 @@ class HistoryStore:
         doc_ids = sorted({c.doc_id for c in answer.citations})
         with self._lock, self._db:
             cur = self._db.execute(
-                "INSERT INTO feedback (time, question_id, rating, reason, role, answer_doc_ids)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (self._now(), question_id, rating, reason.strip(), role, json.dumps(doc_ids)),
+                "INSERT INTO feedback (time, question_id, rating, reason, role, answer_doc_ids, refused, fallback,"
+                " generator, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self._now(),
+                    question_id,
+                    rating,
+                    reason.strip(),
+                    role,
+                    json.dumps(doc_ids),
+                    int(answer.refused),
+                    int(answer.fallback),
+                    answer.generator,
+                    answer.language,
+                ),
             )
             return int(cur.lastrowid or 0)
 

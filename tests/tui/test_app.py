@@ -155,7 +155,19 @@ async def test_feedback_keys_store_rating_role_reason_and_cited_documents(
         ("down", "out of date", "library", turn_id),
     ]
     assert rows[0]["answer_doc_ids"] == ["lanekort-barn", "lanekort-barn-pdf"]
-    assert set(rows[0]) == {"id", "time", "question_id", "rating", "reason", "role", "answer_doc_ids"}
+    assert set(rows[0]) == {
+        "id",
+        "time",
+        "question_id",
+        "rating",
+        "reason",
+        "role",
+        "answer_doc_ids",
+        "refused",
+        "fallback",
+        "generator",
+        "language",
+    }
 
 
 async def test_copy_puts_answer_and_sources_on_the_clipboard(fake_backend: FakeBackend, history: HistoryStore) -> None:

@@ -27,14 +27,34 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def recording_server(status: int = 200, body: object | None = None):  # type: ignore[no-untyped-def]
+def sse(*events: tuple[str, object]) -> str:
+    return "".join(f"event: {e}\ndata: {json.dumps(d, ensure_ascii=False)}\n\n" for e, d in events)
+
+
+STREAM = sse(
+    ("meta", {"request_id": "r1"}),
+    ("delta", {"text": "A child gets "}),
+    ("delta", {"text": "a card."}),
+    ("answer", {**LOAN_CARD.model_dump(mode="json"), "request_id": "r1"}),
+)
+
+
+def recording_server(status: int = 200, body: object | None = None, stream: str | None = STREAM):  # type: ignore[no-untyped-def]
+    """A stand-in for `assist serve`'s /api/ask and /api/ask/stream, recording the requests."""
     requests: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         requests.append(request)
         if request.url.path == "/readyz":
             return httpx.Response(200, json={"status": "ready"})
-        return httpx.Response(status, json=LOAN_CARD.model_dump(mode="json") if body is None else body)
+        if request.url.path == "/api/ask/stream":
+            if stream is None:
+                return httpx.Response(404, json={"detail": "Not Found"})
+            if status == 200:
+                return httpx.Response(200, text=stream, headers={"content-type": "text/event-stream"})
+        return httpx.Response(
+            status, json=LOAN_CARD.model_dump(mode="json") | {"request_id": "r1"} if body is None else body
+        )
 
     return requests, httpx.MockTransport(handle)
 
@@ -47,15 +67,41 @@ class TestRemoteBackend:
         answer = backend.ask("Hur får ett barn lånekort?", "ignored", "sv", HISTORY, on_text=streamed.append)
         backend.close()
         assert answer == LOAN_CARD
-        assert streamed == [LOAN_CARD.answer]
+        assert streamed == ["A child gets ", "a card."]
         request = requests[-1]
-        assert request.url.path == "/api/ask"
+        assert request.url.path == "/api/ask/stream"
         assert request.headers["authorization"] == "Bearer s3cret"
         assert json.loads(request.content) == {
             "question": "Hur får ett barn lånekort?",
             "language": "sv",
             "history": HISTORY,
         }
+
+    def test_server_without_streaming_answers_in_one_piece(self) -> None:
+        requests, transport = recording_server(stream=None)
+        streamed: list[str] = []
+        answer = RemoteBackend("http://assist.test", "t", transport=transport).ask(
+            "Lånekort?", "library", None, [], on_text=streamed.append
+        )
+        assert answer == LOAN_CARD
+        assert streamed == [LOAN_CARD.answer]
+        assert [r.url.path for r in requests] == ["/api/ask/stream", "/api/ask"]
+
+    @pytest.mark.parametrize(
+        ("stream", "words"),
+        [
+            (
+                sse(("meta", {}), ("error", {"error": {"message": "The generator is down", "code": 503}})),
+                "generator is down",
+            ),
+            (sse(("meta", {}), ("delta", {"text": "A child"})), "ended the answer early"),
+        ],
+    )
+    def test_stream_errors_become_backend_unavailable(self, stream: str, words: str) -> None:
+        _, transport = recording_server(stream=stream)
+        backend = RemoteBackend("http://assist.test", "t", transport=transport)
+        with pytest.raises(BackendUnavailableError, match=words):
+            backend.ask("Lånekort?", "library", None, [], on_text=lambda _: None)
 
     def test_first_question_sends_no_history_or_language(self) -> None:
         requests, transport = recording_server()
@@ -68,6 +114,7 @@ class TestRemoteBackend:
         [
             (401, {"detail": "bad token"}, ConfigError, "refused the token"),
             (422, {"detail": "The question is empty"}, InvalidQuestionError, "The question is empty"),
+            (400, {"error": {"message": "Too long", "code": 400}}, InvalidQuestionError, "Too long"),
             (503, {"detail": "Qdrant is down"}, BackendUnavailableError, "Qdrant is down"),
             (200, {"not": "an answer"}, BackendUnavailableError, "not an answer"),
         ],

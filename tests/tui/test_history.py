@@ -57,4 +57,16 @@ def test_history_lives_in_the_data_dir_and_survives_a_restart(tmp_path) -> None:
     assert [t.question for t in again.search("card")] == ["How does a child get a card?"]
     again.close()
     columns = [r[1] for r in sqlite3.connect(tmp_path / "data" / "tui.sqlite").execute("PRAGMA table_info(feedback)")]
-    assert columns == ["id", "time", "question_id", "rating", "reason", "role", "answer_doc_ids"]
+    assert columns == [
+        "id",
+        "time",
+        "question_id",
+        "rating",
+        "reason",
+        "role",
+        "answer_doc_ids",
+        "refused",
+        "fallback",
+        "generator",
+        "language",
+    ]
