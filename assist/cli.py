@@ -132,6 +132,28 @@ def ask(
             typer.echo(f"      \u201c{c.quote}\u201d")
 
 
+@app.command()
+def tui(
+    url: Annotated[
+        str | None, typer.Option("--url", help="A running `assist serve`, e.g. http://localhost:8000; default in-process.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="ASSIST_TOKEN", help="Bearer token for --url; it decides the role.")
+    ] = None,
+    role: Annotated[str, typer.Option(help=f"Who is asking (in-process): {', '.join(ROLES)}.")] = "library",
+    store: StoreOpt = None,
+    language: Annotated[str | None, typer.Option(help="Answer language (ISO 639-1); default the question's.")] = None,
+) -> None:
+    """Keyboard-driven chat in the terminal: streamed answers, a sources pane, history and feedback keys."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from tui.cli import run_tui  # noqa: PLC0415
+
+    try:
+        run_tui(url=url, token=token, role=role, store=store, language=language)
+    except (AssistError, ValueError) as exc:
+        _fail(exc, as_json=False)
+
+
 def main() -> None:
     """Entry point of the console script."""
     logging.basicConfig(level=os.environ.get("ASSIST_LOG_LEVEL", "WARNING"), stream=sys.stderr)
