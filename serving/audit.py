@@ -51,6 +51,8 @@ class AuditLog:
                 "generator": answer.generator,
                 "language": answer.language,
                 "notices": len(answer.notices),
+                # Whether personal data was replaced in the question (the core's scrubber), never what it was.
+                "scrubbed": bool(getattr(answer, "scrubbed", False)),
             }
         if error is not None:
             entry["error"] = error
