@@ -1,0 +1,143 @@
+"""Fixtures for the service's tests: a small store built once, apps over it, and a running `assist serve`."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from assist.settings import GeneratorSettings, QdrantSettings, Settings
+from serving.app import SQLITE_FILE, create_app
+from serving.config import ServingSettings
+from serving.deps import Services
+from serving.tokens import TokenStore
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded store holding the four fixture routines (home_care, preschool, general)."""
+    from ingest.pipeline import Ingestor  # noqa: PLC0415
+
+    data_dir = tmp_path_factory.mktemp("store")
+    settings = Settings(data_dir=data_dir)
+    ingestor = Ingestor(settings)
+    report = ingestor.ingest([DATA])
+    ingestor.close()
+    assert not report.failed, report.to_dict()
+    return settings.store_path
+
+
+@pytest.fixture
+def make_settings(built_store: Path, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings over the shared store with this test's own data dir (tokens, audit log, feedback)."""
+
+    def make(**generator: object) -> Settings:
+        return Settings(
+            data_dir=tmp_path,
+            qdrant=QdrantSettings(path=built_store),
+            generator=GeneratorSettings(**generator),  # type: ignore[arg-type]
+        )
+
+    return make
+
+
+@dataclass
+class Api:
+    """A TestClient over a started app, with a way to mint tokens."""
+
+    client: TestClient
+    services: Services
+
+    def token(self, role: str = "home-care") -> dict[str, str]:
+        _, token = self.services.tokens.create(role)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def started(settings: Settings, serving: ServingSettings | None = None) -> Iterator[Api]:
+    app = create_app(settings, serving or ServingSettings(rate_per_minute=6000, rate_burst=1000))
+    with TestClient(app) as client:
+        yield Api(client=client, services=app.state.services)
+
+
+@pytest.fixture
+def api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
+    """The service on the extractive generator."""
+    with started(make_settings()) as a:
+        yield a
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """`assist serve` running in a subprocess on loopback."""
+
+    base_url: str
+    data_dir: Path
+
+    def token(self, role: str = "home-care") -> str:
+        store = TokenStore(self.data_dir / SQLITE_FILE)
+        try:
+            return store.create(role)[1]
+        finally:
+            store.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The serve command in its own process, over its own copy of the store (a shard is one process's)."""
+    data_dir = tmp_path_factory.mktemp("live")
+    shutil.copytree(built_store, data_dir / "qdrant")
+    port = free_port()
+    env = os.environ | {
+        "HF_HUB_OFFLINE": "1",
+        "ASSIST_DATA_DIR": str(data_dir),
+        "ASSIST_QDRANT__PATH": str(data_dir / "qdrant"),
+        "ASSIST_SERVE__PORT": str(port),
+        "ASSIST_SERVE__RATE_PER_MINUTE": "6000",
+        "ASSIST_SERVE__RATE_BURST": "1000",
+    }
+    log = (data_dir / "server.log").open("w")
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-c", "from serving.cli import serve; serve(log_level='warning')"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"assist serve exited: {(data_dir / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"assist serve did not get ready: {(data_dir / 'server.log').read_text()}")
+            time.sleep(0.3)
+        yield LiveServer(base_url=base_url, data_dir=data_dir)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,0 +1,121 @@
+"""The phone page in headless Chromium at 360 px: ask, watch the answer stream in, tap a citation, read the passage."""
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.serving.conftest import REPO, LiveServer
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+# Records the answer's text each time it changes while the page marks the answer as still being written.
+STREAM_WATCH = """
+window.__whileBusy = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const a = document.getElementById("answer");
+  new MutationObserver(() => {
+    if (a.getAttribute("aria-busy") === "true" && a.textContent) window.__whileBusy.push(a.textContent);
+  }).observe(a, { childList: true, characterData: true, subtree: true });
+});
+"""
+SCREENSHOT = REPO / "docs" / "phone-page.png"
+
+
+def install_chromium() -> str | None:
+    """Debian's chromium, installed with apt-get when missing; None with the reason printed when it cannot be."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if shutil.which("apt-get") is None:
+        return None
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603
+        if done.returncode != 0:
+            return None
+    return CHROMIUM if Path(CHROMIUM).exists() else None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = install_chromium()
+    if path is None:
+        pytest.skip("Debian's chromium is not installed and `apt-get install chromium` failed (needs root and "
+                    "the Debian mirror): the phone page was not tested in a browser.")
+    return path
+
+
+@pytest.fixture
+def page(chromium: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=2,
+                                      is_mobile=True, has_touch=True, locale="sv-SE")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_ask_stream_and_open_a_citation(live_server: LiveServer, page) -> None:  # noqa: ANN001
+    token = live_server.token("home-care")
+    page.add_init_script(STREAM_WATCH)
+    page.goto(f"{live_server.base_url}/#token={token}")
+    assert "#token" not in page.url  # the token leaves the address bar at once
+    assert page.locator("#signin").is_hidden()
+
+    page.get_by_label("Your question").fill("Vad gör jag om en brukare har ramlat?")
+    with page.expect_response("**/api/ask/stream") as streamed:
+        page.get_by_role("button", name="Ask", exact=True).tap()
+    assert streamed.value.headers["content-type"].startswith("text/event-stream")
+    page.wait_for_selector("#status:has-text('Answer ready')")
+    # Text appeared while the answer was still being written (aria-busy), before the final answer event.
+    assert page.evaluate("window.__whileBusy.length") >= 1
+    assert "ramlat" in page.locator("#answer").inner_text()
+
+    cite = page.locator("#answer button.cite").first
+    cite.tap()
+    passage = page.locator("#passage")
+    passage.wait_for(state="visible")
+    assert "Fall hos brukare" in page.locator("#passage-title").inner_text()
+    assert "ramlat" in page.locator("#passage-quote").inner_text()
+    assert page.evaluate("document.activeElement.id") == "passage"
+
+    # Readable at 360 px: nothing scrolls sideways; every control is a large touch target with a label.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    small = page.evaluate("""[...document.querySelectorAll('button, select, textarea, input')]
+        .filter(e => e.offsetParent !== null)
+        .map(e => [e.id || e.textContent.trim(), e.getBoundingClientRect().height])
+        .filter(([, h]) => h < 44)""")
+    assert small == []
+    unlabelled = page.evaluate("""[...document.querySelectorAll('select, textarea, input')]
+        .filter(e => e.labels.length === 0).map(e => e.id)""")
+    assert unlabelled == []
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    page.get_by_role("button", name="Close passage").tap()
+    assert passage.is_hidden()
+    page.get_by_role("button", name="Yes").tap()
+    page.wait_for_selector("#feedback-status:has-text('Thank you')")
+
+
+def test_offline_message(live_server: LiveServer, page) -> None:  # noqa: ANN001
+    page.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    page.context.set_offline(True)
+    page.wait_for_selector("#offline", state="visible")
+    page.get_by_label("Your question").fill("Vad gör jag om en brukare har ramlat?")
+    page.get_by_role("button", name="Ask", exact=True).tap()
+    page.wait_for_selector("#status.error")
+    assert "cannot be reached" in page.locator("#status").inner_text()
+    page.context.set_offline(False)
+    page.wait_for_selector("#offline", state="hidden")
