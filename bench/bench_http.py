@@ -1,0 +1,249 @@
+"""Load benchmark of the HTTP service on loopback: N concurrent users asking for a fixed time, extractive generator.
+
+Starts `assist serve` (serving.cli.serve) in a subprocess on 127.0.0.1 over a store built from --corpus, gives each
+simulated user its own token, and has every user ask questions back to back for --duration seconds.
+Writes bench/results/http.json: requests/s, latency percentiles, errors, the server's CPU use, stage timings
+and the machine. Only loopback is ever targeted.
+
+    .venv/bin/python bench/bench_http.py --users 50 --duration 60
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"  # never anything else: this benchmark must not leave the machine
+
+QUESTIONS = {
+    "home-care": [
+        "Vad gör jag om en brukare har ramlat?",
+        "Hur hanterar jag brukarens nycklar?",
+        "Vad ska jag göra vid misstänkt vinterkräksjuka?",
+        "What do I do if a client has fallen at night?",
+        "Hur rapporterar jag en avvikelse?",
+        "Vad kostar en månadsbiljett på bussen?",
+    ],
+    "preschool": [
+        "Hur länge ska ett barn med feber stanna hemma?",
+        "Vem får hämta barnet på förskolan?",
+        "Hur gör vi en brandövning?",
+        "How much does preschool cost?",
+    ],
+    "library": [
+        "Hur länge får man låna en bok?",
+        "Kan barn få ett eget lånekort?",
+        "How do I book a room at the library?",
+        "Hur skriver jag ut på biblioteket?",
+    ],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    mem_gib = None
+    try:
+        kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")))
+        mem_gib = round(kb / 1024**2, 1)
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {
+        "cpu": cpu, "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), "memory_gib": mem_gib,
+        "os": platform.platform(), "python": platform.python_version(), "gpu": None,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def build_store(corpus: Path, data_dir: Path) -> float:
+    from assist.settings import Settings  # noqa: PLC0415
+    from ingest.pipeline import Ingestor  # noqa: PLC0415
+
+    started = time.perf_counter()
+    ingestor = Ingestor(Settings(data_dir=data_dir))
+    report = ingestor.ingest([corpus])
+    ingestor.close()
+    if report.failed:
+        print(f"{len(report.failed)} files failed to ingest (ignored for the benchmark)", file=sys.stderr)
+    return time.perf_counter() - started
+
+
+def make_tokens(data_dir: Path, n: int) -> list[tuple[str, str]]:
+    from serving.app import SQLITE_FILE  # noqa: PLC0415
+    from serving.tokens import TokenStore  # noqa: PLC0415
+
+    roles = list(QUESTIONS)
+    store = TokenStore(data_dir / SQLITE_FILE)
+    tokens = [(roles[i % len(roles)], store.create(roles[i % len(roles)])[1]) for i in range(n)]
+    store.close()
+    return tokens
+
+
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit("assist serve exited before it was ready")
+            try:
+                if (await client.get(f"{base}/readyz", timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise SystemExit("assist serve did not get ready in time")
+
+
+async def user(client: httpx.AsyncClient, role: str, token: str, until: float, rng: random.Random, *,
+               out: list[dict[str, Any]]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    while time.monotonic() < until:
+        question = rng.choice(QUESTIONS[role])
+        started = time.perf_counter()
+        try:
+            resp = await client.post("/api/ask", json={"question": question}, headers=headers)
+            status = resp.status_code
+            body = resp.json() if status == 200 else {}
+            error = "" if status == 200 else resp.text[:200]
+        except httpx.HTTPError as exc:
+            status, body, error = 0, {}, type(exc).__name__
+        out.append({
+            "status": status, "latency_s": time.perf_counter() - started, "error": error,
+            "refused": body.get("refused"), "timings": body.get("timings", {}),
+        })
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="bench-http-"))
+    try:
+        ingest_s = build_store(args.corpus, work)
+        tokens = make_tokens(work, args.users)
+        port = free_port()
+        env = os.environ | {
+            "HF_HUB_OFFLINE": "1", "ASSIST_DATA_DIR": str(work), "ASSIST_QDRANT__PATH": str(work / "qdrant"),
+            "ASSIST_GENERATOR__BACKEND": "extractive", "ASSIST_SERVE__HOST": HOST, "ASSIST_SERVE__PORT": str(port),
+            # Each simulated user asks back to back, far above a person's pace: the per-token limit is raised so
+            # that it measures the service, not the limiter.
+            "ASSIST_SERVE__RATE_PER_MINUTE": str(args.rate_per_minute), "ASSIST_SERVE__RATE_BURST": "1000",
+        }
+        if args.workers:
+            env["ASSIST_SERVE__ASK_WORKERS"] = str(args.workers)
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-c", "from serving.cli import serve; serve(log_level='warning')"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        base = f"http://{HOST}:{port}"
+        try:
+            await wait_ready(base, proc, timeout=120)
+            results: list[dict[str, Any]] = []
+            limits = httpx.Limits(max_connections=args.users, max_keepalive_connections=args.users)
+            async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+                # A short warm-up so the first requests do not count page faults of the model.
+                await asyncio.gather(*(user(client, r, t, time.monotonic() + 3, random.Random(i), out=[])
+                                       for i, (r, t) in enumerate(tokens[:4])))
+                cpu_before, wall_before = cpu_seconds(proc.pid), time.perf_counter()
+                until = time.monotonic() + args.duration
+                tasks = [user(client, role, token, until, random.Random(i), out=results)
+                         for i, (role, token) in enumerate(tokens)]
+                await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.duration + 90)
+                wall = time.perf_counter() - wall_before
+                server_cpu = cpu_seconds(proc.pid) - cpu_before
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    ok = [r for r in results if r["status"] == 200]
+    latencies = [r["latency_s"] * 1000 for r in ok]
+    stages: dict[str, list[float]] = {}
+    for r in ok:
+        for stage, ms in r["timings"].items():
+            stages.setdefault(stage, []).append(ms)
+    return {
+        "benchmark": "http /api/ask, extractive generator, loopback",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "users": args.users,
+        "duration_s": round(wall, 1),
+        "corpus": str(args.corpus),
+        "ingest_s": round(ingest_s, 1),
+        "requests": len(results),
+        "errors": len(results) - len(ok),
+        "error_kinds": dict(Counter(f"{r['status']} {r['error'][:80]}" for r in results if r["status"] != 200)),
+        "requests_per_s": round(len(ok) / wall, 1),
+        "latency_ms": {
+            "p50": round(percentile(latencies, 0.50), 1) if latencies else None,
+            "p95": round(percentile(latencies, 0.95), 1) if latencies else None,
+            "p99": round(percentile(latencies, 0.99), 1) if latencies else None,
+            "mean": round(statistics.fmean(latencies), 1) if latencies else None,
+        },
+        "refused_share": round(sum(bool(r["refused"]) for r in ok) / len(ok), 2) if ok else None,
+        "server_cpu_cores_busy": round(server_cpu / wall, 2),
+        "stage_ms_mean": {k: round(statistics.fmean(v), 1) for k, v in sorted(stages.items())},
+        "settings": {"ask_workers": args.workers or "default (4)", "rate_per_minute": args.rate_per_minute,
+                     "load_generator": "httpx.AsyncClient in the same machine (shares the CPUs)"},
+        "machine": machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=60.0, help="Seconds of load (at most 600).")
+    parser.add_argument("--corpus", type=Path, default=REPO / "knowledge")
+    parser.add_argument("--workers", type=int, default=None, help="Questions answered at once by the server.")
+    parser.add_argument("--rate-per-minute", type=float, default=100_000)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "http.json")
+    args = parser.parse_args()
+    args.duration = min(args.duration, 600.0)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    result = asyncio.run(run(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps({k: result[k] for k in ("requests_per_s", "latency_ms", "errors", "server_cpu_cores_busy")}))
+
+
+if __name__ == "__main__":
+    main()
