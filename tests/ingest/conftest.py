@@ -111,6 +111,11 @@ Lämna inget avfall hos brukaren. Rapportera brist på handsprit till chefen.
 @pytest.fixture
 def kb(tmp_path: Path) -> Path:
     """knowledge-like folder: one good file of each format in two collections."""
+    return build_kb(tmp_path)
+
+
+def build_kb(tmp_path: Path) -> Path:
+    """Write the knowledge-like folder under tmp_path/kb."""
     root = tmp_path / "kb"
     (root / "home_care").mkdir(parents=True)
     (root / "library").mkdir()
