@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assist.privacy import scrub
 from assist.schemas import Answer
 from serving.tokens import connect
 
@@ -77,7 +78,9 @@ class FeedbackStore:
         feedback_id = f"f_{secrets.token_hex(6)}"
         row = (
             feedback_id, datetime.now(UTC).isoformat(timespec="seconds"), request_id, token_id, role, rating,
-            reason.strip(), json.dumps(meta.get("documents", [])), meta.get("refused"), meta.get("fallback"),
+            # A reason is free text typed at a client's door: personal data in it is replaced like a question's.
+            scrub(reason.strip()).text if reason.strip() else "",
+            json.dumps(meta.get("documents", [])), meta.get("refused"), meta.get("fallback"),
             meta.get("generator", ""), meta.get("language", ""),
         )
         with self._lock:

@@ -269,7 +269,8 @@ class TestBadInput:
         assert body["scrubbed"] is True
         assert "Personuppgifter" in body["notices"][0]
         rid = body["request_id"]
-        assert api.client.post("/api/feedback", json={"request_id": rid, "rating": "down"},
+        reason = f"Fel svar för {PERSONNUMMER}"
+        assert api.client.post("/api/feedback", json={"request_id": rid, "rating": "down", "reason": reason},
                                headers=api.token("home-care")).status_code == 201
         logged = api.services.audit.path.read_text(encoding="utf-8")
         assert api.services.audit.read()[-1]["scrubbed"] is True
