@@ -262,7 +262,7 @@ class Ingestor:
         *,
         prune: bool = False,
     ) -> IngestReport:
-        """Ingest every file under `roots`; failures are reported, never fatal; `prune` drops docs whose file is gone."""
+        """Ingest every file under `roots`; failures are reported, never fatal. `prune` drops docs of vanished files."""
         if collection is not None and collection not in COLLECTIONS:
             msg = f"Unknown collection {collection!r}: use one of {', '.join(COLLECTIONS)}."
             raise ValueError(msg)
@@ -294,6 +294,7 @@ class Ingestor:
         write_store_info(self.settings)
         if hasattr(self.store, "flush"):
             self.store.flush()
+        report.files.sort(key=lambda f: (f.status == "removed", f.path))
         report.seconds = time.perf_counter() - started
         return report
 

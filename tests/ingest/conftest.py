@@ -3,7 +3,11 @@
 import io
 from pathlib import Path
 
+import docx
 import pytest
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
 
 SENTENCES = [
     "Personalen tvättar händerna före och efter varje besök.",
@@ -13,12 +17,10 @@ SENTENCES = [
 ]
 
 
-def make_pdf(pages: list[list[str]], *, title: str = "Rutin", header: bool = True, password: str | None = None) -> bytes:
+def make_pdf(
+    pages: list[list[str]], *, title: str = "Rutin", header: bool = True, password: str | None = None
+) -> bytes:
     """A text PDF, one list of lines per page, with a running header and a page-number footer."""
-    from pypdf import PdfReader, PdfWriter
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4, invariant=1)
     c.setTitle(title)
@@ -30,12 +32,9 @@ def make_pdf(pages: list[list[str]], *, title: str = "Rutin", header: bool = Tru
             c.drawString(50, 30, f"Sida {n} av {len(pages)}")
         y = 760
         for line in lines:
-            if line.startswith("# "):
-                c.setFont("Helvetica-Bold", 14)
-                line = line[2:]
-            else:
-                c.setFont("Helvetica", 10)
-            c.drawString(50, y, line)
+            heading = line.startswith("# ")
+            c.setFont("Helvetica-Bold" if heading else "Helvetica", 14 if heading else 10)
+            c.drawString(50, y, line[2:] if heading else line)
             y -= 18
         c.showPage()
     c.save()
@@ -50,9 +49,6 @@ def make_pdf(pages: list[list[str]], *, title: str = "Rutin", header: bool = Tru
 
 def make_scanned_pdf() -> bytes:
     """A PDF whose page is only a drawing: no text layer."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4, invariant=1)
     c.rect(100, 100, 300, 400, fill=1)
@@ -63,8 +59,6 @@ def make_scanned_pdf() -> bytes:
 
 def make_docx(path: Path) -> None:
     """A Word routine with a heading hierarchy and a table."""
-    import docx
-
     d = docx.Document()
     d.core_properties.title = "Nycklar"
     d.core_properties.author = "Hemtjänsten"

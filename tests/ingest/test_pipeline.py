@@ -10,6 +10,7 @@ import pytest
 
 from assist.components.edge_store import EdgeDocumentStore
 from assist.settings import Settings
+from ingest import pipeline
 from ingest.pipeline import Ingestor
 from tests.ingest.conftest import MARKDOWN, SENTENCES, make_pdf, make_scanned_pdf
 
@@ -99,8 +100,6 @@ def test_bad_files_reported_and_the_rest_ingested(kb: Path, tmp_path: Path, monk
     (bad / "self").symlink_to(bad / "self")
     (kb / "notacollection").mkdir()
     (kb / "notacollection" / "x.md").write_text("# X\n\nText.", encoding="utf-8")
-
-    import ingest.pipeline as pipeline
 
     real_hash = pipeline.file_hash
 

@@ -5,7 +5,10 @@ from ingest.split import split_pages
 
 def test_heading_path_becomes_section():
     chunks = split_pages([("# Rutin\n\n## Före\n\nTvätta händerna.\n\n## Efter\n\nRapportera.", None)])
-    assert [(c.section, c.text) for c in chunks] == [("Rutin > Före", "Tvätta händerna."), ("Rutin > Efter", "Rapportera.")]
+    assert [(c.section, c.text) for c in chunks] == [
+        ("Rutin > Före", "Tvätta händerna."),
+        ("Rutin > Efter", "Rapportera."),
+    ]
 
 
 def test_long_paragraph_cut_between_sentences_with_overlap():
