@@ -52,7 +52,9 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
         "retriever",
         ScopedRetriever(document_store=document_store, mode=settings.retrieval.mode, top_k=settings.retrieval.top_k),
     )
-    p.add_component("gate", RelevanceGate(min_score=settings.retrieval.min_score))
+    p.add_component(
+        "gate", RelevanceGate(min_score=settings.retrieval.min_score, scope_margin=settings.retrieval.scope_margin)
+    )
     p.add_component("prompt_builder", ChatPromptBuilder(template=prompt_template(), required_variables="*"))
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
     p.add_component("answer_builder", CitedAnswerBuilder())
@@ -62,6 +64,7 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("text_embedder.embedding", "retriever.query_embedding")
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
     p.connect("retriever.documents", "gate.documents")
+    p.connect("retriever.outside_best", "gate.outside_best")
     p.connect("gate.passed", "prompt_builder.documents")
     p.connect("gate.passed", "generator.documents")
     p.connect("gate.passed", "answer_builder.documents")
@@ -148,8 +151,10 @@ class Assistant:
             "prompt_builder": {
                 "question": question, "language_name": LANGUAGE_NAMES[lang], "history": turns,
             },
-            "generator": {"question": query, "language": lang, "streaming_callback": streaming_callback},
-            "answer_builder": {"question": query, "language": lang},
+            "generator": {
+                "question": question, "context": query, "language": lang, "streaming_callback": streaming_callback,
+            },
+            "answer_builder": {"question": question, "context": query, "language": lang},
             "refusal": {"language": lang},
         }
         result = self.pipeline.run(data, include_outputs_from={"retriever"})

@@ -45,9 +45,12 @@ class GeneratorSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How many passages to fetch and how strong the evidence must be."""
 
-    top_k: int = 5
+    top_k: int = 8
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     min_score: float = Field(default=0.80, description="Below this top dense score the question is refused.")
+    scope_margin: float = Field(
+        default=0.03, description="Refuse when another role's routine beats the caller's best passage by this much."
+    )
     max_question_chars: int = 2000
     contacts_doc_id: str = Field(default="general-kontakter", description="Document that says who to ask.")
 

@@ -106,13 +106,14 @@ class CitedAnswerBuilder:
         language: str = "sv",
         generator: str = "extractive",
         fallback: bool = False,
+        context: str = "",
     ) -> dict[str, Answer]:
         """Check citations and build the Answer."""
         notices: list[str] = []
         text, citations, support = build_answer(replies[0] if replies else "", documents, language)
         if not citations and documents:
             # An answer without a valid source is never shown: quote the sources instead.
-            text, citations, support = build_answer(extract(question, documents, language), documents, language)
+            text, citations, support = build_answer(extract(question, documents, language, context=context), documents, language)
             if generator != "extractive":
                 notices.append("The generated answer cited no source; showing the quoted routines instead.")
                 generator = "extractive"

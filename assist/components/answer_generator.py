@@ -36,11 +36,12 @@ class GuardedAnswerGenerator:
         question: str,
         documents: list[Document],
         language: str = "sv",
+        context: str = "",
         streaming_callback: Callable[[StreamingChunk], None] | None = None,
     ) -> dict[str, Any]:
         """Generate one reply; on any generator error answer extractively and mark it."""
         if self.chat_generator is None:
-            text = extract(question, documents, language)
+            text = extract(question, documents, language, context=context)
             if streaming_callback is not None and text:
                 streaming_callback(StreamingChunk(content=text))
             return {"replies": [text], "generator": "extractive", "fallback": False, "error": ""}
@@ -49,6 +50,6 @@ class GuardedAnswerGenerator:
             text = result["replies"][0].text or ""
         except Exception as exc:  # noqa: BLE001 - any generator failure degrades to the extractive answer
             logger.warning("Generator %s failed (%s); answering extractively", self.name, type(exc).__name__)
-            text = extract(question, documents, language)
+            text = extract(question, documents, language, context=context)
             return {"replies": [text], "generator": "extractive", "fallback": True, "error": type(exc).__name__}
         return {"replies": [text], "generator": self.name, "fallback": False, "error": ""}

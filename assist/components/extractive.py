@@ -7,16 +7,25 @@ from assist.text import overlap, sentences, terms
 MAX_SENTENCES = 5
 
 
-def extract(question: str, documents: list[Document], language: str = "sv", max_sentences: int = MAX_SENTENCES) -> str:
+def extract(
+    question: str,
+    documents: list[Document],
+    language: str = "sv",
+    max_sentences: int = MAX_SENTENCES,
+    context: str = "",
+) -> str:
     """Pick the sentences that share most terms with the question, favouring higher-ranked passages.
 
+    `context` (earlier questions of the conversation) counts for half: a follow-up's own words decide.
     Lines come back in source order, each ending in its [n] (n is the passage's 1-based number).
     """
-    q = terms(question, language)
+    q = terms(question, language) | terms(question, "en")
+    c = (terms(context, language) | terms(context, "en")) - q
     scored: list[tuple[float, int, int, str]] = []
     for n, doc in enumerate(documents, start=1):
         for pos, sent in enumerate(sentences(doc.content or "")):
-            score = overlap(q, terms(sent, language)) + 0.15 / n  # a small prior for the better-ranked passage
+            st = terms(sent, language) | terms(sent, "en")
+            score = overlap(q, st) + 0.5 * overlap(c, st) + 0.15 / n  # a small prior for the better-ranked passage
             scored.append((score, n, pos, sent))
     if not scored:
         return ""
@@ -36,6 +45,6 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
 
     @component.output_types(replies=list[str])
-    def run(self, question: str, documents: list[Document], language: str = "sv") -> dict[str, list[str]]:
+    def run(self, question: str, documents: list[Document], language: str = "sv", context: str = "") -> dict[str, list[str]]:
         """One reply: the cited sentences."""
-        return {"replies": [extract(question, documents, language, self.max_sentences)]}
+        return {"replies": [extract(question, documents, language, self.max_sentences, context)]}

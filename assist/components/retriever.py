@@ -8,6 +8,7 @@ from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
 from assist.components.edge_store import EdgeDocumentStore
+from assist.roles import COLLECTIONS
 
 RetrievalMode = Literal["dense", "sparse", "hybrid"]
 
@@ -37,7 +38,7 @@ class ScopedRetriever:
         self.mode = mode
         self.top_k = top_k
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(documents=list[Document], outside_best=float)
     def run(
         self,
         query_embedding: list[float],
@@ -77,4 +78,21 @@ class ScopedRetriever:
                 v = np.asarray(vec, dtype=np.float32)
                 relevance = float(q @ v / (qn * (float(np.linalg.norm(v)) or 1.0)))
             out.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
-        return {"documents": out}
+        return {"documents": out, "outside_best": self._outside_best(query_embedding, collections)}
+
+    def _outside_best(self, query_embedding: list[float], collections: list[str]) -> float:
+        """Best dense score among the collections the caller may NOT read; 0 when there are none.
+
+        Only the score leaves this method, for the relevance gate: a question whose answer clearly lives in
+        another role's routines is refused rather than answered from a weaker passage in the caller's own.
+        """
+        outside = [c for c in COLLECTIONS if c not in collections]
+        if not outside:
+            return 0.0
+        filters = collection_filter(outside)
+        store = self.document_store
+        if isinstance(store, EdgeDocumentStore):
+            docs = store.query_by_embedding(query_embedding, filters=filters, top_k=1)
+        else:
+            docs = store._query_by_embedding(query_embedding, filters=filters, top_k=1)
+        return float(docs[0].score) if docs and docs[0].score is not None else 0.0

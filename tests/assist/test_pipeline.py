@@ -34,7 +34,7 @@ def test_question_nothing_answers_is_refused(assistant_factory):
     answer = assistant_factory().ask("Hur lång är Eiffeltornet i meter?", role="admin")
 
     assert answer.refused
-    assert answer.citations == []
+    assert {c.doc_id for c in answer.citations} <= {"general-kontakter"}
 
 
 @pytest.mark.parametrize("role", ["home-care", "preschool", "library"])
