@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# Ingest knowledge/ (unchanged files are skipped), answer a sample question, print a sign-in link, start the service.
 run: $(STAMP)
 	$(BIN)/assist ingest knowledge
 	$(BIN)/assist ask "Vad gör jag om en brukare har ramlat?" --role home-care
+	$(BIN)/assist token create --role home-care
+	$(BIN)/assist serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

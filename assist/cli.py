@@ -133,6 +133,39 @@ def ask(
 
 
 @app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1; ASSIST_SERVE__HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000; ASSIST_SERVE__PORT).")] = None,
+    store: StoreOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Start the HTTP service: the phone page, the JSON and OpenAI-compatible APIs, health and metrics."""
+    from serving.cli import serve as run_service  # noqa: PLC0415
+
+    run_service(host=host, port=port, settings=_settings(store, url))
+
+
+token_app = typer.Typer(help="Access tokens for the HTTP service.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(role: Annotated[str, typer.Option(help=f"The token's role: {', '.join(ROLES)}.")]) -> None:
+    """Create a token for ROLE and print it once (only its hash is kept)."""
+    from serving.cli import token_create as create  # noqa: PLC0415
+
+    create(role)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The id printed when the token was made.")]) -> None:
+    """Revoke a token by its id."""
+    from serving.cli import token_revoke as revoke  # noqa: PLC0415
+
+    revoke(token_id)
+
+
+@app.command()
 def tui(
     url: Annotated[
         str | None, typer.Option("--url", help="A running `assist serve`, e.g. http://localhost:8000; default in-process.")
