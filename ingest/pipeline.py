@@ -230,6 +230,7 @@ class _Pending:
     fhash: str
     docs: list[Document]
     result: FileResult
+    sent: int = 0  # chunks already embedded and written
 
 
 class Ingestor:
@@ -241,13 +242,16 @@ class Ingestor:
         ingestor.close()
     """
 
-    def __init__(self, settings: Settings, *, max_file_mb: float = DEFAULT_MAX_FILE_MB, batch_chunks: int = 64):
+    def __init__(
+        self, settings: Settings, *, max_file_mb: float = DEFAULT_MAX_FILE_MB, batch_chunks: int | None = None
+    ):
         if max_file_mb <= 0:
             msg = f"max_file_mb must be positive, got {max_file_mb}"
             raise ValueError(msg)
         self.settings = settings
         self.max_file_mb = max_file_mb
-        self.batch_chunks = batch_chunks
+        # Two embedder batches per pipeline run: full batches for the model, little text held in memory.
+        self.batch_chunks = batch_chunks or 2 * settings.embedder.batch_size
         self.store = make_document_store(settings, create=True)
         self.pipeline = build_indexing_pipeline(settings, self.store)
         self._kill_at = _parse_kill_hook(os.environ.get(KILL_HOOK_ENV, ""))
@@ -284,10 +288,9 @@ class Ingestor:
                     done(item)
                     continue
                 pending.append(item)
-                if sum(len(p.docs) for p in pending) >= self.batch_chunks:
-                    self._write(pending, state, done)
-                    pending = []
-        self._write(pending, state, done)
+                if sum(len(p.docs) - p.sent for p in pending) >= self.batch_chunks:
+                    pending = self._write(pending, state, done)
+        self._write(pending, state, done, final=True)
         if prune:
             for result in self._prune(roots, state, seen):
                 done(result)
@@ -345,14 +348,32 @@ class Ingestor:
         result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=src.notes)
         return _Pending(entry, source, fhash, docs, result)
 
-    def _write(self, pending: list[_Pending], state: dict[str, _Stored], done: Callable[[FileResult], None]) -> None:
-        """Embed and write a batch of files' chunks in one pipeline run, then drop each file's surplus old chunks."""
-        if not pending:
-            return
+    def _write(
+        self, pending: list[_Pending], state: dict[str, _Stored], done: Callable[[FileResult], None], *,
+        final: bool = False,
+    ) -> list[_Pending]:
+        """Embed and write whole batches of pending chunks in one pipeline run; return the files not yet complete.
+
+        Runs are whole multiples of `batch_chunks`, cutting across files where needed, so the embedder always gets
+        full batches (a partial batch costs nearly as much as a full one). A file's surplus old chunks are dropped
+        once its last chunk is written.
+        """
+        docs = [d for p in pending for d in p.docs[p.sent :]]
+        n = len(docs) if final else len(docs) - len(docs) % self.batch_chunks
+        if n == 0:
+            return pending
         self._hook("embed")
-        self.pipeline.run({"embedder": {"documents": [d for p in pending for d in p.docs]}})
+        self.pipeline.run({"embedder": {"documents": docs[:n]}})
         self._hook("write")
+        left = n
+        unfinished = []
         for p in pending:
+            take = min(left, len(p.docs) - p.sent)
+            p.sent += take
+            left -= take
+            if p.sent < len(p.docs):
+                unfinished.append(p)
+                continue
             doc_id = p.docs[0].meta["doc_id"]
             stored = state.get(doc_id)
             if stored is not None and stored.other_hashes(p.fhash):
@@ -360,6 +381,7 @@ class Ingestor:
             state[doc_id] = _Stored([dict(d.meta) for d in p.docs])
             done(p.result)
             self._hook("file")
+        return unfinished
 
     def _delete_surplus(self, doc_id: str, fhash: str) -> None:
         self._delete_where({"operator": "AND", "conditions": [
