@@ -43,6 +43,7 @@ def citation_for(n: int, doc: Document, quote: str) -> Citation:
 
 
 UNSUPPORTED_MARK = "⚠"
+NOT_COVERED_MARK = "NOT_COVERED"  # what the system prompt tells the model to reply
 SUPPORT_THRESHOLD = 0.5
 NUMBER = re.compile(r"\d+")
 
@@ -110,6 +111,10 @@ class CitedAnswerBuilder:
     ) -> dict[str, Answer]:
         """Check citations and build the Answer."""
         notices: list[str] = []
+        if replies and NOT_COVERED_MARK in replies[0] and generator != "extractive":
+            # The model read the sources and found no answer: a refusal, never a guess dressed in citations.
+            return {"answer": Answer(answer=phrase(NOT_COVERED, language), refused=True, language=language,
+                                     generator=generator)}
         text, citations, support = build_answer(replies[0] if replies else "", documents, language)
         if not citations and documents:
             # An answer without a valid source is never shown: quote the sources instead.

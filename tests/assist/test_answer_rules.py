@@ -88,3 +88,13 @@ def test_no_phrasing_reaches_another_roles_documents(assistant_factory, probe):
     assert all(d.meta["collection"] in allowed for d in docs)
     assert all(c.collection in allowed for c in answer.citations)
     assert "1 688" not in answer.answer
+
+
+def test_model_saying_not_covered_becomes_a_refusal():
+    from assist.components.answer_builder import CitedAnswerBuilder
+
+    docs = [Document(content="Nycklar förvaras i nyckelskåpet.", meta={"doc_id": "a"})]
+    out = CitedAnswerBuilder().run(replies=["NOT_COVERED"], documents=docs, question="Vad tjänar jag?",
+                                   generator="openai:m")["answer"]
+    assert out.refused
+    assert out.citations == []
