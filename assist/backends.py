@@ -92,7 +92,7 @@ def make_chat_generator(settings: Settings) -> tuple[Any | None, str]:
             raise ConfigError(msg)
         from haystack.components.generators.chat import OpenAIChatGenerator  # noqa: PLC0415
 
-        gen = OpenAIChatGenerator(
+        openai_gen = OpenAIChatGenerator(
             api_key=Secret.from_token(g.api_key.get_secret_value()),
             model=g.model,
             api_base_url=g.api_base_url,
@@ -100,12 +100,14 @@ def make_chat_generator(settings: Settings) -> tuple[Any | None, str]:
             max_retries=0,
             generation_kwargs=kwargs,
         )
-        return gen, f"openai:{g.model}"
+        return openai_gen, f"openai:{g.model}"
     if g.backend == "llamacpp":
         from haystack_integrations.components.generators.llama_cpp import LlamaCppChatGenerator  # noqa: PLC0415
 
         path = g.model_path or default_gguf()
-        gen = LlamaCppChatGenerator(model=path, n_ctx=g.n_ctx, model_kwargs={"verbose": False}, generation_kwargs=kwargs)
+        gen = LlamaCppChatGenerator(
+            model=path, n_ctx=g.n_ctx, model_kwargs={"verbose": False}, generation_kwargs=kwargs
+        )
         return gen, f"llamacpp:{Path(path).name}"
     return None, "extractive"
 

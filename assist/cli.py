@@ -20,7 +20,8 @@ app = typer.Typer(
 )
 
 StoreOpt = Annotated[
-    Path | None, typer.Option("--store", help="Folder of the embedded store (default data/qdrant; ASSIST_QDRANT__PATH).")
+    Path | None,
+    typer.Option("--store", help="Folder of the embedded store (default data/qdrant; ASSIST_QDRANT__PATH)."),
 ]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Qdrant server URL instead of the embedded store.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
@@ -68,8 +69,13 @@ def ingest(
         ingestor = Ingestor(settings)
         total = sum(len(discover(p, collection)) for p in paths)
         with Progress(
-            TextColumn("[bold]Ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[chunks]} chunks"),
-            TimeElapsedColumn(), console=console, disable=as_json,
+            TextColumn("[bold]Ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[chunks]} chunks"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=as_json,
         ) as progress:
             task = progress.add_task("ingest", total=total, chunks=0)
             chunks = 0
@@ -168,7 +174,8 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The id printed wh
 @app.command()
 def tui(
     url: Annotated[
-        str | None, typer.Option("--url", help="A running `assist serve`, e.g. http://localhost:8000; default in-process.")
+        str | None,
+        typer.Option("--url", help="A running `assist serve`, e.g. http://localhost:8000; default in-process."),
     ] = None,
     token: Annotated[
         str | None, typer.Option("--token", envvar="ASSIST_TOKEN", help="Bearer token for --url; it decides the role.")

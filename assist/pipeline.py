@@ -17,11 +17,11 @@ from assist.backends import embedder_name, make_chat_generator, make_document_st
 from assist.components.answer_builder import CitedAnswerBuilder, RefusalBuilder
 from assist.components.answer_generator import GuardedAnswerGenerator
 from assist.components.bm25_embedder import Bm25TextSparseEmbedder
+from assist.components.contacts import ContactsLookup
 from assist.components.edge_store import EdgeDocumentStore
 from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
 from assist.errors import ConfigError, InvalidQuestionError, StoreNotFoundError
-from assist.components.contacts import ContactsLookup
 from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
 from assist.privacy import scrub
 from assist.roles import collections_for
@@ -59,7 +59,9 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
     p.add_component("answer_builder", CitedAnswerBuilder())
     p.add_component("refusal", RefusalBuilder())
-    p.add_component("contacts", ContactsLookup(document_store=document_store, doc_id=settings.retrieval.contacts_doc_id))
+    p.add_component(
+        "contacts", ContactsLookup(document_store=document_store, doc_id=settings.retrieval.contacts_doc_id)
+    )
 
     p.connect("text_embedder.embedding", "retriever.query_embedding")
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
@@ -149,10 +151,15 @@ class Assistant:
             "sparse_embedder": {"text": query, "language": asked_in},
             "retriever": {"collections": collections},
             "prompt_builder": {
-                "question": question, "language_name": LANGUAGE_NAMES[lang], "history": turns,
+                "question": question,
+                "language_name": LANGUAGE_NAMES[lang],
+                "history": turns,
             },
             "generator": {
-                "question": question, "context": query, "language": lang, "streaming_callback": streaming_callback,
+                "question": question,
+                "context": query,
+                "language": lang,
+                "streaming_callback": streaming_callback,
             },
             "answer_builder": {"question": question, "context": query, "language": lang},
             "refusal": {"language": lang},
@@ -160,8 +167,12 @@ class Assistant:
         result = self.pipeline.run(data, include_outputs_from={"retriever"})
         answer: Answer = (result.get("answer_builder") or result["refusal"])["answer"]
         if not answer.refused and answer.generator == "extractive":
-            source_langs = {str(c.doc_id and d.meta.get("language", "sv")) for c in answer.citations
-                            for d in result["retriever"]["documents"] if d.meta.get("doc_id") == c.doc_id}
+            source_langs = {
+                str(c.doc_id and d.meta.get("language", "sv"))
+                for c in answer.citations
+                for d in result["retriever"]["documents"]
+                if d.meta.get("doc_id") == c.doc_id
+            }
             if lang not in source_langs:
                 answer.notices.append(phrase(NO_TRANSLATION_NOTICE, lang))
                 answer.language = sorted(source_langs)[0] if source_langs else "sv"
@@ -172,8 +183,13 @@ class Assistant:
         answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
         logger.info(
             "answered role=%s language=%s refused=%s citations=%s generator=%s scrubbed=%s ms=%s",
-            role, lang, answer.refused, [c.doc_id for c in answer.citations], answer.generator,
-            sorted(scrubbed.found), answer.timings["total_ms"],
+            role,
+            lang,
+            answer.refused,
+            [c.doc_id for c in answer.citations],
+            answer.generator,
+            sorted(scrubbed.found),
+            answer.timings["total_ms"],
         )
         return answer, result["retriever"]["documents"]
 

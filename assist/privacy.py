@@ -23,7 +23,11 @@ NAME_CUE = re.compile(
     r"\b(?:brukaren|brukare|kunden|patienten|klienten|barnet|eleven|pappa|mamma|vårdnadshavaren|låntagaren|heter|"
     r"named|client|patient|resident|herr|fru)\s+((?:[A-ZÅÄÖ][a-zåäöéü]+)(?:\s+[A-ZÅÄÖ][a-zåäöéü]+)?)"
 )
-FULL_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÅÄÖ][a-zåäöéü]{1,20})\s+([A-ZÅÄÖ][a-zåäöéü]{1,20}(?:son|sson|berg|ström|lund|qvist|kvist|gren|ssen|sen|ić|ski|ska|nen|inen))\b")
+# A first name followed by a surname with a common Nordic, Finnish or Slavic ending.
+FULL_NAME = re.compile(
+    r"(?<![.!?]\s)(?<!^)\b([A-ZÅÄÖ][a-zåäöéü]{1,20})\s+"
+    r"([A-ZÅÄÖ][a-zåäöéü]{1,20}(?:son|sson|berg|ström|lund|qvist|kvist|gren|ssen|sen|ić|ski|ska|nen|inen))\b"
+)
 
 PLACEHOLDERS = {
     "personnummer": "[PERSONNUMMER]",

@@ -24,10 +24,14 @@ class Answer(BaseModel):
     refused: bool = False
     language: str = "sv"
     generator: str = Field(default="", description="Which generator produced the text.")
-    fallback: bool = Field(default=False, description="True when the configured generator failed and the answer is extractive.")
+    fallback: bool = Field(
+        default=False, description="True when the configured generator failed and the answer is extractive."
+    )
     support: float | None = Field(
         default=None, description="Share of answer sentences supported by the passage they cite (0..1)."
     )
     scrubbed: bool = Field(default=False, description="True when personal data was replaced in the question.")
-    notices: list[str] = Field(default_factory=list, description="Things the user should know (fallback, scrubbed data).")
+    notices: list[str] = Field(
+        default_factory=list, description="Things the user should know (fallback, scrubbed data)."
+    )
     timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")

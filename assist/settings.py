@@ -58,9 +58,7 @@ class RetrievalSettings(BaseModel):
 class Settings(BaseSettings):
     """All settings; nested groups use `__`, e.g. ASSIST_GENERATOR__BACKEND=openai."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ASSIST_", env_nested_delimiter="__", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="ASSIST_", env_nested_delimiter="__", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
     qdrant: QdrantSettings = QdrantSettings()

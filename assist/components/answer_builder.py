@@ -89,7 +89,9 @@ def build_answer(
             claims.setdefault(n, []).append(cleaned)
         kept_lines.append(cleaned)
     answer = "\n".join(kept_lines).strip()
-    citations = [citation_for(n, documents[n - 1], best_quote(documents[n - 1], claims[n], language)) for n in sorted(claims)]
+    citations = [
+        citation_for(n, documents[n - 1], best_quote(documents[n - 1], claims[n], language)) for n in sorted(claims)
+    ]
     support = round(sum(verdicts) / len(verdicts), 3) if verdicts else None
     return answer, citations, support
 
@@ -113,25 +115,37 @@ class CitedAnswerBuilder:
         notices: list[str] = []
         if replies and NOT_COVERED_MARK in replies[0] and generator != "extractive":
             # The model read the sources and found no answer: a refusal, never a guess dressed in citations.
-            return {"answer": Answer(answer=phrase(NOT_COVERED, language), refused=True, language=language,
-                                     generator=generator)}
+            return {
+                "answer": Answer(
+                    answer=phrase(NOT_COVERED, language), refused=True, language=language, generator=generator
+                )
+            }
         text, citations, support = build_answer(replies[0] if replies else "", documents, language)
         if not citations and documents:
             # An answer without a valid source is never shown: quote the sources instead.
-            text, citations, support = build_answer(extract(question, documents, language, context=context), documents, language)
+            text, citations, support = build_answer(
+                extract(question, documents, language, context=context), documents, language
+            )
             if generator != "extractive":
                 notices.append("The generated answer cited no source; showing the quoted routines instead.")
                 generator = "extractive"
         if fallback:
             notices.append(phrase(FALLBACK_NOTICE, language))
         if support is not None and support < 1.0:
-            notices.append(f"{UNSUPPORTED_MARK} marks a sentence the cited passage does not clearly support: check the source.")
+            notices.append(
+                f"{UNSUPPORTED_MARK} marks a sentence the cited passage does not clearly support: check the source."
+            )
         if not citations:
             return {"answer": Answer(answer=phrase(NOT_COVERED, language), refused=True, language=language)}
         return {
             "answer": Answer(
-                answer=text, citations=citations, language=language, generator=generator,
-                fallback=fallback, notices=notices, support=support,
+                answer=text,
+                citations=citations,
+                language=language,
+                generator=generator,
+                fallback=fallback,
+                notices=notices,
+                support=support,
             )
         }
 
@@ -151,7 +165,9 @@ class RefusalBuilder:
     """The answer when the routines do not cover the question: says so, and names who to ask (cited)."""
 
     @component.output_types(answer=Answer)
-    def run(self, rejected: list[Document], language: str = "sv", contacts: list[Document] | None = None) -> dict[str, Answer]:
+    def run(
+        self, rejected: list[Document], language: str = "sv", contacts: list[Document] | None = None
+    ) -> dict[str, Answer]:
         """Build a refusal; `contacts` are passages of the contacts document closest to the question."""
         text = phrase(NOT_COVERED, language)
         citations: list[Citation] = []

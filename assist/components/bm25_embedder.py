@@ -68,7 +68,10 @@ class Bm25DocumentSparseEmbedder:
         """Set `sparse_embedding` on each document."""
         return {
             "documents": [
-                replace(d, sparse_embedding=_to_sparse(_model(d.meta.get("language", "sv")).embed_document(embedding_text(d))))
+                replace(
+                    d,
+                    sparse_embedding=_to_sparse(_model(d.meta.get("language", "sv")).embed_document(embedding_text(d))),
+                )
                 for d in documents
             ]
         }

@@ -18,10 +18,13 @@ class ContactsLookup:
     @component.output_types(documents=list[Document])
     def run(self, rejected: list[Document], query_embedding: list[float]) -> dict[str, list[Document]]:
         """Look up the contacts document (readable by every role: it lives in `general`)."""
-        filters = {"operator": "AND", "conditions": [
-            {"field": "meta.doc_id", "operator": "==", "value": self.doc_id},
-            {"field": "meta.collection", "operator": "==", "value": "general"},
-        ]}
+        filters = {
+            "operator": "AND",
+            "conditions": [
+                {"field": "meta.doc_id", "operator": "==", "value": self.doc_id},
+                {"field": "meta.collection", "operator": "==", "value": "general"},
+            ],
+        }
         store = self.document_store
         if isinstance(store, EdgeDocumentStore):
             docs = store.query_by_embedding(query_embedding, filters=filters, top_k=1)

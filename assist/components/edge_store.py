@@ -42,9 +42,9 @@ def _to_edge_condition(cond: Any) -> Any:
         if isinstance(match, rest.MatchValue):
             return qe.FieldCondition(key=cond.key, match=qe.MatchValue(match.value))
         if isinstance(match, rest.MatchAny):
-            return qe.FieldCondition(key=cond.key, match=qe.MatchAny(list(match.any)))
+            return qe.FieldCondition(key=cond.key, match=qe.MatchAny(list(match.any)))  # type: ignore[arg-type]
         if isinstance(match, rest.MatchExcept):
-            return qe.FieldCondition(key=cond.key, match=qe.MatchExcept(list(getattr(match, "except_"))))
+            return qe.FieldCondition(key=cond.key, match=qe.MatchExcept(list(match.except_)))  # type: ignore[arg-type]
         if isinstance(cond.range, rest.Range):
             r = cond.range
             return qe.FieldCondition(key=cond.key, range=qe.RangeFloat(gt=r.gt, gte=r.gte, lt=r.lt, lte=r.lte))
@@ -262,7 +262,7 @@ class EdgeDocumentStore:
                     limit=limit, query=qe.Query.Nearest(list(query_embedding), using=DENSE_VECTORS_NAME), filter=flt
                 ),
             ],
-            query=qe.Fusion.Rrf(k=rrf_k),
+            query=qe.Fusion.Rrf(k=rrf_k),  # type: ignore[arg-type]  # the stub omits nested Fusion classes
             with_payload=True,
         )
         return self._run(request)
@@ -292,7 +292,7 @@ class EdgeDocumentStore:
         for r in records:
             vec = r.vector.get(DENSE_VECTORS_NAME) if isinstance(r.vector, dict) else r.vector
             if r.payload and vec is not None:
-                out[r.payload["id"]] = list(vec)
+                out[r.payload["id"]] = list(vec)  # type: ignore[arg-type]
         return out
 
     @staticmethod

@@ -45,6 +45,8 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
 
     @component.output_types(replies=list[str])
-    def run(self, question: str, documents: list[Document], language: str = "sv", context: str = "") -> dict[str, list[str]]:
+    def run(
+        self, question: str, documents: list[Document], language: str = "sv", context: str = ""
+    ) -> dict[str, list[str]]:
         """One reply: the cited sentences."""
         return {"replies": [extract(question, documents, language, self.max_sentences, context)]}

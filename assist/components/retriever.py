@@ -45,7 +45,7 @@ class ScopedRetriever:
         query_sparse_embedding: SparseEmbedding,
         collections: list[str],
         top_k: int | None = None,
-    ) -> dict[str, list[Document]]:
+    ) -> dict[str, Any]:
         """Retrieve the top passages the caller may read."""
         k = top_k or self.top_k
         filters = collection_filter(collections)

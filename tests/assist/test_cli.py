@@ -5,15 +5,16 @@ import subprocess
 import sys
 
 
-
 def _assist(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assist.cli", *args], capture_output=True, text=True, timeout=300,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "assist.cli", *args], capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_ask_json_prints_exactly_one_json_object(store_dir):
-    out = _assist("ask", "Var förvaras nycklarna?", "--role", "home-care", "--json",
-                  "--store", str(store_dir / "qdrant"))
+    out = _assist(
+        "ask", "Var förvaras nycklarna?", "--role", "home-care", "--json", "--store", str(store_dir / "qdrant")
+    )
     assert out.returncode == 0, out.stderr
     obj = json.loads(out.stdout)  # fails on anything but one JSON document
     assert set(obj) >= {"answer", "citations", "refused", "language", "timings"}

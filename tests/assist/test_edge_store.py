@@ -27,8 +27,10 @@ QUESTIONS = ["brukaren har ramlat", "vad kostar förskolan", "boka rum", "lösen
 
 @pytest.fixture(scope="module")
 def embedded_docs() -> list[Document]:
-    docs = [Document(content=t, meta={"collection": c, "doc_id": f"d{i}", "title": f"Doc {i}"}) for i, (t, c) in
-            enumerate(TEXTS)]
+    docs = [
+        Document(content=t, meta={"collection": c, "doc_id": f"d{i}", "title": f"Doc {i}"})
+        for i, (t, c) in enumerate(TEXTS)
+    ]
     docs = E5DocumentEmbedder().run(docs)["documents"]
     return Bm25DocumentSparseEmbedder().run(docs)["documents"]
 
@@ -99,8 +101,9 @@ def test_parity_edge_and_qdrant_server_stand_in(edge, local, mode, collections):
 def test_filter_is_inside_the_query_not_after(edge):
     """Asking for 3 from one collection returns 3 from it, even when other collections score higher."""
     emb = E5TextEmbedder().run("brukaren har ramlat")["embedding"]
-    docs = edge.query_by_embedding(emb, filters={"field": "meta.collection", "operator": "in", "value": ["library"]},
-                                   top_k=2)
+    docs = edge.query_by_embedding(
+        emb, filters={"field": "meta.collection", "operator": "in", "value": ["library"]}, top_k=2
+    )
     assert len(docs) == 2
     assert {d.meta["collection"] for d in docs} == {"library"}
 

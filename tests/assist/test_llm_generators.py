@@ -1,4 +1,4 @@
-"""The LLM paths with real parts: llama.cpp in-process, and llama.cpp's OpenAI-compatible server standing in for vLLM."""
+"""The LLM paths with real parts: llama.cpp in-process, and its OpenAI-compatible server standing in for vLLM."""
 
 import socket
 import subprocess
@@ -40,9 +40,23 @@ def _free_port() -> int:
 def llama_server() -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", default_gguf(), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            default_gguf(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--model_alias",
+            "smollm2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -77,13 +91,24 @@ def test_llamacpp_in_process_generates_text():
 
 @pytest.mark.integration
 def test_openai_compatible_endpoint_against_llama_cpp_server(llama_server):
-    settings = Settings(generator={"backend": "openai", "api_base_url": llama_server, "model": "smollm2",
-                                   "max_tokens": 48, "timeout_s": 120})
+    settings = Settings(
+        generator={
+            "backend": "openai",
+            "api_base_url": llama_server,
+            "model": "smollm2",
+            "max_tokens": 48,
+            "timeout_s": 120,
+        }
+    )
     chat, name = make_chat_generator(settings)
     gen = GuardedAnswerGenerator(chat_generator=chat, name=name)
     streamed: list[str] = []
-    out = gen.run(messages=_messages(), question=QUESTION, documents=DOCS,
-                  streaming_callback=lambda chunk: streamed.append(chunk.content))
+    out = gen.run(
+        messages=_messages(),
+        question=QUESTION,
+        documents=DOCS,
+        streaming_callback=lambda chunk: streamed.append(chunk.content),
+    )
 
     assert not out["fallback"], out["error"]
     assert out["generator"] == "openai:smollm2"
@@ -93,8 +118,15 @@ def test_openai_compatible_endpoint_against_llama_cpp_server(llama_server):
 
 @pytest.mark.integration
 def test_full_pipeline_with_server_generator_keeps_only_valid_citations(assistant_factory, llama_server):
-    assistant = assistant_factory(generator={"backend": "openai", "api_base_url": llama_server, "model": "smollm2",
-                                             "max_tokens": 64, "timeout_s": 120})
+    assistant = assistant_factory(
+        generator={
+            "backend": "openai",
+            "api_base_url": llama_server,
+            "model": "smollm2",
+            "max_tokens": 64,
+            "timeout_s": 120,
+        }
+    )
     answer = assistant.ask("Vem ringer jag när en brukare har ramlat?", role="home-care")
 
     assert not answer.fallback

@@ -11,10 +11,19 @@ from assist.privacy import luhn_ok, scrub
 # Synthetic identity numbers with valid check digits (the Tax Agency's test series style), seeded and searched for.
 PNR = "19121212-1212"
 COORDINATION = "701063-2391"
-SECRETS = [PNR, "121212-1212", COORDINATION, "070-123 45 67", "karl.andersson@example.se", "Storgatan 12",
-           "Karl Andersson"]
-QUESTION = (f"Brukaren Karl Andersson {PNR} på Storgatan 12 har ramlat, ring 070-123 45 67 eller "
-            f"karl.andersson@example.se. Vem ringer jag?")
+SECRETS = [
+    PNR,
+    "121212-1212",
+    COORDINATION,
+    "070-123 45 67",
+    "karl.andersson@example.se",
+    "Storgatan 12",
+    "Karl Andersson",
+]
+QUESTION = (
+    f"Brukaren Karl Andersson {PNR} på Storgatan 12 har ramlat, ring 070-123 45 67 eller "
+    f"karl.andersson@example.se. Vem ringer jag?"
+)
 
 
 @pytest.mark.parametrize(
