@@ -1,5 +1,7 @@
 """Settings of the HTTP service itself, read from ASSIST_SERVE__* environment variables."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,4 +21,14 @@ class ServingSettings(BaseSettings):
         default=None, description="Questions answered at once; default 1 for llama.cpp (not thread-safe), else 4."
     )
     max_waiting: int = Field(default=256, description="Questions allowed to wait for a worker before 503.")
+    max_generator_in_flight: int | None = Field(
+        default=None, ge=1,
+        description="Answers in flight to the LLM generator at once; past it the busy policy applies. "
+                    "Default 32 for an OpenAI-compatible endpoint (vLLM), no cap for llama.cpp and extractive.",
+    )
+    busy_policy: Literal["busy", "extractive"] = Field(
+        default="busy",
+        description="Past the cap: 'busy' answers 503 with Retry-After; 'extractive' quotes the routines, marked.",
+    )
+    busy_retry_after_s: int = Field(default=3, ge=1, description="Retry-After sent with the busy answer.")
     hsts: bool = Field(default=False, description="Send Strict-Transport-Security (only behind TLS).")

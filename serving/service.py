@@ -1,6 +1,12 @@
-"""Runs the synchronous assist core off the event loop, a bounded number at a time, and streams its text."""
+"""Runs the synchronous assist core off the event loop, a bounded number at a time, and streams its text.
+
+Admission control: vLLM's waiting queue is unbounded, so the service itself caps the answers in flight to an LLM
+generator (`ASSIST_SERVE__MAX_GENERATOR_IN_FLIGHT`). A question past the cap never waits: it gets the busy answer
+(503 with Retry-After) or, with `ASSIST_SERVE__BUSY_POLICY=extractive`, the quoted routines marked as a fallback.
+"""
 
 import asyncio
+import copy
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -10,22 +16,50 @@ from typing import Any
 import anyio
 import httpx
 from haystack.dataclasses import StreamingChunk
+from starlette.exceptions import HTTPException
 
 from assist.errors import AssistError
-from assist.pipeline import Assistant
+from assist.languages import phrase
+from assist.pipeline import Assistant, build_answer_pipeline
 from assist.schemas import Answer
 from assist.settings import Settings
+from serving.config import ServingSettings
 
 logger = logging.getLogger(__name__)
 
 PLAIN_INSTRUCTION = "(Answer in plain, simple words that a parent can understand.)"
 PLAIN_NEEDS_LLM = "Plain-language rewording needs a language model; this answer quotes the routines as written."
+#: Answers in flight to an OpenAI-compatible endpoint by default: one H100 serving a 7-8B model keeps its time to
+#: first token under about a second up to some 16-32 streams (docs/bench/README.md, serving/vllm/README.md).
+DEFAULT_OPENAI_IN_FLIGHT = 32
+BUSY_MESSAGE = "The service is busy: try again in a few seconds."
+BUSY_NOTICE = {
+    "sv": "Språkmodellen är upptagen just nu: svaret är citerade meningar ur rutinerna.",
+    "en": "The language model is busy right now: the answer quotes the routines directly.",
+}
 
 
 class BusyError(AssistError):
     """Too many questions are already waiting."""
 
     status_code = 503
+
+
+class GeneratorBusyError(HTTPException, BusyError):
+    """The LLM generator already has as many answers in flight as it may.
+
+    Starlette's HTTPException comes first in the bases so that the app's HTTP error handler answers it, with its
+    Retry-After header and the usual error body; it is still an AssistError for the routes and the stream.
+    """
+
+    status_code = 503
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(503, BUSY_MESSAGE, headers={"Retry-After": str(retry_after_s)})
+        self.retry_after_s = retry_after_s
+
+    def __str__(self) -> str:
+        return str(self.detail)
 
 
 @dataclass
@@ -44,13 +78,40 @@ class AskService:
     OpenAI-endpoint backends get several (the embedded store locks its own shard).
     """
 
-    def __init__(self, settings: Settings, *, workers: int | None = None, max_waiting: int = 256):
+    def __init__(
+        self, settings: Settings, *, workers: int | None = None, max_waiting: int = 256,
+        max_generator_in_flight: int | None = None, busy_policy: str | None = None, retry_after_s: int | None = None,
+    ):
         self.settings = settings
+        # Admission settings not given here come from ASSIST_SERVE__* (the app passes workers and max_waiting).
+        serving = ServingSettings() if None in (max_generator_in_flight, busy_policy, retry_after_s) else None
+        backend = settings.generator.backend
+        cap = max_generator_in_flight if max_generator_in_flight is not None else (
+            serving.max_generator_in_flight if serving is not None else None)
+        if cap is None and backend == "openai":
+            cap = DEFAULT_OPENAI_IN_FLIGHT
+        #: None: no cap (the extractive generator, and llama.cpp unless set: its one worker and MAX_WAITING bound it).
+        self.generator_cap: int | None = None if backend == "extractive" else cap
+        self.busy_policy = busy_policy or (serving.busy_policy if serving is not None else "busy")
+        if self.busy_policy not in ("busy", "extractive"):
+            msg = f"Unknown busy policy {self.busy_policy!r}: use 'busy' or 'extractive'."
+            raise ValueError(msg)
+        self.retry_after_s = retry_after_s or (serving.busy_retry_after_s if serving is not None else 3)
         if workers is None:
-            workers = 1 if settings.generator.backend == "llamacpp" else 4
+            if backend == "llamacpp":
+                workers = 1
+            elif backend == "openai" and self.generator_cap is not None:
+                # Admitted answers never wait for a thread; a few more for extractive fallbacks.
+                workers = self.generator_cap + 4
+            else:
+                workers = 4
         self.limiter = anyio.CapacityLimiter(workers)
         self.max_waiting = max_waiting
+        #: Answers holding a generator slot; changed only on the event loop, so a plain counter is enough.
+        self.generator_in_flight = 0
+        self.busy_answers = 0
         self.assistant: Assistant | None = None
+        self.extractive: Assistant | None = None
         self.startup_error: str | None = None
         self._ask_params: frozenset[str] = frozenset()
 
@@ -65,6 +126,19 @@ class AskService:
         except AssistError as exc:
             self.startup_error = str(exc)
             logger.error("The assistant is not ready: %s", exc)  # noqa: TRY400 - a known state, no traceback
+        if self.generator_cap is not None and self.busy_policy == "extractive":
+            self.extractive = self._extractive_assistant(self.assistant)
+
+    def _extractive_assistant(self, assistant: Assistant) -> Assistant:
+        """The same assistant with the extractive generator, over the same open store (a shard is one process's)."""
+        generator = self.settings.generator.model_copy(update={"backend": "extractive"})
+        settings = self.settings.model_copy(update={"generator": generator})
+        fallback = copy.copy(assistant)
+        fallback.settings = settings
+        fallback.pipeline = build_answer_pipeline(settings, assistant.document_store)
+        if self.startup_error is None:
+            fallback.pipeline.warm_up()
+        return fallback
 
     def close(self) -> None:
         if self.assistant is not None:
@@ -93,15 +167,37 @@ class AskService:
             msg = "The assistant is still starting: try again in a moment."
             raise BusyError(msg)
         if self.limiter.statistics().tasks_waiting >= self.max_waiting:
-            msg = "The service is busy: try again in a few seconds."
-            raise BusyError(msg)
-        assistant = self.assistant
-        text = self._question(question, options)
+            raise BusyError(BUSY_MESSAGE)
+        if self.generator_cap is None:
+            return await self._answer(self.assistant, question, role, options, callback)
+        # Admission: take a generator slot without waiting; no await between the check and the increment.
+        if self.generator_in_flight >= self.generator_cap:
+            self.busy_answers += 1
+            if self.busy_policy == "extractive" and self.extractive is not None:
+                answer = await self._answer(self.extractive, question, role, options, callback, llm=False)
+                if not answer.refused:
+                    answer.fallback = True
+                    answer.notices.append(phrase(BUSY_NOTICE, answer.language))
+                return answer
+            raise GeneratorBusyError(self.retry_after_s)
+        self.generator_in_flight += 1
+        try:
+            return await self._answer(self.assistant, question, role, options, callback)
+        finally:
+            self.generator_in_flight -= 1
+
+    async def _answer(
+        self, assistant: Assistant, question: str, role: str, options: AskOptions,
+        callback: Callable[[StreamingChunk], None] | None, *, llm: bool | None = None,
+    ) -> Answer:
+        if llm is None:
+            llm = self.settings.generator.backend != "extractive"
+        text = self._question(question, options) if llm else question
         kwargs = self._kwargs(options, callback)
         answer = await anyio.to_thread.run_sync(
             lambda: assistant.ask(text, role, **kwargs), limiter=self.limiter
         )
-        if options.plain and self.settings.generator.backend == "extractive" and not answer.refused:
+        if options.plain and not llm and not answer.refused:
             answer.notices.append(PLAIN_NEEDS_LLM)
         return answer
 
