@@ -52,56 +52,17 @@ def ingest(
     store: StoreOpt = None,
     url: UrlOpt = None,
     as_json: JsonOpt = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files are gone from these folders.")
+    ] = False,
+    max_file_mb: Annotated[float, typer.Option("--max-file-mb", help="Refuse files larger than this many MB.")] = 100.0,
 ) -> None:
-    """Ingest documents into the store; unchanged files are skipped, unreadable ones reported."""
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    """Ingest documents into the store; unchanged files are skipped, unreadable ones reported (exit 1)."""
+    from ingest.cli import run_ingest  # noqa: PLC0415
 
-    from ingest.pipeline import Ingestor, discover  # noqa: PLC0415
-
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        _fail(FileNotFoundError(f"Not found: {', '.join(missing)}"), as_json)
-    settings = _settings(store, url)
-    console = Console(stderr=True)
-    try:
-        ingestor = Ingestor(settings)
-        total = sum(len(discover(p, collection)) for p in paths)
-        with Progress(
-            TextColumn("[bold]Ingesting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[chunks]} chunks"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=as_json,
-        ) as progress:
-            task = progress.add_task("ingest", total=total, chunks=0)
-            chunks = 0
-
-            def on_file(result: object) -> None:
-                nonlocal chunks
-                chunks += getattr(result, "chunks", 0)
-                progress.update(task, advance=1, chunks=chunks)
-
-            report = ingestor.ingest(paths, collection=collection, on_file=on_file)
-        ingestor.close()
-    except (AssistError, ValueError) as exc:
-        _fail(exc, as_json)
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    else:
-        table = Table(title="Ingest report")
-        for col in ("status", "files"):
-            table.add_column(col)
-        for status, n in sorted(report.counts().items()):
-            table.add_row(status, str(n))
-        console.print(table)
-        for f in report.failed:
-            console.print(f"[red]failed[/red] {f.path}: {f.reason}")
-    if report.failed:
-        raise typer.Exit(code=1)
+    code = run_ingest(paths, collection, store, url, as_json, prune, max_file_mb)
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command()
