@@ -11,7 +11,7 @@ import typer
 
 from assist.errors import AssistError
 from assist.roles import ROLES
-from assist.settings import Settings
+from assist.settings import settings_for
 
 app = typer.Typer(
     help="Frontline Assist: answers staff questions from the city's own routines, with sources.",
@@ -25,16 +25,6 @@ StoreOpt = Annotated[
 ]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Qdrant server URL instead of the embedded store.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
-
-
-def _settings(store: Path | None, url: str | None) -> Settings:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = Settings()
-    if store is not None:
-        settings.qdrant.path = store
-    if url is not None:
-        settings.qdrant.url = url
-    return settings
 
 
 def _fail(exc: Exception, as_json: bool) -> None:
@@ -77,7 +67,7 @@ def ask(
     """Answer a question from the routines the role may read, with numbered sources."""
     from assist.pipeline import Assistant  # noqa: PLC0415
 
-    settings = _settings(store, url)
+    settings = settings_for(store, url)
     try:
         assistant = Assistant(settings)
         answer = assistant.ask(question, role=role, language=language)
@@ -109,7 +99,7 @@ def serve(
     """Start the HTTP service: the phone page, the JSON and OpenAI-compatible APIs, health and metrics."""
     from serving.cli import serve as run_service  # noqa: PLC0415
 
-    run_service(host=host, port=port, settings=_settings(store, url))
+    run_service(host=host, port=port, settings=settings_for(store, url))
 
 
 token_app = typer.Typer(help="Access tokens for the HTTP service.", no_args_is_help=True)

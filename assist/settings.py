@@ -76,3 +76,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once."""
     return Settings()
+
+
+def settings_for(store: Path | None = None, url: str | None = None) -> Settings:
+    """Settings from the environment, with a command line's --store / --url on top."""
+    settings = Settings()
+    if store is not None:
+        settings.qdrant.path = store
+    if url is not None:
+        settings.qdrant.url = url
+    return settings

@@ -2,25 +2,14 @@
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-from assist.settings import Settings
+from assist.settings import settings_for
 from ingest.convert import DEFAULT_MAX_FILE_MB
 from ingest.pipeline import FileResult, Ingestor, IngestReport, discover
 
 logger = logging.getLogger(__name__)
-
-
-def _settings(store: Path | None, url: str | None) -> Settings:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = Settings()
-    if store is not None:
-        settings.qdrant.path = store
-    if url is not None:
-        settings.qdrant.url = url
-    return settings
 
 
 def run_ingest(
@@ -48,7 +37,7 @@ def run_ingest(
     if missing:
         return _fail(f"Not found: {', '.join(missing)}: check the path", as_json, console)
     try:
-        ingestor = Ingestor(_settings(store, url), max_file_mb=max_file_mb)
+        ingestor = Ingestor(settings_for(store, url), max_file_mb=max_file_mb)
     except (AssistError, ValueError, RuntimeError) as exc:
         return _fail(f"{exc}", as_json, console)
     try:
