@@ -1,4 +1,4 @@
-"""Evaluation rows and the metrics that need no LLM: retrieval hit@k / MRR / recall, refusal, citation precision."""
+"""Evaluation rows and the no-LLM metrics: retrieval hit@k / MRR / recall, refusal, citation precision, language."""
 
 import json
 from collections.abc import Iterable
@@ -65,6 +65,16 @@ def recall_at_k(ranked: list[str], relevant: set[str], k: int) -> float:
 def citation_precision(cited: list[str], relevant: set[str]) -> float | None:
     """Share of citations that point at a reference document; None when nothing was cited."""
     return sum(d in relevant for d in cited) / len(cited) if cited else None
+
+
+def refusal_correct(refused: bool, answerable: bool) -> float:
+    """1 when the assistant refused exactly when the row must be refused, else 0."""
+    return float(refused == (not answerable))
+
+
+def language_match(detected: str, expected: str) -> float:
+    """1 when the answer's detected language is the row's language, else 0."""
+    return float(detected == expected)
 
 
 def mean(values: Iterable[float | None]) -> float | None:

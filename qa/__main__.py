@@ -1,0 +1,5 @@
+"""`python -m qa ...` is `assist eval ...` (useful before the package is installed)."""
+
+from qa.cli import main
+
+main()

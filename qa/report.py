@@ -1,0 +1,85 @@
+"""The evaluation report: a Markdown table of every run and one PNG trend chart per metric (headless, Agg)."""
+
+from pathlib import Path
+from typing import Any
+
+from qa.metrics import JUDGE_METRICS, SUMMARY_METRICS
+from qa.store import Run
+
+NO_LLM = [m for m in SUMMARY_METRICS if m not in (*JUDGE_METRICS, "judge_failure_share")]
+
+
+def _summary(run: Run) -> dict[str, Any]:
+    from qa.metrics import summarize  # noqa: PLC0415
+
+    # A killed run has no stored summary yet: its finished questions still count.
+    return run.meta.get("summary") or summarize(run.results())
+
+
+def _fmt(v: object) -> str:
+    return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def chart(metric: str, runs: list[Run], out: Path) -> Path | None:
+    """A line per eval set of `metric` over runs, oldest first; None when no run has the metric."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    summaries = [_summary(r) for r in runs]
+    sets = sorted({s for summ in summaries for s in summ})
+    series = {s: [summ.get(s, {}).get(metric) for summ in summaries] for s in sets}
+    if not any(v is not None for vals in series.values() for v in vals):
+        return None
+    labels = [f"{r.run_id[:8]} {r.run_id[9:13]}\n{r.meta.get('label', '')}" for r in runs]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(runs) + 2), 3.6))
+    for s, vals in series.items():
+        xs = [i for i, v in enumerate(vals) if v is not None]
+        ax.plot(xs, [vals[i] for i in xs], marker="o", label=s, linewidth=2.5 if s == "all" else 1.2)
+    ax.set_xticks(range(len(runs)), labels, fontsize=7)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{metric} ({'higher' if SUMMARY_METRICS.get(metric, True) else 'lower'} is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path = out / f"{metric.replace('@', '_at_')}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: evaluation runs") -> Path:
+    """Write out/report.md with a table per eval set and a chart per metric; returns the Markdown path."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {title}", "", f"{len(runs)} run(s), oldest first. Metrics without an LLM come first; "
+             "RAGAS metrics appear where a judge scored the run.", ""]
+    lines += ["| run | label | date | commit | sets | generator | judge | status |", "|---" * 8 + "|"]
+    for r in runs:
+        m = r.meta
+        lines.append(f"| {r.run_id} | {m.get('label', '')} | {m.get('started', '')} | {m.get('commit', '')} | "
+                     f"{', '.join(m.get('sets', []))} | {m.get('models', {}).get('generator', '')} | "
+                     f"{m.get('models', {}).get('judge') or '–'} | {m.get('status', '')} |")
+    warnings = [(r.run_id, r.meta["judge_warning"]) for r in runs if r.meta.get("judge_warning")]
+    if warnings:
+        lines += ["", "## Judge warnings", ""] + [f"- **{rid}**: {w}" for rid, w in warnings]
+    summaries = {r.run_id: _summary(r) for r in runs}
+    sets = sorted({s for summ in summaries.values() for s in summ}, key=lambda s: (s == "all", s))
+    for s in sets:
+        present = [m for m in SUMMARY_METRICS
+                   if any(summ.get(s, {}).get(m) is not None for summ in summaries.values())]
+        lines += ["", f"## {s}", "", "| run | rows | errors | " + " | ".join(present) + " |",
+                  "|---|---|---|" + "---|" * len(present)]
+        for rid, summ in summaries.items():
+            g = summ.get(s)
+            if g:
+                lines.append(f"| {rid} | {g['rows']} | {g['errors']} | " + " | ".join(_fmt(g.get(m)) for m in present)
+                             + " |")
+    lines += ["", "## Trends", ""]
+    for metric in SUMMARY_METRICS:
+        path = chart(metric, runs, out)
+        if path:
+            lines += [f"![{metric}]({path.name})", ""]
+    md = out / "report.md"
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return md

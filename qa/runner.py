@@ -1,0 +1,152 @@
+"""Runs the real assistant over eval rows, scoring each question as it finishes and appending it to the run store."""
+
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from assist.evaluation import EvalRow, load_rows
+from assist.settings import Settings
+from qa.judge import RagasJudge
+from qa.metrics import score_row, summarize
+from qa.store import ROOT, Run, RunStore, git_commit
+
+logger = logging.getLogger(__name__)
+EVAL_SETS = ROOT / "eval_sets"
+
+
+class Answerer(Protocol):
+    """What the runner needs of `assist.pipeline.Assistant`."""
+
+    def answer_with_sources(self, question: str, role: str, *, language: str | None = None,
+                            history: list[dict[str, str]] | None = None) -> tuple[Any, list[Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def set_paths(names: Sequence[str]) -> list[Path]:
+    """Eval set files from names ('dev'), file paths, or every eval_sets/*.jsonl when none is given."""
+    if not names:
+        return sorted(EVAL_SETS.glob("*.jsonl"))
+    paths = []
+    for name in names:
+        p = Path(name)
+        candidates = [p, EVAL_SETS / name, EVAL_SETS / f"{name}.jsonl"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            known = ", ".join(q.stem for q in sorted(EVAL_SETS.glob("*.jsonl")))
+            msg = f"No eval set {name!r}: give a JSONL file or one of {known}."
+            raise FileNotFoundError(msg)
+        paths.append(found)
+    return paths
+
+
+def load_sets(paths: Sequence[Path], limit: int | None = None) -> list[tuple[str, EvalRow]]:
+    """(set name, row) pairs; `limit` keeps the first rows of each set."""
+    out = []
+    for p in paths:
+        out.extend((p.stem, r) for r in load_rows([p])[:limit])
+    return out
+
+
+def run_meta(settings: Settings, sets: list[str], judge: RagasJudge | None, label: str | None) -> dict[str, Any]:
+    """What a run is: when, which commit, which settings and models; compared across runs by the report."""
+    g = settings.generator
+    return {
+        "label": label or settings.retrieval.mode,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": git_commit(),
+        "sets": sets,
+        "settings": settings.model_dump(mode="json"),
+        "models": {
+            "embedder": settings.embedder.model_path or settings.embedder.backend,
+            "generator": g.backend if g.backend == "extractive" else f"{g.backend}:{g.model_path or g.model}",
+            "judge": judge.model if judge else None,
+            "judge_url": judge.base_url if judge else None,
+        },
+        "judge_warning": judge.warning() if judge else None,
+        "machine": {"python": platform.python_version(), "cpu": platform.machine()},
+        "status": "running",
+    }
+
+
+@contextmanager
+def _no_progress(total: int) -> Iterator[Callable[[str, int], None]]:
+    yield lambda _id, _errors: None
+
+
+def evaluate_row(assistant: Answerer, set_name: str, row: EvalRow, judge: RagasJudge | None) -> dict[str, Any]:
+    """One question's record; an exception anywhere becomes the record's `error`, never the run's end."""
+    record: dict[str, Any] = {
+        "id": row.id, "set": set_name, "question": row.question, "language": row.language, "role": row.role,
+        "answerable": row.answerable, "tags": row.tags, "reference_sources": row.reference_sources, "error": None,
+    }
+    started = time.perf_counter()
+    try:
+        history = [t.model_dump() for t in row.turns] or None
+        answer, docs = assistant.answer_with_sources(row.question, row.role, history=history)
+        chunk_ids = [d.meta.get("doc_id", "") for d in docs]
+        record.update(
+            answer=answer.answer, refused=answer.refused, generator=answer.generator, fallback=answer.fallback,
+            answer_language=answer.language, notices=answer.notices, cited=[c.doc_id for c in answer.citations],
+            retrieved=list(dict.fromkeys(chunk_ids)), **score_row(row, answer, chunk_ids),
+        )
+        record["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if judge is not None and row.answerable and not answer.refused:
+            contexts = [d.content or "" for d in docs] or [""]
+            record["judge"], record["judge_errors"] = judge.score(
+                question=row.question, answer=answer.answer, contexts=contexts, reference=row.reference_answer
+            )
+    except Exception as exc:  # noqa: BLE001 - one bad question is recorded and the run goes on
+        logger.warning("question %s failed: %s", row.id, exc)
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    return record
+
+
+def run_eval(
+    *,
+    assistant: Answerer,
+    rows: list[tuple[str, EvalRow]],
+    run: Run,
+    judge: RagasJudge | None = None,
+    judge_rows: int | None = None,
+    progress: Callable[[int], Any] | None = None,
+) -> dict[str, Any]:
+    """Answer and score every row not yet done in `run`, appending each record as it finishes; the summary.
+
+    A killed run is resumed by calling this again with the same `run`: finished questions are skipped.
+    `judge_rows` caps how many answerable questions the judge scores (a small CPU judge takes minutes each).
+    """
+    done = run.done_ids()
+    judged = sum(1 for r in run.results() if r.get("judge"))
+    todo = [(s, r) for s, r in rows if r.id not in done]
+    tick = progress(len(todo)) if progress else _no_progress(len(todo))
+    errors = 0
+    with tick as advance:
+        for set_name, row in todo:
+            use_judge = judge if judge is not None and (judge_rows is None or judged < judge_rows) else None
+            record = evaluate_row(assistant, set_name, row, use_judge)
+            judged += bool(record.get("judge"))
+            errors += bool(record["error"])
+            run.append(record)
+            advance(row.id, errors)
+    summary = summarize(run.results())
+    run.meta.update(status="done", finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), summary=summary)
+    if judge is not None:
+        run.meta["judge_warning"] = judge.warning(summary["all"].get("judge_failure_share"))
+    run.save_meta()
+    return summary
+
+
+def open_run(store: RunStore, resume: str | None, meta: dict[str, Any]) -> Run:
+    """The run to resume, or a new one."""
+    if resume is None:
+        return store.create(meta)
+    run = store.get(resume)
+    run.meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    run.meta["status"] = "running"
+    run.save_meta()
+    return run

@@ -1,0 +1,72 @@
+"""Fakes for the QA tests: an assistant that answers from a script, and hand-made runs in a temporary store."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from haystack import Document
+
+from assist.evaluation import EvalRow
+from assist.schemas import Answer, Citation
+from qa.store import RunStore
+
+
+def row(id: str, *, answerable: bool = True, sources: list[str] | None = None, language: str = "sv",
+        question: str | None = None) -> EvalRow:
+    return EvalRow(id=id, question=question or f"fråga {id}", language=language, role="home-care",
+                   reference_answer="Ring sjuksköterskan inom 15 minuter.",
+                   reference_sources=sources if sources is not None else (["fall"] if answerable else []),
+                   answerable=answerable)
+
+
+def answer(text: str, cited: list[str], *, refused: bool = False, language: str = "sv",
+           support: float | None = 1.0, notices: list[str] | None = None) -> Answer:
+    return Answer(answer=text, refused=refused, language=language, support=support, notices=notices or [],
+                  generator="extractive",
+                  citations=[Citation(n=i, doc_id=d, title=d, source=f"{d}.md", quote="...")
+                             for i, d in enumerate(cited, 1)])
+
+
+def docs(*doc_ids: str) -> list[Document]:
+    return [Document(content=f"passage of {d}", meta={"doc_id": d, "collection": "home_care"}) for d in doc_ids]
+
+
+class ScriptedAssistant:
+    """Answers each question from a table; `fail_after` simulates a kill (KeyboardInterrupt) after N answers."""
+
+    def __init__(self, script: dict[str, Callable[[], tuple[Answer, list[Document]]]], fail_after: int | None = None):
+        self.script = script
+        self.fail_after = fail_after
+        self.asked: list[str] = []
+        self.histories: list[Any] = []
+
+    def answer_with_sources(self, question: str, role: str, *, language: str | None = None,
+                            history: list[dict[str, str]] | None = None) -> tuple[Answer, list[Document]]:
+        if self.fail_after is not None and len(self.asked) >= self.fail_after:
+            raise KeyboardInterrupt
+        self.asked.append(question)
+        self.histories.append(history)
+        return self.script[question]()
+
+    def close(self) -> None:
+        pass
+
+
+SWEDISH = "Ring sjuksköterskan inom femton minuter efter att brukaren har ramlat."
+
+
+def good() -> tuple[Answer, list[Document]]:
+    return answer(f"{SWEDISH} [1]", ["fall"]), docs("fall", "nycklar")
+
+
+def bad() -> tuple[Answer, list[Document]]:
+    return answer(f"{SWEDISH} [1]", ["nycklar"], support=0.0), docs("nycklar", "kontakter")
+
+
+def refusal() -> tuple[Answer, list[Document]]:
+    return answer("Rutinerna svarar inte på den frågan.", [], refused=True, support=None), docs("kontakter")
+
+
+@pytest.fixture
+def run_store(tmp_path) -> RunStore:
+    return RunStore(tmp_path / "eval")

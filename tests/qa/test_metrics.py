@@ -1,0 +1,146 @@
+"""Each no-LLM metric on small cases whose expected values are worked out by hand in the comments."""
+
+import pytest
+
+from assist.evaluation import (
+    citation_precision,
+    hit_at_k,
+    language_match,
+    mean,
+    ranked_doc_ids,
+    recall_at_k,
+    reciprocal_rank,
+    refusal_correct,
+)
+from assist.languages import NO_TRANSLATION_NOTICE
+from qa.metrics import score_row, summarize_group
+from tests.qa.conftest import SWEDISH, answer, docs, row
+
+
+def test_ranked_doc_ids_keep_the_first_chunk_of_each_document():
+    # chunks a, b, a, c -> documents a (rank 1), b (rank 2), c (rank 3); the second chunk of a does not count again
+    assert ranked_doc_ids(["a", "b", "a", "c"]) == ["a", "b", "c"]
+
+
+def test_reciprocal_rank_is_one_over_the_first_relevant_rank():
+    # x, y, fall: the first relevant document is third -> 1/3
+    assert reciprocal_rank(["x", "y", "fall"], {"fall"}) == pytest.approx(1 / 3)
+    # nothing relevant retrieved -> 0
+    assert reciprocal_rank(["x", "y"], {"fall"}) == 0.0
+
+
+def test_hit_at_k_counts_only_the_first_k():
+    # relevant doc at rank 3: inside the first 3 -> 1, outside the first 2 -> 0
+    assert hit_at_k(["x", "y", "fall"], {"fall"}, 3) == 1.0
+    assert hit_at_k(["x", "y", "fall"], {"fall"}, 2) == 0.0
+
+
+def test_recall_at_k_is_the_share_of_reference_documents_found():
+    # references {a, b, c}; top 2 = [a, x] holds a only -> 1/3; top 4 = [a, x, c, b] holds all three -> 3/3
+    assert recall_at_k(["a", "x", "c", "b"], {"a", "b", "c"}, 2) == pytest.approx(1 / 3)
+    assert recall_at_k(["a", "x", "c", "b"], {"a", "b", "c"}, 4) == 1.0
+    # no reference documents (a refusal row) -> 0 by convention
+    assert recall_at_k(["a"], set(), 5) == 0.0
+
+
+def test_citation_precision_is_the_share_of_citations_on_reference_documents():
+    # cited a, x, a, y against {a}: two of four citations point at a reference document -> 2/4 = 0.5
+    assert citation_precision(["a", "x", "a", "y"], {"a"}) == 0.5
+    # nothing cited -> undefined, None (left out of means)
+    assert citation_precision([], {"a"}) is None
+
+
+def test_refusal_correct_rewards_refusing_exactly_the_must_refuse_rows():
+    # must refuse (answerable False) and refused -> 1; must refuse but answered -> 0
+    assert refusal_correct(refused=True, answerable=False) == 1.0
+    assert refusal_correct(refused=False, answerable=False) == 0.0
+    # answerable and refused is a false refusal -> 0; answerable and answered -> 1
+    assert refusal_correct(refused=True, answerable=True) == 0.0
+    assert refusal_correct(refused=False, answerable=True) == 1.0
+
+
+def test_language_match_and_mean():
+    assert language_match("sv", "sv") == 1.0
+    assert language_match("sv", "so") == 0.0
+    # mean skips None: (1 + 0 + 0.5) / 3 = 0.5
+    assert mean([1.0, None, 0.0, 0.5]) == 0.5
+    assert mean([None]) is None
+
+
+def test_score_row_on_a_hand_built_answer():
+    # retrieved chunks: nycklar, fall, nycklar, kontakter -> documents [nycklar, fall, kontakter]
+    # reference {fall}: first relevant at rank 2 -> rr 1/2, hit@5 1, recall@5 1/1
+    # cited [fall, nycklar] -> citation precision 1/2; Swedish answer to a Swedish row -> language match 1
+    a = answer(f"{SWEDISH} [1] [2]", ["fall", "nycklar"], support=0.5)
+    got = score_row(row("r1"), a, ["nycklar", "fall", "nycklar", "kontakter"])
+    assert got["rr"] == 0.5
+    assert got["hit@5"] == 1.0
+    assert got["recall@5"] == 1.0
+    assert got["citation_precision"] == 0.5
+    assert got["refusal_correct"] == 1.0
+    assert got["detected_language"] == "sv"
+    assert got["language_match"] == 1.0
+    assert got["support"] == 0.5
+
+
+def test_a_must_refuse_row_has_no_retrieval_scores():
+    a = answer("Rutinerna svarar inte på den frågan.", [], refused=True, support=None)
+    got = score_row(row("r2", answerable=False), a, ["kontakter"])
+    assert got["hit@5"] is None and got["rr"] is None and got["citation_precision"] is None
+    assert got["refusal_correct"] == 1.0
+    assert got["support"] is None
+
+
+def test_untranslated_extractive_answers_are_counted_apart():
+    # A Somali question answered with Swedish quotes: raw language match 0, flagged untranslated by the notice.
+    a = answer(f"{SWEDISH} [1]", ["fall"], language="sv", notices=[NO_TRANSLATION_NOTICE["en"]])
+    got = score_row(row("r3", language="so"), a, ["fall"])
+    assert got["language_match"] == 0.0
+    assert got["untranslated"] is True
+
+
+def test_summary_of_four_hand_scored_rows():
+    recs = [
+        # answerable, hit, rr 1, recall 1, precision 1, Swedish ok
+        {"answerable": True, "hit@5": 1.0, "rr": 1.0, "recall@5": 1.0, "citation_precision": 1.0,
+         "refusal_correct": 1.0, "language_match": 1.0, "untranslated": False, "support": 1.0},
+        # answerable, found at rank 4: rr 0.25; untranslated answer to a Somali row (language 0)
+        {"answerable": True, "hit@5": 1.0, "rr": 0.25, "recall@5": 0.5, "citation_precision": 0.0,
+         "refusal_correct": 1.0, "language_match": 0.0, "untranslated": True, "support": 0.5},
+        # must refuse, but answered: refusal 0
+        {"answerable": False, "hit@5": None, "rr": None, "recall@5": None, "citation_precision": None,
+         "refusal_correct": 0.0, "language_match": 1.0, "untranslated": False, "support": 0.0},
+        # a question that raised: counted as an error, out of every mean
+        {"answerable": True, "error": "boom"},
+    ]
+    s = summarize_group(recs)
+    assert (s["rows"], s["errors"], s["answerable"], s["must_refuse"]) == (4, 1, 2, 1)
+    assert s["hit@5"] == 1.0  # (1 + 1) / 2
+    assert s["mrr"] == 0.625  # (1 + 0.25) / 2
+    assert s["recall@5"] == 0.75  # (1 + 0.5) / 2
+    assert s["citation_precision"] == 0.5  # (1 + 0) / 2
+    assert s["refusal_accuracy"] == 0.0  # the one must-refuse row was answered
+    assert s["false_refusal_rate"] == 0.0  # neither answerable row was refused
+    assert s["language_match"] == pytest.approx(0.6667)  # (1 + 0 + 1) / 3
+    assert s["language_match_translatable"] == 1.0  # the untranslated row left out: (1 + 1) / 2
+    assert s["support"] == 0.5  # (1 + 0.5 + 0) / 3
+
+
+def test_judge_failure_share_counts_failed_judgements():
+    # two judged rows, four metrics each = 8 judgements; 3 failed -> 3/8 = 0.375
+    base = {"answerable": True, "hit@5": 1.0, "rr": 1.0, "recall@5": 1.0, "citation_precision": 1.0,
+            "refusal_correct": 1.0, "language_match": 1.0, "untranslated": False, "support": 1.0}
+    recs = [
+        {**base, "judge": {"faithfulness": 0.5, "answer_relevancy": None, "context_precision": 1.0,
+                           "context_recall": None}, "judge_errors": {"answer_relevancy": "x", "context_recall": "x"}},
+        {**base, "judge": {"faithfulness": None, "answer_relevancy": 0.8, "context_precision": 0.0,
+                           "context_recall": 1.0}, "judge_errors": {"faithfulness": "x"}},
+    ]
+    s = summarize_group(recs)
+    assert s["judge_failure_share"] == 0.375
+    assert s["faithfulness"] == 0.5  # only one value
+    assert s["context_precision"] == 0.5  # (1 + 0) / 2
+
+
+def test_docs_helper_builds_retrieved_documents():
+    assert [d.meta["doc_id"] for d in docs("a", "b")] == ["a", "b"]
