@@ -56,10 +56,10 @@ def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: eva
              "RAGAS metrics appear where a judge scored the run.", ""]
     lines += ["| run | label | date | commit | sets | generator | judge | status |", "|---" * 8 + "|"]
     for r in runs:
-        m = r.meta
-        lines.append(f"| {r.run_id} | {m.get('label', '')} | {m.get('started', '')} | {m.get('commit', '')} | "
-                     f"{', '.join(m.get('sets', []))} | {m.get('models', {}).get('generator', '')} | "
-                     f"{m.get('models', {}).get('judge') or '–'} | {m.get('status', '')} |")
+        m, models = r.meta, r.meta.get("models", {})
+        sets = ", ".join(Path(s).stem for s in m.get("sets", []))
+        lines.append(f"| {r.run_id} | {m.get('label', '')} | {m.get('started', '')} | {m.get('commit', '')} | {sets} | "
+                     f"{models.get('generator', '')} | {models.get('judge') or '–'} | {m.get('status', '')} |")
     warnings = [(r.run_id, r.meta["judge_warning"]) for r in runs if r.meta.get("judge_warning")]
     if warnings:
         lines += ["", "## Judge warnings", ""] + [f"- **{rid}**: {w}" for rid, w in warnings]
@@ -75,6 +75,16 @@ def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: eva
             if g:
                 lines.append(f"| {rid} | {g['rows']} | {g['errors']} | " + " | ".join(_fmt(g.get(m)) for m in present)
                              + " |")
+    judged = [(r, [x for x in r.results() if x.get("judge")]) for r in runs]
+    for r, recs in judged:
+        if recs:
+            judge = r.meta.get("models", {}).get("judge")
+            lines += ["", f"## Judgements of run {r.run_id} (judge {judge})", "",
+                      "| question | metric | value | why not |", "|---|---|---|---|"]
+            for x in recs:
+                for metric, value in x["judge"].items():
+                    why = x.get("judge_errors", {}).get(metric, "").replace("|", "/")[:160]
+                    lines.append(f"| {x['id']} | {metric} | {_fmt(value)} | {why} |")
     lines += ["", "## Trends", ""]
     for metric in SUMMARY_METRICS:
         path = chart(metric, runs, out)
