@@ -145,6 +145,29 @@ def tui(
         _fail(exc, as_json=False)
 
 
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Shorter runs (about ten minutes on 2 cores).")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="ingest, retrieval, answer or http; repeatable.")] = None,
+    report: Annotated[bool, typer.Option(help="Draw docs/bench/ from the results.")] = True,
+) -> None:
+    """Run every benchmark (ingest, retrieval, answers, HTTP load) and draw the report in docs/bench/."""
+    import subprocess  # noqa: PLC0415
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "run_all.py"
+    if not script.exists():
+        typer.echo("The benchmarks live in the repository's bench/ folder: run this from a checkout.", err=True)
+        raise typer.Exit(2)
+    argv = [
+        sys.executable,
+        str(script),
+        *(["--quick"] if quick else []),
+        *(["--only", *only] if only else []),
+        *([] if report else ["--no-report"]),
+    ]
+    raise typer.Exit(subprocess.run(argv, check=False).returncode)
+
+
 def main() -> None:
     """Entry point of the console script."""
     logging.basicConfig(level=os.environ.get("ASSIST_LOG_LEVEL", "WARNING"), stream=sys.stderr)

@@ -14,7 +14,15 @@ import time
 from pathlib import Path
 
 from assist.evaluation import (
-    EvalRow, citation_precision, dump, hit_at_k, load_rows, mean, ranked_doc_ids, reciprocal_rank, recall_at_k,
+    EvalRow,
+    citation_precision,
+    dump,
+    hit_at_k,
+    load_rows,
+    mean,
+    ranked_doc_ids,
+    recall_at_k,
+    reciprocal_rank,
 )
 from assist.pipeline import Assistant
 from assist.settings import Settings
@@ -41,8 +49,15 @@ def retrieval_metrics(assistant: Assistant, rows: list[EvalRow], k: int = 5) -> 
         m = (hit_at_k(ranked, rel, k), reciprocal_rank(ranked, rel), recall_at_k(ranked, rel, k))
         per.setdefault(group(row.language), []).append(m)
         per.setdefault("all", []).append(m)
-    return {g: {"n": len(v), f"hit@{k}": mean(x[0] for x in v), "mrr": mean(x[1] for x in v),
-                f"recall@{k}": mean(x[2] for x in v)} for g, v in per.items()}
+    return {
+        g: {
+            "n": len(v),
+            f"hit@{k}": mean(x[0] for x in v),
+            "mrr": mean(x[1] for x in v),
+            f"recall@{k}": mean(x[2] for x in v),
+        }
+        for g, v in per.items()
+    }
 
 
 def support(answer_text: str, quotes: dict[int, str], language: str) -> float | None:
@@ -80,9 +95,13 @@ def answer_metrics(assistant: Assistant, rows: list[EvalRow]) -> dict:
             numbers.append(sum(n in got.replace(" ", "") for n in ref_numbers) / len(ref_numbers))
     latencies.sort()
     return {
-        "refusal_accuracy": mean(refuse_ok), "must_refuse_rows": len(refuse_ok),
-        "false_refusal_rate": mean(false_refusals), "answerable_rows": len(false_refusals),
-        "citation_precision": mean(precisions), "support": mean(supports), "reference_number_recall": mean(numbers),
+        "refusal_accuracy": mean(refuse_ok),
+        "must_refuse_rows": len(refuse_ok),
+        "false_refusal_rate": mean(false_refusals),
+        "answerable_rows": len(false_refusals),
+        "citation_precision": mean(precisions),
+        "support": mean(supports),
+        "reference_number_recall": mean(numbers),
         "latency_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
         "latency_p95_ms": round(latencies[int(len(latencies) * 0.95)], 1) if latencies else None,
     }
@@ -98,8 +117,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     rows = load_rows([ROOT / "eval_sets" / f"{args.split}.jsonl"])
-    results: dict = {"split": args.split, "rows": len(rows), "machine": {"cpu": platform.processor() or platform.machine(),
-                     "python": platform.python_version()}, "date": time.strftime("%Y-%m-%d"), "runs": []}
+    results: dict = {
+        "split": args.split,
+        "rows": len(rows),
+        "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%d"),
+        "runs": [],
+    }
     for emb in args.embedders:
         tmp = Path(tempfile.mkdtemp(prefix="quality-"))
         try:
