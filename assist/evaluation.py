@@ -32,7 +32,7 @@ class EvalRow(BaseModel):
 
 def load_rows(paths: Iterable[Path]) -> list[EvalRow]:
     """Rows of the given JSONL files."""
-    rows = []
+    rows: list[EvalRow] = []
     for path in paths:
         with path.open(encoding="utf-8") as f:
             rows.extend(EvalRow.model_validate_json(line) for line in f if line.strip())

@@ -1,5 +1,6 @@
 """The quality gate: a run's no-LLM metrics against the committed thresholds in quality_gate.toml."""
 
+import operator
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ def check(summary: dict[str, Any], thresholds: dict[str, Any]) -> list[str]:
     group = thresholds.get("group", "all")
     s = summary.get(group, {})
     failures = []
-    for bound, ok in (("min", lambda v, t: v >= t), ("max", lambda v, t: v <= t)):
+    for bound, ok in (("min", operator.ge), ("max", operator.le)):
         for metric, limit in thresholds.get(bound, {}).items():
             value = s.get(metric)
             if value is None:

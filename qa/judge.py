@@ -122,14 +122,18 @@ class RagasJudge:
     def warning(self, failure_share: float | None = None) -> str | None:
         return judge_warning(self.model, failure_share)
 
-    def score(self, *, question: str, answer: str, contexts: list[str], reference: str) -> tuple[dict, dict]:
+    def score(
+        self, *, question: str, answer: str, contexts: list[str], reference: str
+    ) -> tuple[dict[str, float | None], dict[str, str]]:
         """({metric: value in [0, 1] or None}, {metric: error}) for one question."""
         return self._loop.run_until_complete(
             self.ascore(question=question, answer=answer, contexts=contexts, reference=reference)
         )
 
-    async def ascore(self, *, question: str, answer: str, contexts: list[str], reference: str) -> tuple[dict, dict]:
-        inputs = {
+    async def ascore(
+        self, *, question: str, answer: str, contexts: list[str], reference: str
+    ) -> tuple[dict[str, float | None], dict[str, str]]:
+        inputs: dict[str, dict[str, Any]] = {
             "faithfulness": {"user_input": question, "response": answer, "retrieved_contexts": contexts},
             "answer_relevancy": {"user_input": question, "response": answer},
             "context_precision": {"user_input": question, "reference": reference, "retrieved_contexts": contexts},

@@ -57,8 +57,9 @@ def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: eva
     lines += ["| run | label | date | commit | sets | generator | judge | status |", "|---" * 8 + "|"]
     for r in runs:
         m, models = r.meta, r.meta.get("models", {})
-        sets = ", ".join(Path(s).stem for s in m.get("sets", []))
-        lines.append(f"| {r.run_id} | {m.get('label', '')} | {m.get('started', '')} | {m.get('commit', '')} | {sets} | "
+        names = ", ".join(Path(s).stem for s in m.get("sets", []))
+        lines.append(f"| {r.run_id} | {m.get('label', '')} | {m.get('started', '')} | {m.get('commit', '')} | {names} "
+                     "| "
                      f"{models.get('generator', '')} | {models.get('judge') or '–'} | {m.get('status', '')} |")
     warnings = [(r.run_id, r.meta["judge_warning"]) for r in runs if r.meta.get("judge_warning")]
     if warnings:

@@ -46,7 +46,7 @@ def set_paths(names: Sequence[str]) -> list[Path]:
 
 def load_sets(paths: Sequence[Path], limit: int | None = None) -> list[tuple[str, EvalRow]]:
     """(set name, row) pairs; `limit` keeps the first rows of each set."""
-    out = []
+    out: list[tuple[str, EvalRow]] = []
     for p in paths:
         out.extend((p.stem, r) for r in load_rows([p])[:limit])
     return out
