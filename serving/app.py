@@ -37,7 +37,14 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
     return Services(
         settings=settings,
         serving=serving,
-        asker=AskService(settings, workers=serving.ask_workers, max_waiting=serving.max_waiting),
+        asker=AskService(
+            settings,
+            workers=serving.ask_workers,
+            max_waiting=serving.max_waiting,
+            max_generator_in_flight=serving.max_generator_in_flight,
+            busy_policy=serving.busy_policy,
+            retry_after_s=serving.busy_retry_after_s,
+        ),
         tokens=TokenStore(settings.data_dir / SQLITE_FILE),
         audit=AuditLog(settings.data_dir / AUDIT_FILE),
         feedback=FeedbackStore(settings.data_dir / SQLITE_FILE),
@@ -75,7 +82,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AssistError)
     async def assist_error(request: Request, exc: AssistError) -> JSONResponse:
-        return error_response(exc.status_code, str(exc), type(exc).__name__)
+        return error_response(exc.status_code, str(exc), type(exc).__name__, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,14 +16,12 @@ from typing import Any
 import anyio
 import httpx
 from haystack.dataclasses import StreamingChunk
-from starlette.exceptions import HTTPException
 
 from assist.errors import AssistError
 from assist.languages import phrase
 from assist.pipeline import Assistant, build_answer_pipeline
 from assist.schemas import Answer
 from assist.settings import Settings
-from serving.config import ServingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -45,21 +43,15 @@ class BusyError(AssistError):
     status_code = 503
 
 
-class GeneratorBusyError(HTTPException, BusyError):
-    """The LLM generator already has as many answers in flight as it may.
-
-    Starlette's HTTPException comes first in the bases so that the app's HTTP error handler answers it, with its
-    Retry-After header and the usual error body; it is still an AssistError for the routes and the stream.
-    """
+class GeneratorBusyError(BusyError):
+    """The LLM generator already has as many answers in flight as it may; `headers` carry Retry-After."""
 
     status_code = 503
 
     def __init__(self, retry_after_s: int):
-        super().__init__(503, BUSY_MESSAGE, headers={"Retry-After": str(retry_after_s)})
+        super().__init__(BUSY_MESSAGE)
         self.retry_after_s = retry_after_s
-
-    def __str__(self) -> str:
-        return str(self.detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
 
 
 @dataclass
@@ -83,20 +75,17 @@ class AskService:
         max_generator_in_flight: int | None = None, busy_policy: str | None = None, retry_after_s: int | None = None,
     ):
         self.settings = settings
-        # Admission settings not given here come from ASSIST_SERVE__* (the app passes workers and max_waiting).
-        serving = ServingSettings() if None in (max_generator_in_flight, busy_policy, retry_after_s) else None
         backend = settings.generator.backend
-        cap = max_generator_in_flight if max_generator_in_flight is not None else (
-            serving.max_generator_in_flight if serving is not None else None)
+        cap = max_generator_in_flight
         if cap is None and backend == "openai":
             cap = DEFAULT_OPENAI_IN_FLIGHT
         #: None: no cap (the extractive generator, and llama.cpp unless set: its one worker and MAX_WAITING bound it).
         self.generator_cap: int | None = None if backend == "extractive" else cap
-        self.busy_policy = busy_policy or (serving.busy_policy if serving is not None else "busy")
+        self.busy_policy = busy_policy or "busy"
         if self.busy_policy not in ("busy", "extractive"):
             msg = f"Unknown busy policy {self.busy_policy!r}: use 'busy' or 'extractive'."
             raise ValueError(msg)
-        self.retry_after_s = retry_after_s or (serving.busy_retry_after_s if serving is not None else 3)
+        self.retry_after_s = retry_after_s or 3
         if workers is None:
             if backend == "llamacpp":
                 workers = 1
