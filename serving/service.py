@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import httpx
 from haystack.dataclasses import StreamingChunk
+from starlette.exceptions import HTTPException
 
 from assist.errors import AssistError
 from assist.languages import phrase
@@ -43,15 +44,22 @@ class BusyError(AssistError):
     status_code = 503
 
 
-class GeneratorBusyError(BusyError):
-    """The LLM generator already has as many answers in flight as it may; `headers` carry Retry-After."""
+class GeneratorBusyError(HTTPException, BusyError):
+    """The LLM generator already has as many answers in flight as it may.
+
+    Starlette's HTTPException comes first in the bases so that the app's HTTP error handler answers it like any
+    503 (OpenAI-style type `service_unavailable`, Retry-After header); it is still an AssistError for the routes
+    and the stream.
+    """
 
     status_code = 503
 
     def __init__(self, retry_after_s: int):
-        super().__init__(BUSY_MESSAGE)
+        super().__init__(503, BUSY_MESSAGE, headers={"Retry-After": str(retry_after_s)})
         self.retry_after_s = retry_after_s
-        self.headers = {"Retry-After": str(retry_after_s)}
+
+    def __str__(self) -> str:
+        return str(self.detail)
 
 
 @dataclass
