@@ -145,6 +145,18 @@ def tui(
         _fail(exc, as_json=False)
 
 
+@app.command(
+    name="eval",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def eval_(ctx: typer.Context) -> None:
+    """Measure answer quality on eval_sets (retrieval, citations, refusals, RAGAS); report, compare, gate."""
+    from qa.cli import main as eval_main  # noqa: PLC0415
+
+    eval_main(ctx.args, prog_name="assist eval")
+
+
 @app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="Shorter runs (about ten minutes on 2 cores).")] = False,

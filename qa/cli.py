@@ -4,7 +4,6 @@ The root CLI mounts this lazily (`qa.cli.main(args)`); `python -m qa` runs it di
 """
 
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from assist.settings import Settings
+from assist.settings import Settings, settings_for
 
 
 class _RunByDefault(TyperGroup):
@@ -34,16 +33,6 @@ eval_app = typer.Typer(
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Embedded store folder (ASSIST_QDRANT__PATH).")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Qdrant server URL instead of the embedded store.")]
 RunsOpt = Annotated[Path | None, typer.Option("--runs", help="Run store folder; default <data_dir>/eval.")]
-
-
-def _settings(store: Path | None, url: str | None) -> Settings:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = Settings()
-    if store is not None:
-        settings.qdrant.path = store
-    if url is not None:
-        settings.qdrant.url = url
-    return settings
 
 
 def _run_store(runs: Path | None) -> Any:
@@ -106,7 +95,7 @@ def run_command(
     from assist.pipeline import Assistant  # noqa: PLC0415
     from qa.runner import load_sets, open_run, run_eval, run_meta, set_paths  # noqa: PLC0415
 
-    settings = _settings(store, url)
+    settings = settings_for(store, url)
     run_store = _run_store(runs)
     try:
         if resume:

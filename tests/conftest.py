@@ -2,9 +2,14 @@
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,6 +60,43 @@ def build_corpus(root: Path) -> Path:
 def make_settings(tmp: Path, **overrides: object) -> Settings:
     """Settings with the store and data under tmp."""
     return Settings(data_dir=tmp, qdrant={"path": tmp / "qdrant"}, **overrides)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (right now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """llama.cpp's own OpenAI-compatible server with the packaged SmolLM2 GGUF on loopback: the stand-in for vLLM."""
+    from assist.backends import default_gguf
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", default_gguf(), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail("llama.cpp server exited at start-up")
+            time.sleep(0.5)
+        else:
+            pytest.fail("llama.cpp server did not come up in 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

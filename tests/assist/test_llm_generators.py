@@ -1,17 +1,11 @@
 """The LLM paths with real parts: llama.cpp in-process, and its OpenAI-compatible server standing in for vLLM."""
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 
-import httpx
 import pytest
 from haystack import Document
 from haystack.components.builders import ChatPromptBuilder
 
-from assist.backends import default_gguf, make_chat_generator
+from assist.backends import make_chat_generator
 from assist.components.answer_generator import GuardedAnswerGenerator
 from assist.pipeline import prompt_template
 from assist.settings import Settings
@@ -28,53 +22,6 @@ QUESTION = "Vem ringer jag när brukaren har ramlat?"
 def _messages() -> list:
     builder = ChatPromptBuilder(template=prompt_template(), required_variables="*")
     return builder.run(documents=DOCS, question=QUESTION, language_name="Swedish", history=[])["prompt"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            default_gguf(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--model_alias",
-            "smollm2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("llama.cpp server exited at start-up")
-            time.sleep(0.5)
-        else:
-            pytest.fail("llama.cpp server did not come up in 120 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_llamacpp_in_process_generates_text():

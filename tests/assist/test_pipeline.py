@@ -1,13 +1,11 @@
 """The answer pipeline end to end on a real embedded store with the packaged embedding model."""
 
-import socket
-
 import pytest
 
 from assist.errors import InvalidQuestionError, StoreNotFoundError, UnknownRoleError
 from assist.pipeline import Assistant
 from assist.roles import ROLE_COLLECTIONS
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 
 
 def test_answer_on_page_two_of_a_pdf_cites_that_page(assistant_factory):
@@ -76,15 +74,9 @@ def test_missing_store_says_run_ingest_first(tmp_path):
         assistant.ask("Var finns nycklarna?", role="home-care")
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_llm_endpoint_falls_back_to_extractive_and_says_so(assistant_factory):
     assistant = assistant_factory(
-        generator={"backend": "openai", "api_base_url": f"http://127.0.0.1:{_closed_port()}/v1", "timeout_s": 5}
+        generator={"backend": "openai", "api_base_url": f"http://127.0.0.1:{free_port()}/v1", "timeout_s": 5}
     )
     answer = assistant.ask("Vem ringer jag när en brukare har ramlat?", role="home-care")
 

