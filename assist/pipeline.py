@@ -149,7 +149,7 @@ class Assistant:
         data = {
             "text_embedder": {"text": query},
             "sparse_embedder": {"text": query, "language": asked_in},
-            "retriever": {"collections": collections},
+            "retriever": {"collections": collections, "language": asked_in},
             "prompt_builder": {
                 "question": question,
                 "language_name": LANGUAGE_NAMES[lang],

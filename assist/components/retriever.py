@@ -30,13 +30,21 @@ class ScopedRetriever:
     relevance gate reads (fused RRF scores are ranks, not evidence).
     """
 
-    def __init__(self, *, document_store: Any, mode: RetrievalMode = "hybrid", top_k: int = 5):
+    def __init__(
+        self,
+        *,
+        document_store: Any,
+        mode: RetrievalMode = "hybrid",
+        top_k: int = 5,
+        lexical_languages: tuple[str, ...] = ("sv", "en", "no", "da"),
+    ):
         if mode not in ("dense", "sparse", "hybrid"):
             msg = f"Unknown retrieval mode {mode!r}: use dense, sparse or hybrid."
             raise ValueError(msg)
         self.document_store = document_store
         self.mode = mode
         self.top_k = top_k
+        self.lexical_languages = lexical_languages
 
     @component.output_types(documents=list[Document], outside_best=float)
     def run(
@@ -45,23 +53,29 @@ class ScopedRetriever:
         query_sparse_embedding: SparseEmbedding,
         collections: list[str],
         top_k: int | None = None,
+        language: str = "sv",
     ) -> dict[str, Any]:
-        """Retrieve the top passages the caller may read."""
+        """Retrieve the top passages the caller may read.
+
+        A question in a language that shares no words with the corpus (Arabic, Somali, ... against Swedish
+        routines) gets dense retrieval only: its keyword ranks would be noise fused into the dense ones.
+        """
         k = top_k or self.top_k
         filters = collection_filter(collections)
         store = self.document_store
+        mode = self.mode if language in self.lexical_languages else "dense"
         if isinstance(store, EdgeDocumentStore):
-            if self.mode == "dense":
+            if mode == "dense":
                 docs = store.query_by_embedding(query_embedding, filters=filters, top_k=k)
-            elif self.mode == "sparse":
+            elif mode == "sparse":
                 docs = store.query_by_sparse(query_sparse_embedding, filters=filters, top_k=k)
             else:
                 docs = store.query_hybrid(query_embedding, query_sparse_embedding, filters=filters, top_k=k)
             vectors = store.dense_vectors([d.id for d in docs])
         else:  # qdrant-haystack's QdrantDocumentStore on a server (or local mode in tests)
-            if self.mode == "dense":
+            if mode == "dense":
                 docs = store._query_by_embedding(query_embedding, filters=filters, top_k=k, return_embedding=True)
-            elif self.mode == "sparse":
+            elif mode == "sparse":
                 docs = store._query_by_sparse(query_sparse_embedding, filters=filters, top_k=k, return_embedding=True)
             else:
                 docs = store._query_hybrid(
