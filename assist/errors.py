@@ -36,3 +36,9 @@ class BackendUnavailableError(AssistError):
     """A backend (Qdrant server, LLM endpoint) cannot be reached."""
 
     status_code = 503
+
+
+class ScopeError(AssistError, ValueError):
+    """The caller asked to search collections its role may not read."""
+
+    status_code = 403

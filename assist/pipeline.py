@@ -21,7 +21,7 @@ from assist.components.contacts import ContactsLookup
 from assist.components.edge_store import EdgeDocumentStore
 from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
-from assist.errors import ConfigError, InvalidQuestionError, StoreNotFoundError
+from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
 from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
 from assist.privacy import scrub
 from assist.roles import collections_for
@@ -110,16 +110,23 @@ class Assistant:
         *,
         language: str | None = None,
         history: list[dict[str, str]] | None = None,
+        collections: list[str] | None = None,
         streaming_callback: Callable[[StreamingChunk], None] | None = None,
     ) -> Answer:
         """Answer `question` for `role` from the collections that role may read.
 
         `language` asks for the answer in another language (a plain-language answer to pass on to a parent);
         by default the answer is in the question's language. `history` holds the earlier turns of the
-        conversation as {"role": "user"|"assistant", "content": ...}, for follow-up questions.
+        conversation as {"role": "user"|"assistant", "content": ...}, for follow-up questions. `collections`
+        narrows the search to some of the collections the role may read (never widens it).
         """
         return self.answer_with_sources(
-            question, role, language=language, history=history, streaming_callback=streaming_callback
+            question,
+            role,
+            language=language,
+            history=history,
+            collections=collections,
+            streaming_callback=streaming_callback,
         )[0]
 
     def answer_with_sources(
@@ -129,11 +136,18 @@ class Assistant:
         *,
         language: str | None = None,
         history: list[dict[str, str]] | None = None,
+        collections: list[str] | None = None,
         streaming_callback: Callable[[StreamingChunk], None] | None = None,
     ) -> tuple[Answer, list[Document]]:
         """The answer and every passage retrieved for it (cited or not): what evaluation needs."""
         started = time.perf_counter()
-        collections = collections_for(role)
+        allowed = collections_for(role)
+        if collections:
+            refused_scope = sorted(set(collections) - set(allowed))
+            if refused_scope:
+                msg = f"Role {role!r} may not read {', '.join(refused_scope)}: choose among {', '.join(allowed)}."
+                raise ScopeError(msg)
+        collections = [c for c in allowed if not collections or c in collections]
         raw = validate_question(question, self.settings.retrieval.max_question_chars)
         if language is not None and language not in LANGUAGE_NAMES:
             msg = f"Unknown answer language {language!r}: use one of {', '.join(LANGUAGE_NAMES)}."

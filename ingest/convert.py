@@ -326,9 +326,9 @@ def strip_headers_footers(pages: list[str]) -> list[str]:
     out = []
     for text in pages:
         lines = text.splitlines()
-        idx = [i for i, ln in enumerate(lines) if ln.strip()]
-        edge = set(idx[:EDGE_LINES] + idx[-EDGE_LINES:])
-        out.append("\n".join(ln for i, ln in enumerate(lines) if not (i in edge and _norm(ln) in repeated)))
+        nonblank = [i for i, ln in enumerate(lines) if ln.strip()]
+        edge_rows = set(nonblank[:EDGE_LINES] + nonblank[-EDGE_LINES:])
+        out.append("\n".join(ln for i, ln in enumerate(lines) if not (i in edge_rows and _norm(ln) in repeated)))
     # A document whose pages all say the same thing (a one-word label per page) is not all header.
     return out if any(t.strip() for t in out) else pages
 
@@ -395,13 +395,14 @@ def convert_pdf(path: Path) -> SourceDocument:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok = bool(reader.decrypt(""))
             except Exception:  # noqa: BLE001 - any failure to decrypt means the same to the owner
-                ok = 0
+                ok = False
             if not ok:
                 msg = "encrypted PDF: remove the password and ingest again"
                 raise ConversionError(msg)
             notes.append("encrypted with an empty password")
+        info: Any
         try:
             info = reader.metadata or {}
         except Exception:  # noqa: BLE001 - broken metadata must not lose the text

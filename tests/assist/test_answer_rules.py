@@ -107,3 +107,14 @@ def test_model_saying_not_covered_becomes_a_refusal():
     )["answer"]
     assert out.refused
     assert out.citations == []
+
+
+def test_collections_narrow_the_role_scope_and_never_widen_it(assistant_factory):
+    from assist.errors import ScopeError
+
+    assistant = assistant_factory()
+    _, docs = assistant.answer_with_sources("Hur långt ska lösenordet vara?", role="library", collections=["general"])
+    assert docs
+    assert {d.meta["collection"] for d in docs} == {"general"}
+    with pytest.raises(ScopeError, match="may not read preschool"):
+        assistant.ask("Vad kostar förskolan?", role="library", collections=["preschool"])
