@@ -1,6 +1,9 @@
-"""The extractive generator: no LLM; the answer is the retrieved passages' most relevant sentences, each cited."""
+"""The extractive answer: no LLM; the retrieved passages' most relevant sentences, each cited.
 
-from haystack import Document, component
+GuardedAnswerGenerator uses it as the extractive backend and as the fallback when an LLM fails.
+"""
+
+from haystack import Document
 
 from assist.text import overlap, sentences, terms
 
@@ -35,18 +38,3 @@ def extract(
     keep = [s for s in best if s[0] >= 0.5 * top] or best[:1]
     keep.sort(key=lambda s: (s[1], s[2]))
     return "\n".join(f"- {sent} [{n}]" for _, n, _, sent in keep)
-
-
-@component
-class ExtractiveGenerator:
-    """Answers with cited sentences quoted from the passages; deterministic and instant."""
-
-    def __init__(self, *, max_sentences: int = MAX_SENTENCES):
-        self.max_sentences = max_sentences
-
-    @component.output_types(replies=list[str])
-    def run(
-        self, question: str, documents: list[Document], language: str = "sv", context: str = ""
-    ) -> dict[str, list[str]]:
-        """One reply: the cited sentences."""
-        return {"replies": [extract(question, documents, language, self.max_sentences, context)]}
