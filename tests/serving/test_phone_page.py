@@ -17,14 +17,30 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-# Records the answer's text each time it changes while the page marks the answer as still being written.
+# Records streamed text (raw [n] markers) put into the answer while it is still being written (aria-busy="true").
+# The mutation records are replayed in order, because delta and final answer may arrive in one network chunk and
+# be applied in one task: by the time the observer runs, aria-busy is already false, but the records still say
+# what was shown while busy.
 STREAM_WATCH = """
 window.__whileBusy = [];
 document.addEventListener("DOMContentLoaded", () => {
   const a = document.getElementById("answer");
-  new MutationObserver(() => {
-    if (a.getAttribute("aria-busy") === "true" && a.textContent) window.__whileBusy.push(a.textContent);
-  }).observe(a, { childList: true, characterData: true, subtree: true });
+  let busy = a.getAttribute("aria-busy") === "true";
+  new MutationObserver((records) => {
+    // The value an attribute record set is the next attribute record's old value, or the current one for the last.
+    const sets = records.filter((r) => r.type === "attributes");
+    for (const r of records) {
+      if (r.type === "attributes") {
+        const next = sets[sets.indexOf(r) + 1];
+        busy = (next ? next.oldValue : a.getAttribute("aria-busy")) === "true";
+        continue;
+      }
+      // Raw "[n]" markers are streamed text: the final render turns every known marker into a button.
+      const text = [...r.addedNodes].map((n) => n.textContent).join("");
+      if (busy && /\[\d{1,2}\]/.test(text)) window.__whileBusy.push(text);
+    }
+  }).observe(a, { childList: true, characterData: true, subtree: true,
+                  attributes: true, attributeFilter: ["aria-busy"], attributeOldValue: true });
 });
 """
 SCREENSHOT = REPO / "docs" / "phone-page.png"
