@@ -13,7 +13,13 @@ from haystack import Document, Pipeline
 from haystack.components.builders import ChatPromptBuilder
 from haystack.dataclasses import ChatMessage, StreamingChunk
 
-from assist.backends import embedder_name, make_chat_generator, make_document_store, make_text_embedder
+from assist.backends import (
+    embedder_name,
+    make_chat_generator,
+    make_document_embedder,
+    make_document_store,
+    make_text_embedder,
+)
 from assist.components.answer_builder import CitedAnswerBuilder, RefusalBuilder
 from assist.components.answer_generator import GuardedAnswerGenerator
 from assist.components.bm25_embedder import Bm25TextSparseEmbedder
@@ -45,12 +51,22 @@ def prompt_template() -> list[ChatMessage]:
 def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     """Wire the answer pipeline; sockets are connected explicitly."""
     chat_generator, name = make_chat_generator(settings)
+    r = settings.retrieval
     p = Pipeline()
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", Bm25TextSparseEmbedder())
     p.add_component(
         "retriever",
-        ScopedRetriever(document_store=document_store, mode=settings.retrieval.mode, top_k=settings.retrieval.top_k),
+        ScopedRetriever(
+            document_store=document_store,
+            mode=r.mode,
+            top_k=r.top_k,
+            candidates=r.candidates,
+            per_doc=r.per_doc,
+            title_embedder=make_document_embedder(settings),
+            title_weight=r.title_weight,
+            title_weight_fused=r.title_weight_fused,
+        ),
     )
     p.add_component(
         "gate", RelevanceGate(min_score=settings.retrieval.min_score, scope_margin=settings.retrieval.scope_margin)

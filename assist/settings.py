@@ -45,8 +45,16 @@ class GeneratorSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How many passages to fetch and how strong the evidence must be."""
 
-    top_k: int = 8
+    top_k: int = 10
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+    candidates: int = Field(default=32, description="Chunks fetched from Qdrant before documents are ranked.")
+    per_doc: int = Field(default=2, description="At most this many chunks of one document reach the answer.")
+    title_weight: float = Field(
+        default=1.0, description="Dense ranking: weight of a document title's cosine added to its best chunk's."
+    )
+    title_weight_fused: float = Field(
+        default=0.5, description="Hybrid/sparse ranking: weight of the title order as a further RRF list; 0 = off."
+    )
     min_score: float = Field(default=0.80, description="Below this top dense score the question is refused.")
     scope_margin: float = Field(
         default=0.03, description="Refuse when another role's routine beats the caller's best passage by this much."

@@ -1,13 +1,22 @@
-"""Retrieves passages for a question from Qdrant, scoped to the caller's collections inside the query."""
+"""Retrieves passages for a question from Qdrant, scoped to the caller's collections inside the query.
 
+Two steps: Qdrant returns candidate chunks (dense, sparse or hybrid, the role filter and the exclusion of replaced
+routines inside the query); then the candidates' documents are ranked with their titles as a second view of each
+routine, and the best chunks of the best documents are kept.
+"""
+
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import replace
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
 from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
-from assist.components.edge_store import EdgeDocumentStore
+from assist.components.edge_store import RRF_K, EdgeDocumentStore
 from assist.roles import COLLECTIONS
 
 RetrievalMode = Literal["dense", "sparse", "hybrid"]
@@ -21,22 +30,67 @@ def collection_filter(collections: list[str]) -> dict[str, Any]:
     return {"field": "meta.collection", "operator": "in", "value": list(collections)}
 
 
+def scope_filter(collections: list[str], replaced: list[str]) -> dict[str, Any]:
+    """The role's collections, less the routines that a newer version replaces."""
+    scope = collection_filter(collections)
+    if not replaced:
+        return scope
+    return {
+        "operator": "AND",
+        "conditions": [scope, {"field": "meta.doc_id", "operator": "not in", "value": list(replaced)}],
+    }
+
+
+def replaced_doc_ids(payloads: list[dict[str, Any]], today: date | None = None) -> set[str]:
+    """Doc ids that a stored document replaces (meta `replaces`) and whose replacement is already in force.
+
+    A replacement whose `valid_from` lies in the future does not yet replace anything: until that day the older
+    routine is the one that applies.
+    """
+    day = (today or date.today()).isoformat()
+    out: set[str] = set()
+    for p in payloads:
+        meta = p.get("meta", p)
+        old = str(meta.get("replaces") or "").strip()
+        if old and old != meta.get("doc_id") and str(meta.get("valid_from") or "") <= day:
+            out.add(old)
+    return out
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / ((float(np.linalg.norm(a)) or 1.0) * (float(np.linalg.norm(b)) or 1.0)))
+
+
 @component
 class ScopedRetriever:
     """Dense, sparse (BM25) or hybrid (RRF) retrieval on an embedded shard or a Qdrant server.
 
-    The role's collections become a filter inside the Qdrant query, never a filter applied afterwards. Each
-    returned document carries `meta["relevance"]`: its cosine similarity to the question, the score the
-    relevance gate reads (fused RRF scores are ranks, not evidence).
+    The role's collections become a filter inside the Qdrant query, never a filter applied afterwards; so does the
+    exclusion of routines replaced by a newer version in force. Each returned document carries
+    `meta["relevance"]`: its cosine similarity to the question, the score the relevance gate reads (fused RRF
+    scores are ranks, not evidence).
+
+    With a `title_embedder` (the passage embedder), the candidates' documents are re-ranked with their titles:
+    a title says what a routine is about in a few words, and that short text matches a question in another
+    language better than a long passage does. Dense-only ranking adds `title_weight` x the title's cosine to each
+    document's best chunk cosine; fused (hybrid or sparse) ranking adds the title order as a further rank list with
+    weight `title_weight_fused`. Then at most `per_doc` chunks of each document are returned, best documents first,
+    `top_k` in all.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each knob is a measured setting
         self,
         *,
         document_store: Any,
         mode: RetrievalMode = "hybrid",
-        top_k: int = 5,
+        top_k: int = 8,
+        candidates: int = 32,
+        per_doc: int = 2,
+        title_embedder: Any | None = None,
+        title_weight: float = 1.0,
+        title_weight_fused: float = 0.5,
         lexical_languages: tuple[str, ...] = ("sv", "en", "no", "da"),
+        replaced_ttl_s: float = 60.0,
     ):
         if mode not in ("dense", "sparse", "hybrid"):
             msg = f"Unknown retrieval mode {mode!r}: use dense, sparse or hybrid."
@@ -44,7 +98,21 @@ class ScopedRetriever:
         self.document_store = document_store
         self.mode = mode
         self.top_k = top_k
+        self.candidates = candidates
+        self.per_doc = per_doc
+        self.title_embedder = title_embedder
+        self.title_weight = title_weight
+        self.title_weight_fused = title_weight_fused
         self.lexical_languages = lexical_languages
+        self.replaced_ttl_s = replaced_ttl_s
+        self._replaced: tuple[float, list[str]] | None = None
+        self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the title embedder's model."""
+        if self.title_embedder is not None and hasattr(self.title_embedder, "warm_up"):
+            self.title_embedder.warm_up()
 
     @component.output_types(documents=list[Document], outside_best=float)
     def run(
@@ -61,38 +129,93 @@ class ScopedRetriever:
         routines) gets dense retrieval only: its keyword ranks would be noise fused into the dense ones.
         """
         k = top_k or self.top_k
-        filters = collection_filter(collections)
-        store = self.document_store
+        collection_filter(collections)  # an empty scope fails before the store is read
+        filters = scope_filter(collections, self.replaced())
         mode = self.mode if language in self.lexical_languages else "dense"
-        if isinstance(store, EdgeDocumentStore):
-            if mode == "dense":
-                docs = store.query_by_embedding(query_embedding, filters=filters, top_k=k)
-            elif mode == "sparse":
-                docs = store.query_by_sparse(query_sparse_embedding, filters=filters, top_k=k)
-            else:
-                docs = store.query_hybrid(query_embedding, query_sparse_embedding, filters=filters, top_k=k)
-            vectors = store.dense_vectors([d.id for d in docs])
-        else:  # qdrant-haystack's QdrantDocumentStore on a server (or local mode in tests)
-            if mode == "dense":
-                docs = store._query_by_embedding(query_embedding, filters=filters, top_k=k, return_embedding=True)
-            elif mode == "sparse":
-                docs = store._query_by_sparse(query_sparse_embedding, filters=filters, top_k=k, return_embedding=True)
-            else:
-                docs = store._query_hybrid(
-                    query_embedding, query_sparse_embedding, filters=filters, top_k=k, return_embedding=True
-                )
-            vectors = {d.id: d.embedding for d in docs}
+        docs, vectors = self._query(mode, query_embedding, query_sparse_embedding, filters, max(k, self.candidates))
         q = np.asarray(query_embedding, dtype=np.float32)
-        qn = float(np.linalg.norm(q)) or 1.0
-        out = []
+        scored = []
         for doc in docs:
             vec = vectors.get(doc.id)
-            relevance = 0.0
-            if vec is not None:
-                v = np.asarray(vec, dtype=np.float32)
-                relevance = float(q @ v / (qn * (float(np.linalg.norm(v)) or 1.0)))
-            out.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
-        return {"documents": out, "outside_best": self._outside_best(query_embedding, collections)}
+            relevance = _cos(q, np.asarray(vec, dtype=np.float32)) if vec is not None else 0.0
+            scored.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
+        ranked = self._by_document(scored, q, fused=mode != "dense")
+        return {"documents": ranked[:k], "outside_best": self._outside_best(query_embedding, collections)}
+
+    def replaced(self) -> list[str]:
+        """Doc ids replaced by a newer routine in force; read from the store at most once per `replaced_ttl_s`."""
+        now = time.monotonic()
+        with self._lock:
+            if self._replaced is not None and now - self._replaced[0] < self.replaced_ttl_s:
+                return self._replaced[1]
+        flt = {"field": "meta.replaces", "operator": "!=", "value": ""}
+        store = self.document_store
+        if isinstance(store, EdgeDocumentStore):
+            payloads = store.filter_payloads(flt) if store.exists() else []
+        else:
+            payloads = [{"meta": d.meta} for d in store.filter_documents(flt)]
+        ids = sorted(replaced_doc_ids(payloads))
+        with self._lock:
+            self._replaced = (now, ids)
+        return ids
+
+    def _query(
+        self, mode: str, dense: list[float], sparse: SparseEmbedding, filters: dict[str, Any], limit: int
+    ) -> tuple[list[Document], dict[str, Any]]:
+        store = self.document_store
+        if isinstance(store, EdgeDocumentStore):
+            if mode == "dense":
+                docs = store.query_by_embedding(dense, filters=filters, top_k=limit)
+            elif mode == "sparse":
+                docs = store.query_by_sparse(sparse, filters=filters, top_k=limit)
+            else:
+                docs = store.query_hybrid(dense, sparse, filters=filters, top_k=limit)
+            return docs, store.dense_vectors([d.id for d in docs])
+        # qdrant-haystack's QdrantDocumentStore on a server (or local mode in tests)
+        if mode == "dense":
+            docs = store._query_by_embedding(dense, filters=filters, top_k=limit, return_embedding=True)
+        elif mode == "sparse":
+            docs = store._query_by_sparse(sparse, filters=filters, top_k=limit, return_embedding=True)
+        else:
+            docs = store._query_hybrid(dense, sparse, filters=filters, top_k=limit, return_embedding=True)
+        return docs, {d.id: d.embedding for d in docs}
+
+    def _by_document(self, chunks: list[Document], q: np.ndarray, *, fused: bool) -> list[Document]:
+        """Chunks ordered by their document's score, at most `per_doc` of each, in candidate order within one."""
+        groups: dict[str, list[Document]] = {}
+        for d in chunks:
+            groups.setdefault(str(d.meta.get("doc_id", d.id)), []).append(d)
+        order = list(groups)  # by each document's best candidate rank
+        titles = self._title_scores(groups, q)
+        if titles:
+            by_title = sorted(order, key=lambda doc_id: -titles[doc_id])
+            if fused:
+                score = {
+                    doc_id: 1 / (RRF_K + rank) + self.title_weight_fused / (RRF_K + by_title.index(doc_id))
+                    for rank, doc_id in enumerate(order)
+                }
+            else:
+                score = {
+                    doc_id: max(c.meta["relevance"] for c in groups[doc_id]) + self.title_weight * titles[doc_id]
+                    for doc_id in order
+                }
+            order = sorted(order, key=lambda doc_id: -score[doc_id])
+        return [c for doc_id in order for c in groups[doc_id][: self.per_doc]]
+
+    def _title_scores(self, groups: dict[str, list[Document]], q: np.ndarray) -> dict[str, float]:
+        """Cosine of the question to each document's title (title vectors are cached in memory, 20,000 at most)."""
+        if self.title_embedder is None or not (self.title_weight or self.title_weight_fused):
+            return {}
+        titles = {doc_id: str(cs[0].meta.get("title") or "") for doc_id, cs in groups.items()}
+        missing = sorted({t for t in titles.values() if t and t not in self._titles})
+        if missing:
+            embedded = self.title_embedder.run(documents=[Document(content=t) for t in missing])["documents"]
+            with self._lock:
+                for d in embedded:
+                    self._titles[d.content] = np.asarray(d.embedding, dtype=np.float32)
+                while len(self._titles) > 20_000:
+                    self._titles.popitem(last=False)
+        return {doc_id: _cos(q, self._titles[t]) if t in self._titles else 0.0 for doc_id, t in titles.items()}
 
     def _outside_best(self, query_embedding: list[float], collections: list[str]) -> float:
         """Best dense score among the collections the caller may NOT read; 0 when there are none.
