@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
 # The mutation records are replayed in order, because delta and final answer may arrive in one network chunk and
 # be applied in one task: by the time the observer runs, aria-busy is already false, but the records still say
 # what was shown while busy.
-STREAM_WATCH = """
+STREAM_WATCH = r"""
 window.__whileBusy = [];
 document.addEventListener("DOMContentLoaded", () => {
   const a = document.getElementById("answer");
