@@ -215,7 +215,11 @@ class EdgeDocumentStore:
 
     # --- queries (same signatures as QdrantDocumentStore's) -------------------------------------------------------
     def query_by_embedding(
-        self, query_embedding: list[float], filters: dict[str, Any] | None = None, top_k: int = 10
+        self,
+        query_embedding: list[float],
+        filters: dict[str, Any] | None = None,
+        top_k: int = 10,
+        return_embedding: bool = False,
     ) -> list[Document]:
         """Dense nearest neighbours, the filter applied inside the query."""
         request = qe.QueryRequest(
@@ -223,11 +227,16 @@ class EdgeDocumentStore:
             query=qe.Query.Nearest(list(query_embedding), using=DENSE_VECTORS_NAME),
             filter=convert_filters_to_edge(filters),
             with_payload=True,
+            with_vector=[DENSE_VECTORS_NAME] if return_embedding else None,
         )
         return self._run(request)
 
     def query_by_sparse(
-        self, query_sparse_embedding: SparseEmbedding, filters: dict[str, Any] | None = None, top_k: int = 10
+        self,
+        query_sparse_embedding: SparseEmbedding,
+        filters: dict[str, Any] | None = None,
+        top_k: int = 10,
+        return_embedding: bool = False,
     ) -> list[Document]:
         """BM25 keyword search on the sparse vectors, the filter applied inside the query."""
         request = qe.QueryRequest(
@@ -235,6 +244,7 @@ class EdgeDocumentStore:
             query=qe.Query.Nearest(self._sparse(query_sparse_embedding), using=SPARSE_VECTORS_NAME),
             filter=convert_filters_to_edge(filters),
             with_payload=True,
+            with_vector=[DENSE_VECTORS_NAME] if return_embedding else None,
         )
         return self._run(request)
 
@@ -246,6 +256,7 @@ class EdgeDocumentStore:
         top_k: int = 10,
         prefetch_limit: int | None = None,
         rrf_k: int = RRF_K,
+        return_embedding: bool = False,
     ) -> list[Document]:
         """Dense + sparse prefetches fused by reciprocal rank fusion in one query, both filtered inside."""
         flt = convert_filters_to_edge(filters)
@@ -264,6 +275,7 @@ class EdgeDocumentStore:
             ],
             query=qe.Fusion.Rrf(k=rrf_k),  # type: ignore[arg-type]  # the stub omits nested Fusion classes
             with_payload=True,
+            with_vector=[DENSE_VECTORS_NAME] if return_embedding else None,
         )
         return self._run(request)
 
@@ -271,7 +283,7 @@ class EdgeDocumentStore:
     def _run(self, request: qe.QueryRequest) -> list[Document]:
         with self._lock:
             points = self.shard.query(request)
-        return [self._to_document(p.payload, p.score, None) for p in points]
+        return [self._to_document(p.payload, p.score, p.vector) for p in points]
 
     def _retrieve_ids(self, ids: list[str]) -> list[Document]:
         if not ids or (self._shard is None and not self.exists()):

@@ -20,6 +20,7 @@ from assist.components.edge_store import RRF_K, EdgeDocumentStore
 from assist.roles import COLLECTIONS
 
 RetrievalMode = Literal["dense", "sparse", "hybrid"]
+TITLE_CACHE_SIZE = 50_000  # title vectors kept in memory (1.5 KB each)
 
 
 def collection_filter(collections: list[str]) -> dict[str, Any]:
@@ -108,11 +109,47 @@ class ScopedRetriever:
         self._replaced: tuple[float, list[str]] | None = None
         self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._prefetch: threading.Thread | None = None
 
     def warm_up(self) -> None:
-        """Load the title embedder's model."""
-        if self.title_embedder is not None and hasattr(self.title_embedder, "warm_up"):
+        """Load the title embedder's model, then embed the stored titles in the background.
+
+        A title not yet embedded when a question needs it is embedded then (about 7 ms each here); the background
+        pass saves later questions that wait. The titles are read from the store here, in the caller's thread, so
+        the background pass never touches a store that may be closed meanwhile.
+        """
+        if self.title_embedder is None:
+            return
+        if hasattr(self.title_embedder, "warm_up"):
             self.title_embedder.warm_up()
+        if self._prefetch is None and isinstance(self.document_store, EdgeDocumentStore):
+            titles = self.stored_titles()
+            self._prefetch = threading.Thread(
+                target=self.embed_titles, args=(titles,), name="title-prefetch", daemon=True
+            )
+            self._prefetch.start()
+
+    def stored_titles(self) -> list[str]:
+        """Every distinct document title on the embedded shard (empty for a server: its titles come lazily)."""
+        store = self.document_store
+        if not isinstance(store, EdgeDocumentStore) or not store.exists():
+            return []
+        return sorted({str((p.get("meta") or {}).get("title") or "") for p in store.filter_payloads()} - {""})
+
+    def embed_titles(self, titles: list[str], batch_size: int = 32) -> int:
+        """Embed the titles not yet cached; returns how many were embedded."""
+        missing = [t for t in titles if t and t not in self._titles][:TITLE_CACHE_SIZE]
+        for start in range(0, len(missing), batch_size):
+            self._embed_titles(missing[start : start + batch_size])
+        return len(missing)
+
+    def _embed_titles(self, titles: list[str]) -> None:
+        embedded = self.title_embedder.run(documents=[Document(content=t) for t in titles])["documents"]
+        with self._lock:
+            for d in embedded:
+                self._titles[d.content] = np.asarray(d.embedding, dtype=np.float32)
+            while len(self._titles) > TITLE_CACHE_SIZE:
+                self._titles.popitem(last=False)
 
     @component.output_types(documents=list[Document], outside_best=float)
     def run(
@@ -132,11 +169,11 @@ class ScopedRetriever:
         collection_filter(collections)  # an empty scope fails before the store is read
         filters = scope_filter(collections, self.replaced())
         mode = self.mode if language in self.lexical_languages else "dense"
-        docs, vectors = self._query(mode, query_embedding, query_sparse_embedding, filters, max(k, self.candidates))
+        docs = self._query(mode, query_embedding, query_sparse_embedding, filters, max(k, self.candidates))
         q = np.asarray(query_embedding, dtype=np.float32)
         scored = []
         for doc in docs:
-            vec = vectors.get(doc.id)
+            vec = doc.embedding
             relevance = _cos(q, np.asarray(vec, dtype=np.float32)) if vec is not None else 0.0
             scored.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
         ranked = self._by_document(scored, q, fused=mode != "dense")
@@ -161,24 +198,17 @@ class ScopedRetriever:
 
     def _query(
         self, mode: str, dense: list[float], sparse: SparseEmbedding, filters: dict[str, Any], limit: int
-    ) -> tuple[list[Document], dict[str, Any]]:
+    ) -> list[Document]:
+        """Candidates with their dense vectors, from the embedded shard or qdrant-haystack's server store (the two
+        share these calls; the server's are private in qdrant-haystack)."""
         store = self.document_store
-        if isinstance(store, EdgeDocumentStore):
-            if mode == "dense":
-                docs = store.query_by_embedding(dense, filters=filters, top_k=limit)
-            elif mode == "sparse":
-                docs = store.query_by_sparse(sparse, filters=filters, top_k=limit)
-            else:
-                docs = store.query_hybrid(dense, sparse, filters=filters, top_k=limit)
-            return docs, store.dense_vectors([d.id for d in docs])
-        # qdrant-haystack's QdrantDocumentStore on a server (or local mode in tests)
+        edge = isinstance(store, EdgeDocumentStore)
+        args = {"filters": filters, "top_k": limit, "return_embedding": True}
         if mode == "dense":
-            docs = store._query_by_embedding(dense, filters=filters, top_k=limit, return_embedding=True)
-        elif mode == "sparse":
-            docs = store._query_by_sparse(sparse, filters=filters, top_k=limit, return_embedding=True)
-        else:
-            docs = store._query_hybrid(dense, sparse, filters=filters, top_k=limit, return_embedding=True)
-        return docs, {d.id: d.embedding for d in docs}
+            return (store.query_by_embedding if edge else store._query_by_embedding)(dense, **args)
+        if mode == "sparse":
+            return (store.query_by_sparse if edge else store._query_by_sparse)(sparse, **args)
+        return (store.query_hybrid if edge else store._query_hybrid)(dense, sparse, **args)
 
     def _by_document(self, chunks: list[Document], q: np.ndarray, *, fused: bool) -> list[Document]:
         """Chunks ordered by their document's score, at most `per_doc` of each, in candidate order within one."""
@@ -203,18 +233,13 @@ class ScopedRetriever:
         return [c for doc_id in order for c in groups[doc_id][: self.per_doc]]
 
     def _title_scores(self, groups: dict[str, list[Document]], q: np.ndarray) -> dict[str, float]:
-        """Cosine of the question to each document's title (title vectors are cached in memory, 20,000 at most)."""
+        """Cosine of the question to each document's title (title vectors are cached in memory)."""
         if self.title_embedder is None or not (self.title_weight or self.title_weight_fused):
             return {}
         titles = {doc_id: str(cs[0].meta.get("title") or "") for doc_id, cs in groups.items()}
         missing = sorted({t for t in titles.values() if t and t not in self._titles})
         if missing:
-            embedded = self.title_embedder.run(documents=[Document(content=t) for t in missing])["documents"]
-            with self._lock:
-                for d in embedded:
-                    self._titles[d.content] = np.asarray(d.embedding, dtype=np.float32)
-                while len(self._titles) > 20_000:
-                    self._titles.popitem(last=False)
+            self._embed_titles(missing)
         return {doc_id: _cos(q, self._titles[t]) if t in self._titles else 0.0 for doc_id, t in titles.items()}
 
     def _outside_best(self, query_embedding: list[float], collections: list[str]) -> float:

@@ -171,3 +171,13 @@ def test_empty_sparse_query_still_retrieves_densely(tmp_path):
     q = query("hemma efter kräkning") | {"query_sparse_embedding": SparseEmbedding(indices=[], values=[])}
     got = ScopedRetriever(document_store=store, mode="dense", top_k=2).run(**q)["documents"]
     assert [d.meta["doc_id"] for d in got] == ["sjuk-2024", "sjuk-2024"]
+
+
+def test_warm_up_embeds_the_stored_titles_in_the_background(tmp_path):
+    store = make_store("edge", tmp_path, sick_docs())
+    retriever = ScopedRetriever(document_store=store, title_embedder=E5DocumentEmbedder())
+    assert retriever.stored_titles() == ["Avgifter", "Sjukdom och återgång"]
+    retriever.warm_up()
+    retriever._prefetch.join(timeout=60)
+    assert set(retriever._titles) == {"Avgifter", "Sjukdom och återgång"}
+    store.close()
