@@ -62,6 +62,12 @@ def vocabulary() -> tuple[list[str], list[float]]:
     return words, [1.0 / (rank + 1) for rank in range(len(words))]
 
 
+def doc_title(doc: int, words: list[str]) -> str:
+    """One title per synthetic document (8 chunks), as a real routine's chunks share its title."""
+    picks = random.Random(doc).choices(words[:500], k=3)
+    return f"Rutin {doc}: " + " ".join(picks)
+
+
 def synthetic_chunks(start: int, n: int, rng: random.Random, nrng: np.random.Generator,
                      words: list[str], weights: list[float]) -> list[Document]:
     vectors = nrng.standard_normal((n, DIM)).astype(np.float32)
@@ -77,7 +83,7 @@ def synthetic_chunks(start: int, n: int, rng: random.Random, nrng: np.random.Gen
             embedding=vectors[i].tolist(),
             sparse_embedding=SparseEmbedding(indices=list(sparse.indices), values=list(sparse.values)),
             meta={"collection": COLLECTIONS[(start + i) % 4], "doc_id": f"doc-{(start + i) // 8}", "language": "sv",
-                  "title": f"Rutin {(start + i) // 8}: " + " ".join(rng.choices(words[:500], k=3)), "replaces": ""},
+                  "title": doc_title((start + i) // 8, words), "replaces": ""},
         ))
     return docs
 
