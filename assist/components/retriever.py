@@ -197,7 +197,7 @@ class ScopedRetriever:
         return ids
 
     def _query(
-        self, mode: str, dense: list[float], sparse: SparseEmbedding, filters: dict[str, Any], limit: int
+        self, mode: str, dense: list[float], sparse: SparseEmbedding | None, filters: dict[str, Any], limit: int
     ) -> list[Document]:
         """Candidates with their dense vectors, from the embedded shard or qdrant-haystack's server store (the two
         share these calls; the server's are private in qdrant-haystack)."""
@@ -240,7 +240,8 @@ class ScopedRetriever:
         missing = sorted({t for t in titles.values() if t and t not in self._titles})
         if missing:
             self._embed_titles(missing)
-        return {doc_id: _cos(q, self._titles[t]) if t in self._titles else 0.0 for doc_id, t in titles.items()}
+        vectors = {doc_id: self._titles.get(t) for doc_id, t in titles.items()}  # one read each: eviction may race
+        return {doc_id: _cos(q, v) if v is not None else 0.0 for doc_id, v in vectors.items()}
 
     def _outside_best(self, query_embedding: list[float], collections: list[str]) -> float:
         """Best dense score among the collections the caller may NOT read; 0 when there are none.
@@ -251,10 +252,5 @@ class ScopedRetriever:
         outside = [c for c in COLLECTIONS if c not in collections]
         if not outside:
             return 0.0
-        filters = collection_filter(outside)
-        store = self.document_store
-        if isinstance(store, EdgeDocumentStore):
-            docs = store.query_by_embedding(query_embedding, filters=filters, top_k=1)
-        else:
-            docs = store._query_by_embedding(query_embedding, filters=filters, top_k=1)
+        docs = self._query("dense", query_embedding, None, collection_filter(outside), 1)
         return float(docs[0].score) if docs and docs[0].score is not None else 0.0
