@@ -156,13 +156,18 @@ class EdgeDocumentStore:
         with self._lock:
             return int(self.shard.count(qe.CountRequest(exact=True, filter=convert_filters_to_edge(filters))))
 
-    def _scroll(self, filters: dict[str, Any] | None, with_vector: bool = False) -> Iterator[Any]:
+    def _scroll(
+        self, filters: dict[str, Any] | None, with_vector: bool = False, fields: list[str] | None = None
+    ) -> Iterator[Any]:
         flt = convert_filters_to_edge(filters)
+        with_payload: Any = fields if fields is not None else True
         offset = None
         while True:
             with self._lock:
                 records, offset = self.shard.scroll(
-                    qe.ScrollRequest(offset=offset, limit=1000, filter=flt, with_payload=True, with_vector=with_vector)
+                    qe.ScrollRequest(
+                        offset=offset, limit=1000, filter=flt, with_payload=with_payload, with_vector=with_vector
+                    )
                 )
             yield from records
             if offset is None:
@@ -174,11 +179,13 @@ class EdgeDocumentStore:
             return []
         return [self._to_document(r.payload, None, r.vector) for r in self._scroll(filters, with_vector=True)]
 
-    def filter_payloads(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Payloads only (no vectors): cheap bookkeeping reads for ingest."""
+    def filter_payloads(
+        self, filters: dict[str, Any] | None = None, fields: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Payloads only (no vectors): cheap bookkeeping reads. `fields` (e.g. ["meta.title"]) reads just those."""
         if self._shard is None and not self.exists():
             return []
-        return [dict(r.payload or {}) for r in self._scroll(filters)]
+        return [dict(r.payload or {}) for r in self._scroll(filters, fields=fields)]
 
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
         """Write documents with their dense (and, when present, sparse) embeddings."""
