@@ -1,6 +1,12 @@
 """The Answer contract every surface returns (CLI JSON, HTTP, TUI)."""
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+#: answered: the routines answer the question. closest: they do not answer it directly; the citations are the
+#: nearest routines, never to be shown as an answer. refused: no routine is relevant; the text says who to ask.
+AnswerStatus = Literal["answered", "closest", "refused"]
 
 
 class Citation(BaseModel):
@@ -17,11 +23,21 @@ class Citation(BaseModel):
 
 
 class Answer(BaseModel):
-    """An answer with its citations; `refused` is true when the routines do not cover the question."""
+    """An answer with its citations, and whether the routines answer the question (`status`).
+
+    `refused` is kept for existing clients: it is true whenever `status` is not `answered`.
+    """
 
     answer: str
     citations: list[Citation] = Field(default_factory=list)
-    refused: bool = False
+    status: AnswerStatus = Field(
+        default="answered",
+        description="answered | closest (no routine answers this directly; the nearest are cited) | refused.",
+    )
+    refused: bool = Field(default=False, description="True whenever status is not 'answered'.")
+    uncovered: list[str] = Field(
+        default_factory=list, description="With status 'closest': the question's key terms no routine mentions."
+    )
     language: str = "sv"
     generator: str = Field(default="", description="Which generator produced the text.")
     fallback: bool = Field(
@@ -35,3 +51,11 @@ class Answer(BaseModel):
         default_factory=list, description="Things the user should know (fallback, scrubbed data)."
     )
     timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")
+
+    @model_validator(mode="after")
+    def _status_and_refused_agree(self) -> "Answer":
+        # Older code paths say refused=True only; a status other than answered always means refused.
+        if self.refused and self.status == "answered":
+            self.status = "refused"
+        self.refused = self.status != "answered"
+        return self
