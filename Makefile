@@ -3,20 +3,29 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint clean
+.PHONY: install install-test run test lint clean
 
 install: $(STAMP)
+install-test: $(TEST_STAMP)
 
-# The CPU build of torch goes in first: any other torch request pulls gigabytes of CUDA.
+# The product: compiles nothing. The CPU build of torch goes in first: any other torch request pulls gigabytes of CUDA.
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# The tests also need llama.cpp (the OpenAI-compatible server that stands in for vLLM, and the in-process
+# generator): built once for any AVX2 CPU by scripts/install_llamacpp.sh, never for this machine's CPU alone.
+$(TEST_STAMP): $(STAMP) scripts/install_llamacpp.sh
+	scripts/install_llamacpp.sh $(BIN)/pip
+	$(BIN)/pip install -q -e '.[dev,llamacpp]'
 	touch $@
 
 # Ingest knowledge/ (unchanged files are skipped), answer a sample question, print a sign-in link, start the service.
@@ -26,11 +35,11 @@ run: $(STAMP)
 	$(BIN)/assist token create --role home-care
 	$(BIN)/assist serve
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
-	$(BIN)/ruff check assist ingest serving tui tests bench
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check assist ingest serving tui qa tests bench
 
 clean:
 	rm -rf $(VENV) data

