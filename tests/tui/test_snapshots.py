@@ -66,3 +66,10 @@ def test_server_down_notification(snap_compare, down_backend, history) -> None: 
         await ask(pilot, "How does a child get a library card?")
 
     assert snap_compare(AssistApp(down_backend, history), run_before=run_before)
+
+
+def test_closest_answer(snap_compare, fake_backend, history) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot) -> None:
+        await ask(pilot, "Can I borrow a laptop?")
+
+    assert snap_compare(AssistApp(fake_backend, history), run_before=run_before)
