@@ -44,6 +44,33 @@ document.addEventListener("DOMContentLoaded", () => {
                   attributes: true, attributeFilter: ["aria-busy"], attributeOldValue: true });
 });
 """
+# Records every state the result takes, and whether streamed text was in the answer box while the state was
+# "pending": it must be shown as a draft until the final answer's status is known, never as "answered" on the way
+# to "closest". As in STREAM_WATCH, the records are replayed in order (the value an attribute record set is the
+# next attribute record's old value), since the last delta and the final answer may be applied in one task.
+STATE_WATCH = r"""
+window.__states = [];
+window.__textWhilePending = false;
+document.addEventListener("DOMContentLoaded", () => {
+  const result = document.getElementById("result");
+  const answer = document.getElementById("answer");
+  let state = result.dataset.state;
+  new MutationObserver((records) => {
+    const sets = records.filter((r) => r.type === "attributes");
+    for (const r of records) {
+      if (r.type === "attributes") {
+        const next = sets[sets.indexOf(r) + 1];
+        state = next ? next.oldValue : result.dataset.state;
+        window.__states.push(state);
+      } else if (state === "pending" && answer.contains(r.target)
+                 && [...r.addedNodes].some((n) => n.textContent.trim())) {
+        window.__textWhilePending = true;
+      }
+    }
+  }).observe(result, { subtree: true, childList: true, characterData: true,
+                       attributes: true, attributeFilter: ["data-state"], attributeOldValue: true });
+});
+"""
 SCREENSHOT = REPO / "docs" / "phone-page.png"
 
 
@@ -155,13 +182,16 @@ def test_closest_answer_is_never_shown_as_an_answer(closest_server: ClosestServe
     The real service answers over the real store (citations, streamed text); the test double at the serving
     boundary only reports the final answer as `closest` with uncovered ["semesterdagar"].
     """
-    page.add_init_script(STREAM_WATCH)
+    page.add_init_script(STATE_WATCH)
     page.goto(f"{closest_server.base_url}/#token={closest_server.token('home-care')}")
     page.get_by_label("Your question").fill("Hur många semesterdagar får jag när en brukare har ramlat?")
     page.get_by_role("button", name="Ask", exact=True).tap()
     page.wait_for_selector("#status:has-text('No routine answers this directly')")
     original = closest_server.double.originals[-1]
     assert original.status == "answered"  # what the real core gave; the page got it as closest
+    # The text was on screen only as a draft, then as the closest routines; never in the answer's state.
+    assert page.evaluate("window.__states") == ["pending", "closest"]
+    assert page.evaluate("window.__textWhilePending")  # streamed text was shown, as a draft
 
     result = page.locator("#result")
     assert result.get_attribute("data-state") == "closest"
@@ -234,3 +264,15 @@ def test_table_row_in_a_quote_is_a_small_table(live_server: LiveServer, page) ->
         return [...box.querySelectorAll('tbody td, tbody th')].map(e => e.textContent);
     }""")
     assert headed == ["Böcker och ljudböcker", "Lånetid: 28 dagar"]
+
+
+def test_refused_answer_says_who_to_ask(live_server: LiveServer, page) -> None:  # noqa: ANN001
+    page.goto(f"{live_server.base_url}/#token={live_server.token('preschool')}")
+    page.get_by_label("Your question").fill("Vad kostar en månadsbiljett på bussen?")
+    page.get_by_role("button", name="Ask", exact=True).tap()
+    page.wait_for_selector("#status:has-text('do not cover')")
+    assert page.locator("#result").get_attribute("data-state") == "refused"
+    assert page.locator("#answer-title").inner_text() == "Not in the routines"
+    assert page.locator("#closest-banner").is_hidden()
+    assert "Rutinerna svarar inte på den frågan" in page.locator("#answer").inner_text()
+    assert "Ask your manager" in page.locator("#notice").inner_text()
