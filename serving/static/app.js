@@ -120,6 +120,7 @@ function renderClosest(answer, state) {
   const help = $("sources-help");
   if (state !== "closest") {
     $("sources-title").textContent = "Sources";
+    $("sources-title").removeAttribute("lang");
     help.textContent = "Tap a source to read the passage.";
     return;
   }

@@ -264,6 +264,16 @@ def test_table_row_in_a_quote_is_a_small_table(live_server: LiveServer, page) ->
         return [...box.querySelectorAll('tbody td, tbody th')].map(e => e.textContent);
     }""")
     assert headed == ["Böcker och ljudböcker", "Lånetid: 28 dagar"]
+    # A wide table scrolls inside its own box; the page itself never scrolls sideways at 360 px.
+    wide = page.evaluate("""() => {
+        const box = document.getElementById('passage-quote');
+        renderQuote(box, '| ' + Array.from({length: 8}, (_, i) => 'Kolumnrubrik' + i).join(' | ') + ' |');
+        document.getElementById('result').hidden = false;
+        document.getElementById('passage').hidden = false;
+        const wrap = box.querySelector('.table-wrap');
+        return [document.documentElement.scrollWidth, wrap.scrollWidth > wrap.clientWidth];
+    }""")
+    assert wide == [360, True]
 
 
 def test_refused_answer_says_who_to_ask(live_server: LiveServer, page) -> None:  # noqa: ANN001
