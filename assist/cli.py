@@ -11,6 +11,7 @@ import typer
 
 from assist.errors import AssistError
 from assist.roles import ROLES
+from assist.schemas import Answer
 from assist.settings import settings_for
 
 app = typer.Typer(
@@ -77,16 +78,36 @@ def ask(
     if as_json:
         typer.echo(answer.model_dump_json())
         return
-    typer.echo(answer.answer)
+    _print_answer(answer)
+
+
+def _print_answer(answer: Answer) -> None:
+    """The answer for a person: a closest answer is stated as such first, its text indented as a quotation."""
+    from assist.states import closest_heading, closest_preamble, readable_quote  # noqa: PLC0415
+
+    closest = answer.status == "closest"
+    if closest:
+        for line in closest_preamble(answer):
+            typer.secho(line, fg=typer.colors.YELLOW, bold=True)
+        typer.echo("\n" + "\n".join(f"  | {line}" for line in answer.answer.strip().splitlines()))
+    elif answer.status == "refused":
+        typer.secho(answer.answer, fg=typer.colors.YELLOW)
+    else:
+        typer.echo(answer.answer)
     for note in answer.notices:
         typer.secho(f"Note: {note}", fg=typer.colors.YELLOW)
     if answer.citations:
-        typer.echo("\nSources:")
+        typer.echo(f"\n{closest_heading(answer)}:" if closest else "\nSources:")
         for c in answer.citations:
             where = f", page {c.page}" if c.page else ""
             section = f" ({c.section})" if c.section else ""
             typer.echo(f"  [{c.n}] {c.title}{where}{section}: {c.source}")
-            typer.echo(f"      \u201c{c.quote}\u201d")
+            # Table rows come one cell per line, so that a row keeps its column headers legibly.
+            quote = readable_quote(c.quote).splitlines() or [""]
+            quote[0] = f"\u201c{quote[0]}"
+            quote[-1] = f"{quote[-1]}\u201d"
+            for line in quote:
+                typer.echo(f"      {line}")
 
 
 @app.command()

@@ -30,7 +30,7 @@ class AskRequest(BaseModel):
 
 
 class AskResponse(Answer):
-    """The Answer, with the id to quote in feedback and in the audit log."""
+    """The Answer (`status`: answered, closest or refused; `uncovered`), with the id for feedback and the audit log."""
 
     request_id: str
 

@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 from assist.errors import AssistError
 from assist.roles import ROLES
 from assist.schemas import Answer
+from assist.states import closest_heading, closest_preamble
 from tui.backends import Backend, Turn
 from tui.history import HistoryStore
 from tui.widgets import (
@@ -51,10 +52,18 @@ class Exchange:
 
 
 def copy_text(answer: Answer) -> str:
-    """The answer with its numbered sources, ready to paste into a mail or a ticket."""
-    lines = [answer.answer.strip()]
+    """The answer with its numbered sources, ready to paste into a mail or a ticket.
+
+    A closest answer is pasted as what it is: the plain statement first, the routines' text as a quotation.
+    """
+    closest = answer.status == "closest"
+    if closest:
+        quoted = [f"> {line}" for line in answer.answer.strip().splitlines()]
+        lines = [*closest_preamble(answer), "", *quoted]
+    else:
+        lines = [answer.answer.strip()]
     if answer.citations:
-        lines += ["", "Sources:"]
+        lines += ["", f"{closest_heading(answer)}:" if closest else "Sources:"]
         for c in answer.citations:
             place = f" ({where(c)})" if where(c) else ""
             lines.append(f"[{c.n}] {c.title}{place}: {c.source}")
@@ -144,8 +153,7 @@ class AssistApp(App[None]):
         self.asking = True
         self.query_one(StatusLabel).update(f"{self.backend.description} · answering…")
         view = await self.query_one(ChatView).add_question(question)
-        self.query_one(SourceList).show_citations([])
-        self.query_one(PassageView).show(None)
+        self._show_sources(None)
         history = self._history_for_follow_up()
         collections = None if self.collection == ALL else [self.collection]
         self.ask(question, view, history, collections)
@@ -206,9 +214,14 @@ class AssistApp(App[None]):
         self.notify(message, title="No answer", severity="error", timeout=10)
 
     def _show_sources(self, answer: Answer | None) -> None:
-        sources = self.query_one(SourceList)
+        sources, passage = self.query_one(SourceList), self.query_one(PassageView)
+        # A closest answer's citations are the nearest routines, not sources of an answer: the pane says so.
+        closest = answer is not None and answer.status == "closest"
+        sources.border_title = closest_heading(answer) if answer is not None and closest else "Sources"
+        sources.set_class(closest, "-closest")
+        passage.set_class(closest, "-closest")
         sources.show_citations(answer.citations if answer else [])
-        self.query_one(PassageView).show(sources.citation_at(0) if answer and answer.citations else None)
+        passage.show(sources.citation_at(0) if answer and answer.citations else None)
 
     # Sources
 

@@ -26,8 +26,15 @@ def _options(body: AskRequest) -> AskOptions:
 async def ask(body: AskRequest, services: ServicesDep, token: TokenDep) -> AskResponse:
     """Answer a question from the routines the caller's role may read, with numbered, quoted sources.
 
-    `refused` is true when the routines do not cover the question; `fallback` is true when the language model
-    could not be reached and the answer quotes the routines instead (`notices` says so in words).
+    `status` says whether the routines answer the question:
+    - `answered`: they do; the text is the answer and the citations its sources.
+    - `closest`: no routine answers it directly. The citations are the nearest routines and `uncovered` lists the
+      question's key terms that no routine mentions ("No routine mentions: …"). Show them as the closest routines,
+      never as an answer.
+    - `refused`: no routine is relevant; the text says who to ask.
+
+    `refused` is true whenever `status` is not `answered` (kept for older clients). `fallback` is true when the
+    language model could not be reached and the answer quotes the routines instead (`notices` says so in words).
     """
     started, request_id = time.perf_counter(), new_request_id()
     try:
@@ -45,6 +52,10 @@ async def ask(body: AskRequest, services: ServicesDep, token: TokenDep) -> AskRe
 async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -> EventSourceResponse:
     """The same answer as server-sent events: `meta` (request id), `delta` (text as it is written), then
     `answer` (the full answer, as from /api/ask, whose text replaces the deltas) or `error`.
+
+    Whether the text answers the question is known only from the final `answer` event: its `status` (`answered`,
+    `closest` or `refused`) and `uncovered` decide how the text is shown. A client shows the deltas as a draft
+    and restyles them when that event arrives; a `closest` text must never be left looking like an answer.
     """
     started, request_id = time.perf_counter(), new_request_id()
     try:

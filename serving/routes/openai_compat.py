@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from assist.errors import AssistError, InvalidQuestionError
 from assist.schemas import Answer
+from assist.states import closest_heading, closest_preamble
 from serving.deps import ServicesDep, TokenDep
 from serving.errors import error_body
 from serving.routes.common import check_question, new_request_id
@@ -31,6 +32,19 @@ def footnotes(answer: Answer) -> str:
     return "\n\nSources:\n" + "\n".join(lines) if lines else ""
 
 
+def answer_text(answer: Answer) -> str:
+    """The message content: the answer and its footnotes, or for `closest` a plain statement first.
+
+    A closest answer opens with "The routines do not answer this directly." and the terms no routine mentions,
+    then "Closest routines:" with their text as a quotation, so that no client shows it as the answer.
+    """
+    if answer.status != "closest":
+        return answer.answer + footnotes(answer)
+    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in answer.answer.strip().splitlines())
+    opening = " ".join(closest_preamble(answer))
+    return f"{opening}\n\n{closest_heading(answer)}:\n{quoted}{footnotes(answer)}"
+
+
 def split_messages(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
     """The question (the last user message) and the earlier user/assistant turns."""
     if body.messages[-1].role != "user" or not body.messages[-1].text().strip():
@@ -43,6 +57,8 @@ def split_messages(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str
 def _extras(answer: Answer, request_id: str) -> dict[str, Any]:
     return {
         "citations": [c.model_dump() for c in answer.citations],
+        "status": answer.status,
+        "uncovered": answer.uncovered,
         "refused": answer.refused,
         "fallback": answer.fallback,
         "notices": answer.notices,
@@ -63,8 +79,14 @@ async def chat_completions(
 ) -> dict[str, Any] | StreamingResponse:
     """OpenAI-compatible chat completion answered from the routines the caller's role may read.
 
-    The text ends with numbered footnotes; the response also carries `citations`, `refused`, `fallback` and
-    `notices` as extra fields (on the last chunk when streaming). `language` may be sent as an extra field.
+    The text ends with numbered footnotes; the response also carries `citations`, `status`, `uncovered`,
+    `refused`, `fallback` and `notices` as extra fields (on the last chunk when streaming). `language` may be sent
+    as an extra field.
+
+    `status` is `answered`, `closest` or `refused`. A `closest` text starts with "The routines do not answer this
+    directly." and "No routine mentions: …", and gives the closest routines' text as a quotation under "Closest
+    routines:". When streaming, the text is sent once its status is known, since a plain-text client cannot
+    restyle text it has already shown.
     """
     started, request_id = time.perf_counter(), new_request_id()
     route = "/v1/chat/completions"
@@ -94,7 +116,7 @@ async def chat_completions(
             "model": MODEL_ID,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.answer + footnotes(answer)},
+                "message": {"role": "assistant", "content": answer_text(answer)},
                 "finish_reason": "stop",
             }],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
@@ -110,20 +132,14 @@ async def chat_completions(
 
     async def events() -> AsyncIterator[str]:
         yield chunk({"role": "assistant", "content": ""})
-        streamed = ""
         async for kind, item in services.asker.stream(question, token.role, options):
             if kind == "delta":
-                streamed += item
-                yield chunk({"content": item})
-            elif kind == "answer":
+                # Held back: only the final answer says whether this text answers the question (status), and
+                # text already shown cannot be restyled as the closest routines afterwards.
+                continue
+            if kind == "answer":
                 services.record_answer(route=route, token=token, request_id=request_id, started=started, answer=item)
-                tail = footnotes(item)
-                if not streamed.strip():
-                    tail = item.answer + tail
-                elif streamed.strip() != item.answer.strip():
-                    # The citation check changed the text (dropped a bad citation): give the checked version.
-                    tail = "\n\n---\n" + item.answer + tail
-                yield chunk({"content": tail})
+                yield chunk({"content": answer_text(item)})
                 yield chunk({}, "stop", **_extras(item, request_id))
             else:
                 status = item.status_code if isinstance(item, AssistError) else 500

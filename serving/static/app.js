@@ -38,6 +38,43 @@ function updateOnline() { $("offline").hidden = navigator.onLine; }
 
 // --- rendering ----------------------------------------------------------------------------------------------------
 
+// How the page states an answer that is not an answer, in the answer's language (English when there is none).
+// The same phrases as assist/states.py uses for the CLI, the terminal client and the OpenAI-compatible route.
+const PHRASES = {
+  sv: {
+    noDirect: "Rutinerna svarar inte direkt på detta.",
+    notMentioned: "Ingen rutin nämner:",
+    closest: "Närmaste rutiner",
+  },
+  en: {
+    noDirect: "The routines do not answer this directly.",
+    notMentioned: "No routine mentions:",
+    closest: "Closest routines",
+  },
+};
+const TITLES = {
+  pending: "Checking the routines…",
+  answered: "Answer",
+  closest: "No direct answer",
+  refused: "Not in the routines",
+  failed: "No answer",
+};
+
+function phrases(language) { return PHRASES[language] || PHRASES.en; }
+
+function answerState(answer) {
+  // Older servers send only `refused`; without a status an answer that is not refused is an answer.
+  if (["answered", "closest", "refused"].includes(answer.status)) return answer.status;
+  return answer.refused ? "refused" : "answered";
+}
+
+function setState(state) {
+  // The whole result is styled from this one attribute: streamed text is a draft ("pending") until the final
+  // answer says whether it answers the question.
+  $("result").dataset.state = state;
+  $("answer-title").textContent = TITLES[state];
+}
+
 function renderAnswerText(text, citations) {
   const box = $("answer");
   box.replaceChildren();
@@ -76,6 +113,37 @@ function renderSources(citations) {
   $("sources-block").hidden = citations.length === 0;
 }
 
+function renderClosest(answer, state) {
+  const banner = $("closest-banner");
+  banner.hidden = state !== "closest";
+  const p = phrases(answer.language);
+  const help = $("sources-help");
+  if (state !== "closest") {
+    $("sources-title").textContent = "Sources";
+    $("sources-title").removeAttribute("lang");
+    help.textContent = "Tap a source to read the passage.";
+    return;
+  }
+  banner.lang = PHRASES[answer.language] ? answer.language : "en";
+  $("closest-line").textContent = p.noDirect;
+  const uncovered = $("uncovered");
+  uncovered.replaceChildren();
+  const terms = answer.uncovered || [];
+  uncovered.hidden = terms.length === 0;
+  if (terms.length) {
+    uncovered.append(document.createTextNode(`${p.notMentioned} `));
+    terms.forEach((term, i) => {
+      const t = document.createElement("strong");
+      t.className = "term";
+      t.textContent = term;
+      uncovered.append(t, document.createTextNode(i < terms.length - 1 ? ", " : ""));
+    });
+  }
+  $("sources-title").textContent = p.closest;
+  $("sources-title").lang = banner.lang;
+  help.textContent = "Near your question, but they do not answer it. Tap one to read what it says.";
+}
+
 function renderNotice(answer) {
   const notes = [];
   if (answer.fallback) {
@@ -91,6 +159,9 @@ function renderNotice(answer) {
 function renderAnswer(answer) {
   state.answer = answer;
   state.requestId = answer.request_id;
+  const kind = answerState(answer);
+  setState(kind);
+  renderClosest(answer, kind);
   renderAnswerText(answer.answer, answer.citations);
   const box = $("answer");
   box.lang = answer.language || "";
@@ -107,12 +178,71 @@ function showPassage(n, from) {
   $("passage-title").textContent = `[${c.n}] ${c.title}`;
   const where = [c.page ? `Page ${c.page}` : "", c.section].filter(Boolean).join(" · ");
   $("passage-where").textContent = where;
-  $("passage-quote").textContent = c.quote;
+  renderQuote($("passage-quote"), c.quote);
   $("passage-source").textContent = c.source ? `File: ${c.source}` : "";
   const panel = $("passage");
   panel.hidden = false;
   panel.focus();
   panel.scrollIntoView({ block: "nearest" });
+}
+
+const TABLE_SEPARATOR = /^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$/;
+
+function cells(line) { return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim()); }
+
+function quoteTable(lines) {
+  // A table row quoted with its headers ("Böcker | Lånetid: 28 dagar") or a Markdown table, as a small table
+  // whose first column names the row; a wrapper scrolls a wide one instead of the page.
+  let header = null;
+  let rows = lines;
+  if (lines.length > 1 && TABLE_SEPARATOR.test(lines[1].trim())) {
+    header = cells(lines[0]);
+    rows = lines.slice(2);
+  }
+  const table = document.createElement("table");
+  table.className = "quote-table";
+  if (header) {
+    const tr = table.createTHead().insertRow();
+    for (const h of header) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = h;
+      tr.append(th);
+    }
+  }
+  const body = table.createTBody();
+  for (const line of rows) {
+    if (TABLE_SEPARATOR.test(line.trim())) continue;
+    const tr = body.insertRow();
+    cells(line).forEach((text, i) => {
+      const cell = document.createElement(i === 0 ? "th" : "td");
+      if (i === 0) cell.scope = "row";
+      cell.textContent = text;
+      tr.append(cell);
+    });
+  }
+  const wrap = document.createElement("div");
+  wrap.className = "table-wrap";
+  wrap.append(table);
+  return wrap;
+}
+
+function renderQuote(box, quote) {
+  box.replaceChildren();
+  const lines = quote.split(/\r?\n/);
+  let text = [];
+  const flush = () => {
+    if (text.length) box.append(document.createTextNode(text.join("\n")));
+    text = [];
+  };
+  for (let i = 0; i < lines.length;) {
+    if (!lines[i].includes("|")) { text.push(lines[i]); i += 1; continue; }
+    flush();
+    const block = [];
+    while (i < lines.length && lines[i].includes("|")) { block.push(lines[i]); i += 1; }
+    box.append(quoteTable(block));
+  }
+  flush();
 }
 
 function closePassage() {
@@ -151,7 +281,9 @@ async function ask(plain) {
   setBusy(true);
   setStatus(plain ? "Asking for plain language…" : "Looking in the routines…");
   $("result").hidden = false;
+  setState("pending");
   $("answer").textContent = "";
+  $("closest-banner").hidden = true;
   $("notice").hidden = true;
   $("passage").hidden = true;
   $("sources-block").hidden = true;
@@ -169,12 +301,14 @@ async function ask(plain) {
     });
   } catch {
     setBusy(false);
+    setState("failed");
     updateOnline();
     setStatus("The service cannot be reached. Check your connection and ask again.", true);
     return;
   }
   if (!resp.ok) {
     setBusy(false);
+    setState("failed");
     const body = await resp.json().catch(() => ({}));
     const message = (body.error && body.error.message) || `The service answered ${resp.status}.`;
     if (resp.status === 401) { showSignin(true); setStatus("Your token was not accepted: enter it again.", true); }
@@ -202,7 +336,11 @@ async function ask(plain) {
           setStatus("Writing the answer…");
         } else if (event === "answer") {
           renderAnswer(JSON.parse(data));
-          setStatus(state.answer.refused ? "The routines do not cover this question." : "Answer ready.");
+          setStatus({
+            answered: "Answer ready.",
+            closest: "No routine answers this directly: the closest routines are shown.",
+            refused: "The routines do not cover this question.",
+          }[answerState(state.answer)]);
           done = true;
         } else if (event === "error") {
           const err = JSON.parse(data).error || {};
@@ -218,6 +356,8 @@ async function ask(plain) {
     setStatus("The connection broke while the answer was written. Ask again.", true);
   } finally {
     setBusy(false);
+    // Text streamed before an error never became an answer: it stays styled as a draft under "No answer".
+    if ($("result").dataset.state === "pending") setState("failed");
   }
   if (!done && !$("status").classList.contains("error")) {
     setStatus("The answer was cut off. Ask again.", true);

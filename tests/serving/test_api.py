@@ -3,8 +3,11 @@
 import json
 from collections.abc import Callable
 
+from assist.schemas import Answer, Citation
 from assist.settings import Settings
 from serving.config import ServingSettings
+from serving.routes.openai_compat import answer_text
+from tests.serving.closest import answer_closest
 from tests.serving.conftest import Api, free_port, started
 
 FALL = "Vad gör jag om en brukare har ramlat?"
@@ -326,3 +329,91 @@ class TestFeedback:
     def test_bad_rating(self, api: Api) -> None:
         resp = api.client.post("/api/feedback", json={"request_id": "r_1", "rating": "meh"}, headers=api.token())
         assert resp.status_code == 422
+
+
+class TestAnswerStates:
+    """`status` and `uncovered` on every HTTP surface.
+
+    The `closest` cases use the ClosestAsker double at the serving boundary (tests/serving/closest.py): the real
+    service answers over the real store, and only the final answer's status becomes `closest`.
+    """
+
+    def test_answered_and_refused_carry_their_status(self, api: Api) -> None:
+        answered = api.client.post("/api/ask", json={"question": FALL}, headers=api.token("home-care")).json()
+        assert (answered["status"], answered["refused"], answered["uncovered"]) == ("answered", False, [])
+        refused = api.client.post("/api/ask", json={"question": NOT_COVERED}, headers=api.token("preschool")).json()
+        assert (refused["status"], refused["refused"]) == ("refused", True)
+
+    def test_closest_in_json(self, api: Api) -> None:
+        double = answer_closest(api.client.app, ["semesterdagar"])
+        body = api.client.post("/api/ask", json={"question": FALL}, headers=api.token("home-care")).json()
+        assert body["status"] == "closest"
+        assert body["refused"] is True
+        assert body["uncovered"] == ["semesterdagar"]
+        assert [c["doc_id"] for c in body["citations"]] == [c.doc_id for c in double.originals[-1].citations]
+
+    def test_closest_in_the_stream_comes_with_the_final_event(self, api: Api) -> None:
+        answer_closest(api.client.app, ["semesterdagar"])
+        headers = api.token("home-care")
+        with api.client.stream("POST", "/api/ask/stream", json={"question": FALL}, headers=headers) as r:
+            events = sse(r.read().decode())
+        kinds = [e for e, _ in events]
+        assert kinds[0] == "meta"
+        assert kinds[-1] == "answer"
+        final = json.loads(events[-1][1])
+        assert (final["status"], final["refused"], final["uncovered"]) == ("closest", True, ["semesterdagar"])
+
+    def test_closest_as_openai_text_starts_with_a_plain_statement(self, api: Api) -> None:
+        answer_closest(api.client.app, ["semesterdagar"])
+        resp = api.client.post("/v1/chat/completions", headers=api.token("home-care"),
+                               json={"messages": [{"role": "user", "content": FALL}]})
+        body = resp.json()
+        content = body["choices"][0]["message"]["content"]
+        first, rest = content.split("\n", 1)
+        assert first == "Rutinerna svarar inte direkt på detta. Ingen rutin nämner: semesterdagar."
+        assert rest.startswith("\nNärmaste rutiner:\n> ")
+        assert "\n\nSources:\n[1] Fall hos brukare" in content
+        # Every line of the routines' text is a quotation, so that no client renders it as the answer.
+        quoted = rest.split("\n\nSources:")[0].split("\n")[2:]
+        assert quoted and all(line.startswith(">") for line in quoted)
+        assert (body["status"], body["uncovered"], body["refused"]) == ("closest", ["semesterdagar"], True)
+
+    def test_closest_openai_stream_sends_no_text_before_the_statement(self, api: Api) -> None:
+        answer_closest(api.client.app, ["semesterdagar"])
+        payload = {"messages": [{"role": "user", "content": FALL}], "stream": True}
+        with api.client.stream("POST", "/v1/chat/completions", json=payload, headers=api.token("home-care")) as r:
+            datas = [d for _, d in sse(r.read().decode())]
+        chunks = [json.loads(d) for d in datas[:-1]]
+        texts = [c["choices"][0]["delta"].get("content", "") for c in chunks]
+        first = next(t for t in texts if t)
+        assert first.startswith("Rutinerna svarar inte direkt på detta. Ingen rutin nämner: semesterdagar.")
+        assert chunks[-1]["status"] == "closest"
+        assert chunks[-1]["uncovered"] == ["semesterdagar"]
+
+    def test_answered_openai_text_is_unchanged(self, api: Api) -> None:
+        resp = api.client.post("/v1/chat/completions", headers=api.token("home-care"),
+                               json={"messages": [{"role": "user", "content": FALL}]})
+        body = resp.json()
+        content = body["choices"][0]["message"]["content"]
+        assert not content.startswith(">")
+        assert "svarar inte direkt" not in content
+        assert body["status"] == "answered"
+
+    def test_openapi_documents_the_states(self, api: Api) -> None:
+        spec = api.client.get("/openapi.json", headers=api.token()).json()
+        props = spec["components"]["schemas"]["AskResponse"]["properties"]
+        assert props["status"]["enum"] == ["answered", "closest", "refused"]
+        assert props["uncovered"]["type"] == "array"
+        ask_doc = spec["paths"]["/api/ask"]["post"]["description"]
+        assert "closest" in ask_doc
+        assert "uncovered" in ask_doc
+        assert "closest" in spec["paths"]["/v1/chat/completions"]["post"]["description"]
+
+
+def test_openai_text_of_an_english_closest_answer() -> None:
+    answer = Answer(answer="Step one [1].\n\nStep two [1].", status="closest", uncovered=["vacation", "overtime"],
+                    language="en", citations=[Citation(n=1, doc_id="d", title="Falls", source="f.md", quote="q")])
+    assert answer_text(answer) == (
+        "The routines do not answer this directly. No routine mentions: vacation, overtime.\n\n"
+        "Closest routines:\n> Step one [1].\n>\n> Step two [1].\n\nSources:\n[1] Falls: f.md"
+    )

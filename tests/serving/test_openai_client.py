@@ -4,6 +4,7 @@ import httpx
 import openai
 import pytest
 
+from tests.serving.closest import serve_closest
 from tests.serving.conftest import LiveServer
 
 pytestmark = pytest.mark.integration
@@ -49,3 +50,24 @@ def test_wrong_key_is_an_authentication_error(live_server: LiveServer) -> None:
 def test_binds_to_loopback_and_answers_probes(live_server: LiveServer) -> None:
     assert live_server.base_url.startswith("http://127.0.0.1:")
     assert httpx.get(f"{live_server.base_url}/healthz").json() == {"status": "ok"}
+
+
+def test_closest_answer_through_the_official_client(make_settings) -> None:  # noqa: ANN001
+    """The official client reads a `closest` answer as a plain statement first, streamed or not.
+
+    Served in-process with the ClosestAsker double at the serving boundary (tests/serving/closest.py): the real
+    service answers, and only the final answer's status becomes `closest`.
+    """
+    with serve_closest(make_settings(), ["semesterdagar"]) as server:
+        api = client(server, server.token("home-care"))  # type: ignore[arg-type]
+        messages = [{"role": "user", "content": FALL}]
+        resp = api.chat.completions.create(model="frontline-assist", messages=messages)  # type: ignore[arg-type]
+        content = resp.choices[0].message.content or ""
+        assert content.startswith("Rutinerna svarar inte direkt på detta. Ingen rutin nämner: semesterdagar.")
+        assert (resp.model_extra or {})["status"] == "closest"
+        stream = api.chat.completions.create(model="frontline-assist", messages=messages, stream=True)  # type: ignore[arg-type]
+        chunks = list(stream)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text.startswith("Rutinerna svarar inte direkt på detta. Ingen rutin nämner: semesterdagar.")
+        assert "\n\nNärmaste rutiner:\n> " in text
+        assert (chunks[-1].model_extra or {})["uncovered"] == ["semesterdagar"]

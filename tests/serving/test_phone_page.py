@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving.closest import ClosestServer, serve_closest
 from tests.serving.conftest import REPO, LiveServer
 
 pytestmark = pytest.mark.integration
@@ -41,6 +42,33 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }).observe(a, { childList: true, characterData: true, subtree: true,
                   attributes: true, attributeFilter: ["aria-busy"], attributeOldValue: true });
+});
+"""
+# Records every state the result takes, and whether streamed text was in the answer box while the state was
+# "pending": it must be shown as a draft until the final answer's status is known, never as "answered" on the way
+# to "closest". As in STREAM_WATCH, the records are replayed in order (the value an attribute record set is the
+# next attribute record's old value), since the last delta and the final answer may be applied in one task.
+STATE_WATCH = r"""
+window.__states = [];
+window.__textWhilePending = false;
+document.addEventListener("DOMContentLoaded", () => {
+  const result = document.getElementById("result");
+  const answer = document.getElementById("answer");
+  let state = result.dataset.state;
+  new MutationObserver((records) => {
+    const sets = records.filter((r) => r.type === "attributes");
+    for (const r of records) {
+      if (r.type === "attributes") {
+        const next = sets[sets.indexOf(r) + 1];
+        state = next ? next.oldValue : result.dataset.state;
+        window.__states.push(state);
+      } else if (state === "pending" && answer.contains(r.target)
+                 && [...r.addedNodes].some((n) => n.textContent.trim())) {
+        window.__textWhilePending = true;
+      }
+    }
+  }).observe(result, { subtree: true, childList: true, characterData: true,
+                       attributes: true, attributeFilter: ["data-state"], attributeOldValue: true });
 });
 """
 SCREENSHOT = REPO / "docs" / "phone-page.png"
@@ -139,3 +167,122 @@ def test_offline_message(live_server: LiveServer, page) -> None:  # noqa: ANN001
     assert "cannot be reached" in page.locator("#status").inner_text()
     page.context.set_offline(False)
     page.wait_for_selector("#offline", state="hidden")
+
+
+@pytest.fixture
+def closest_server(make_settings) -> Iterator[ClosestServer]:  # noqa: ANN001
+    """The service on loopback whose answers come back as `closest` (see tests/serving/closest.py)."""
+    with serve_closest(make_settings(), ["semesterdagar"]) as server:
+        yield server
+
+
+def test_closest_answer_is_never_shown_as_an_answer(closest_server: ClosestServer, page, tmp_path: Path) -> None:  # noqa: ANN001
+    """A `closest` answer: amber banner, the uncovered term, the citations under "Closest routines", de-emphasised.
+
+    The real service answers over the real store (citations, streamed text); the test double at the serving
+    boundary only reports the final answer as `closest` with uncovered ["semesterdagar"].
+    """
+    page.add_init_script(STATE_WATCH)
+    page.goto(f"{closest_server.base_url}/#token={closest_server.token('home-care')}")
+    page.get_by_label("Your question").fill("Hur många semesterdagar får jag när en brukare har ramlat?")
+    page.get_by_role("button", name="Ask", exact=True).tap()
+    page.wait_for_selector("#status:has-text('No routine answers this directly')")
+    original = closest_server.double.originals[-1]
+    assert original.status == "answered"  # what the real core gave; the page got it as closest
+    # The text was on screen only as a draft, then as the closest routines; never in the answer's state.
+    assert page.evaluate("window.__states") == ["pending", "closest"]
+    assert page.evaluate("window.__textWhilePending")  # streamed text was shown, as a draft
+
+    result = page.locator("#result")
+    assert result.get_attribute("data-state") == "closest"
+    assert page.locator("#answer-title").inner_text() == "No direct answer"
+    banner = page.locator("#closest-banner")
+    assert banner.is_visible()
+    assert banner.get_attribute("lang") == "sv"
+    assert page.locator("#closest-line").inner_text() == "Rutinerna svarar inte direkt på detta."
+    assert page.locator("#uncovered").inner_text() == "Ingen rutin nämner: semesterdagar"
+    assert page.locator("#sources-title").inner_text() == "Närmaste rutiner"
+    titles = page.locator("#sources button").all_inner_texts()
+    assert titles and all(any(c.title in t for c in original.citations) for t in titles)
+
+    # Not the answer's look: no panel and no green edge on the text, the banner amber, the sources muted.
+    style = page.evaluate("""() => {
+        const s = (id) => getComputedStyle(document.getElementById(id));
+        const src = getComputedStyle(document.querySelector('#sources button'));
+        return {bg: s('answer').backgroundColor, edge: s('answer').borderLeftColor,
+                edgeStyle: s('answer').borderLeftStyle, color: s('answer').color,
+                banner: s('closest-banner').backgroundColor,
+                sourceColor: src.color, sourceBorder: src.borderTopStyle, sourceWeight: src.fontWeight};
+    }""")
+    assert style["bg"] == "rgb(255, 255, 255)"  # the answer panel is #f3f5f8
+    assert style["edgeStyle"] == "dashed"
+    assert style["edge"] != "rgb(30, 107, 52)"  # the answered edge
+    assert style["color"] == "rgb(74, 74, 74)"  # muted, not the answer's #1a1a1a
+    assert style["banner"] == "rgb(255, 244, 214)"
+    assert style["sourceColor"] == "rgb(74, 74, 74)"
+    assert style["sourceBorder"] == "dashed"
+    assert int(style["sourceWeight"]) < 600
+
+    page.locator("#sources button").first.tap()
+    page.locator("#passage").wait_for(state="visible")
+    assert page.evaluate("getComputedStyle(document.getElementById('passage')).borderTopStyle") == "dashed"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # For a person to look at (pytest --basetemp=DIR keeps it): the closest state as a phone shows it.
+    page.screenshot(path=str(tmp_path / "phone-page-closest.png"), full_page=True)
+
+
+def test_answered_keeps_the_answer_look(live_server: LiveServer, page) -> None:  # noqa: ANN001
+    page.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    page.get_by_label("Your question").fill("Vad gör jag om en brukare har ramlat?")
+    page.get_by_role("button", name="Ask", exact=True).tap()
+    page.wait_for_selector("#status:has-text('Answer ready')")
+    assert page.locator("#result").get_attribute("data-state") == "answered"
+    assert page.locator("#closest-banner").is_hidden()
+    assert page.locator("#sources-title").inner_text() == "Sources"
+    edge = page.evaluate("getComputedStyle(document.getElementById('answer')).borderLeftColor")
+    assert edge == "rgb(30, 107, 52)"
+
+
+def test_table_row_in_a_quote_is_a_small_table(live_server: LiveServer, page) -> None:  # noqa: ANN001
+    """A quoted table row keeps its column headers: rendered as a table whose first column names the row."""
+    page.goto(f"{live_server.base_url}/")
+    quote = "Lånetider:\n| Medietyp | Lånetid | Omlån |\n|---|---|---|\n| Böcker och ljudböcker | 28 dagar | 3 gånger |"
+    row = page.evaluate("""(quote) => {
+        const box = document.createElement('blockquote');
+        renderQuote(box, quote);
+        document.body.append(box);
+        const t = box.querySelector('table');
+        return {text: box.firstChild.textContent, heads: [...t.querySelectorAll('thead th')].map(e => e.textContent),
+                row: [...t.querySelectorAll('tbody tr')[0].children].map(e => [e.tagName, e.textContent])};
+    }""", quote)
+    assert row["text"] == "Lånetider:"
+    assert row["heads"] == ["Medietyp", "Lånetid", "Omlån"]
+    assert row["row"] == [["TH", "Böcker och ljudböcker"], ["TD", "28 dagar"], ["TD", "3 gånger"]]
+    headed = page.evaluate("""() => {
+        const box = document.createElement('blockquote');
+        renderQuote(box, 'Böcker och ljudböcker | Lånetid: 28 dagar');
+        return [...box.querySelectorAll('tbody td, tbody th')].map(e => e.textContent);
+    }""")
+    assert headed == ["Böcker och ljudböcker", "Lånetid: 28 dagar"]
+    # A wide table scrolls inside its own box; the page itself never scrolls sideways at 360 px.
+    wide = page.evaluate("""() => {
+        const box = document.getElementById('passage-quote');
+        renderQuote(box, '| ' + Array.from({length: 8}, (_, i) => 'Kolumnrubrik' + i).join(' | ') + ' |');
+        document.getElementById('result').hidden = false;
+        document.getElementById('passage').hidden = false;
+        const wrap = box.querySelector('.table-wrap');
+        return [document.documentElement.scrollWidth, wrap.scrollWidth > wrap.clientWidth];
+    }""")
+    assert wide == [360, True]
+
+
+def test_refused_answer_says_who_to_ask(live_server: LiveServer, page) -> None:  # noqa: ANN001
+    page.goto(f"{live_server.base_url}/#token={live_server.token('preschool')}")
+    page.get_by_label("Your question").fill("Vad kostar en månadsbiljett på bussen?")
+    page.get_by_role("button", name="Ask", exact=True).tap()
+    page.wait_for_selector("#status:has-text('do not cover')")
+    assert page.locator("#result").get_attribute("data-state") == "refused"
+    assert page.locator("#answer-title").inner_text() == "Not in the routines"
+    assert page.locator("#closest-banner").is_hidden()
+    assert "Rutinerna svarar inte på den frågan" in page.locator("#answer").inner_text()
+    assert "Ask your manager" in page.locator("#notice").inner_text()

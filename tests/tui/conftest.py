@@ -67,6 +67,26 @@ ROOM = Answer(
     generator="fake",
 )
 
+#: The routines do not answer a laptop loan; the loans routine is the closest, its table row quoted with headers.
+CLOSEST = Answer(
+    answer="Books and audiobooks are lent for 28 days [1].\n\n- A loan can be renewed three times [1].",
+    status="closest",
+    uncovered=["laptop"],
+    citations=[
+        Citation(
+            n=1,
+            doc_id="bibliotek-lan",
+            title="Lån och omlån",
+            source="library/bibliotek-lan.md",
+            section="Lån och omlån > Lånetider",
+            collection="library",
+            quote="Böcker och ljudböcker | Lånetid: 28 dagar | Omlån: Upp till 3 gånger",
+        )
+    ],
+    language="en",
+    generator="fake",
+)
+
 REFUSED = Answer(answer="The routines do not cover this question.", refused=True, language="en", generator="fake")
 
 
@@ -78,7 +98,7 @@ class FakeBackend:
     supports_collections = True
 
     def __init__(self, answers: dict[str, Answer] | None = None, *, fail: Exception | None = None) -> None:
-        self.answers = answers or {"card": LOAN_CARD, "room": ROOM}
+        self.answers = answers or {"card": LOAN_CARD, "room": ROOM, "laptop": CLOSEST}
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
         self.warmed = threading.Event()

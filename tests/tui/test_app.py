@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from textual.widgets import Input, Select
 
@@ -263,3 +265,91 @@ async def test_chat_keys_do_nothing_over_the_history_screen(fake_backend: FakeBa
         await pilot.pause()
         assert len(app.query(AnswerView)) == 1
     assert history.feedback() == []
+
+
+async def test_closest_answer_is_marked_as_closest_routines(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "Can I borrow a laptop?")
+        view = app.query_one(AnswerView)
+        assert view.has_class("-closest")
+        assert not view.has_class("-answered") and not view.has_class("-draft")
+        lines = view.source.split("\n\n")
+        assert lines[0] == "**\u26a0 The routines do not answer this directly.**"
+        assert lines[1] == "No routine mentions: laptop."
+        assert lines[2] == "*Closest routines:*"
+        # The routines' text is a quotation, every line of it.
+        assert all(line.startswith(">") for line in "\n\n".join(lines[3:]).splitlines())
+        assert view.query("MarkdownBlockQuote")
+
+        sources = app.query_one(SourceList)
+        assert sources.border_title == "Closest routines"
+        assert sources.has_class("-closest")
+        text = passage_text(app)
+        assert text.startswith("Closest routine: it does not answer the question directly.")
+        # The table row keeps its headers, one cell per line.
+        assert "\u201cBöcker och ljudböcker\n  Lånetid: 28 dagar\n  Omlån: Upp till 3 gånger\u201d" in text
+
+        await ask(pilot, "How does a child get a library card?")
+        assert app.query(AnswerView)[-1].has_class("-answered")
+        assert sources.border_title == "Sources"
+        assert not sources.has_class("-closest")
+        assert not passage_text(app).startswith("Closest routine")
+
+
+async def test_closest_answer_copies_as_what_it_is(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "Can I borrow a laptop?")
+        await pilot.press("ctrl+y")
+        copied = app.clipboard
+    assert copied.startswith(
+        "The routines do not answer this directly.\nNo routine mentions: laptop.\n\n"
+        "> Books and audiobooks are lent for 28 days [1].\n"
+    )
+    assert "\nClosest routines:\n[1] Lån och omlån" in copied
+    assert "Sources:" not in copied
+
+
+async def test_reopened_closest_answer_keeps_its_look(fake_backend: FakeBackend, history: HistoryStore) -> None:
+    app = AssistApp(fake_backend, history)
+    async with app.run_test() as pilot:
+        await ask(pilot, "Can I borrow a laptop?")
+        conversation = app.conversation_id
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await app.reopen(conversation)
+        await pilot.pause()
+        assert app.query_one(AnswerView).has_class("-closest")
+        assert app.query_one(SourceList).border_title == "Closest routines"
+
+
+async def test_streamed_text_is_a_draft_until_the_answer_says_what_it_is(history: HistoryStore) -> None:
+    release = threading.Event()
+
+    class HeldBackend(FakeBackend):
+        """Streams the text, then holds the final answer until the test has looked."""
+
+        def ask(self, *args, on_text=None, **kwargs):  # type: ignore[no-untyped-def]
+            def held(fragment: str) -> None:
+                assert on_text is not None
+                on_text(fragment)
+                release.wait(timeout=30)
+
+            return super().ask(*args, on_text=held, **kwargs)
+
+    app = AssistApp(HeldBackend(), history)
+    async with app.run_test() as pilot:
+        app.query_one("#question", Input).value = "Can I borrow a laptop?"
+        await pilot.press("enter")
+        view = app.query_one(AnswerView)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "28 days" in view.source or "Books" in view.source:
+                break
+        assert view.has_class("-draft")
+        assert not view.has_class("-closest") and not view.has_class("-answered")
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert view.has_class("-closest") and not view.has_class("-draft")

@@ -11,6 +11,7 @@ from textual.widgets import Input
 
 from assist.errors import BackendUnavailableError, ConfigError, InvalidQuestionError
 from assist.settings import Settings
+from tests.serving.closest import serve_closest
 from tests.tui.conftest import LOAN_CARD
 from tui.app import AssistApp
 from tui.backends import LocalBackend, RemoteBackend, make_backend
@@ -204,3 +205,31 @@ def test_make_backend_picks_remote_for_a_url(tmp_path) -> None:  # type: ignore[
     local = make_backend(None, None, tmp_path / "store", Settings(data_dir=tmp_path))
     assert isinstance(local, LocalBackend)
     assert local.settings.store_path == tmp_path / "store"
+
+
+@pytest.mark.anyio
+async def test_remote_closest_answer_is_shown_as_closest_routines(
+    real_settings: Settings, history: HistoryStore
+) -> None:
+    """Against a real `assist serve` app on loopback whose answer service reports answers as `closest`.
+
+    The ClosestAsker double at the serving boundary (tests/serving/closest.py) leaves retrieval, citations and
+    streaming real; only the final answer's status becomes `closest`, with uncovered ["surfplatta"].
+    """
+    with serve_closest(real_settings, ["surfplatta"]) as server:
+        backend = RemoteBackend(server.base_url, server.token("library"))
+        app = AssistApp(backend, history, role="library")
+        async with app.run_test() as pilot:
+            await app.workers.wait_for_complete()
+            app.query_one("#question", Input).value = "Får ett barn låna en surfplatta med sitt lånekort?"
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            view = app.query_one(AnswerView)
+            assert view.answer is not None and view.answer.status == "closest"
+            assert view.has_class("-closest")
+            opening = "**\u26a0 Rutinerna svarar inte direkt på detta.**\n\nIngen rutin nämner: surfplatta."
+            assert view.source.startswith(opening)
+            sources = app.query_one(SourceList)
+            assert sources.border_title == "Närmaste rutiner"
+            assert sources.option_count == len(view.answer.citations) > 0

@@ -66,3 +66,13 @@ def test_server_down_notification(snap_compare, down_backend, history) -> None: 
         await ask(pilot, "How does a child get a library card?")
 
     assert snap_compare(AssistApp(down_backend, history), run_before=run_before)
+
+
+def test_closest_answer(snap_compare, fake_backend, history) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot) -> None:
+        await ask(pilot, "Can I borrow a laptop?")
+        # The quoted answer takes longer to lay out than a blink: a steady cursor keeps the picture the same.
+        pilot.app.query_one("#question", Input).cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(AssistApp(fake_backend, history), run_before=run_before)

@@ -1,4 +1,4 @@
-"""The chat pane: questions as plain text, answers streamed in as Markdown."""
+"""The chat pane: questions as plain text, answers streamed in as Markdown, styled by what the answer is."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from assist.schemas import Answer
+from assist.states import closest_heading, no_direct_answer, not_mentioned
 
 WELCOME = (
     "Ask about the routines, e.g. *Vad behöver ett barn för att få lånekort?*\n\n"
@@ -21,11 +22,32 @@ class QuestionBubble(Static):
         super().__init__(question, markup=False)
 
 
+def _escape(text: str) -> str:
+    """Text shown literally inside Markdown (uncovered terms come from the user's question)."""
+    return "".join(f"\\{ch}" if ch in "\\`*_[]<>#|~" else ch for ch in text)
+
+
+def closest_markdown(answer: Answer) -> str:
+    """A closest answer: the plain statement and the uncovered terms first, the routines' text as a quotation."""
+    parts = [f"**\u26a0 {_escape(no_direct_answer(answer))}**"]
+    if answer.uncovered:
+        parts.append(_escape(not_mentioned(answer)))
+    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in answer.answer.strip().splitlines())
+    parts += [f"*{_escape(closest_heading(answer))}:*", quoted]
+    return "\n\n".join(parts)
+
+
 class AnswerView(Markdown):
-    """One answer: streamed text first, then the final cited text with any notices."""
+    """One answer: streamed text first (a draft), then the final cited text styled by its status, with notices.
+
+    Classes: `-draft` while text streams in (nothing yet says whether it answers the question), then one of
+    `-answered`, `-closest` (the closest routines, never styled as an answer) or `-refused`.
+    """
+
+    STATES = ("answered", "closest", "refused")
 
     def __init__(self) -> None:
-        super().__init__("*…searching the routines*")
+        super().__init__("*…searching the routines*", classes="-draft")
         self.answer: Answer | None = None
         self.turn_id: int | None = None
         self._stream: MarkdownStream | None = None
@@ -50,14 +72,17 @@ class AnswerView(Markdown):
         """Replace the streamed text with the final answer (citation numbers may have been checked since)."""
         await self._stop_stream()
         self.answer, self.turn_id = answer, turn_id
-        self.set_class(answer.refused, "-refused")
-        text = answer.answer
+        self.remove_class("-draft")
+        for state in self.STATES:
+            self.set_class(answer.status == state, f"-{state}")
+        text = closest_markdown(answer) if answer.status == "closest" else answer.answer
         if answer.notices:
             text += "\n\n" + "\n".join(f"> {note}" for note in answer.notices)
         await self.update(text)
 
     async def show_error(self, message: str) -> None:
         await self._stop_stream()
+        self.remove_class("-draft")
         self.add_class("-error")
         await self.update(f"*No answer:* {message}")
 

@@ -8,6 +8,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from assist.schemas import Citation
+from assist.states import readable_quote
 
 
 def where(citation: Citation) -> str:
@@ -38,9 +39,13 @@ class SourceList(OptionList):
 
 
 class PassageView(VerticalScroll):
-    """The quoted passage with title, page, section and source file."""
+    """The quoted passage with title, page, section and source file.
+
+    With the class `-closest` the passage belongs to a closest routine and says so above the quote.
+    """
 
     EMPTY = "Select a source to read the passage it quotes."
+    CLOSEST = "Closest routine: it does not answer the question directly."
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(self.EMPTY, id="passage-text", markup=False)
@@ -50,9 +55,13 @@ class PassageView(VerticalScroll):
         if citation is None:
             text.update(self.EMPTY)
             return
-        lines: list[Content | tuple[str, str] | str] = [(f"[{citation.n}] {citation.title}", "bold"), "\n"]
+        lines: list[Content | tuple[str, str] | str] = []
+        if self.has_class("-closest"):
+            lines += [(self.CLOSEST, "bold"), "\n\n"]
+        lines += [(f"[{citation.n}] {citation.title}", "bold"), "\n"]
         if where(citation):
             lines += [(where(citation), "italic"), "\n"]
-        lines += [(citation.source, "dim"), "\n\n", f"\u201c{citation.quote}\u201d"]
+        # Table rows come one cell per line: a row keeps its column headers even in a narrow pane.
+        lines += [(citation.source, "dim"), "\n\n", f"\u201c{readable_quote(citation.quote)}\u201d"]
         text.update(Content.assemble(*lines))
         self.scroll_home(animate=False)
