@@ -77,7 +77,7 @@ async def chat_completions(
         services.record_error(route=route, token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
         raise
-    options = AskOptions(language=body.language, history=history)
+    options = AskOptions(language=body.language, history=history, caller=token.token_id)
 
     if not body.stream:
         try:
