@@ -91,11 +91,18 @@ class FairScheduler:
         """Questions of `caller` running or waiting."""
         return self._running_by.get(caller, 0) + len(self._waiting.get(caller, ()))
 
+    def check(self, caller: str) -> None:
+        """Raise CallerBusyError when `caller` has its share in flight now: a stream is refused before it starts.
+
+        The slot itself checks again; this only lets a streamed answer get a 429 status instead of an error event.
+        """
+        if self.per_caller is not None and self.in_flight(caller) >= self.per_caller:
+            raise CallerBusyError(self.per_caller, self.retry_after_s)
+
     @asynccontextmanager
     async def slot(self, caller: str) -> AsyncIterator[None]:
         """Hold one worker slot for `caller`; raises at once when the caller or the queue is over its limit."""
-        if self.per_caller is not None and self.in_flight(caller) >= self.per_caller:
-            raise CallerBusyError(self.per_caller, self.retry_after_s)
+        self.check(caller)
         if self.running < self.workers and not self._waiting:
             self._take(caller)
         else:

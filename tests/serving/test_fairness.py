@@ -257,6 +257,13 @@ def test_a_flooding_token_does_not_delay_another_tokens_question_beyond_its_slot
             assert refused.headers["Retry-After"] == "3"
             assert refused.json()["error"]["type"] == "rate_limit_error"
             assert "2 questions" in refused.json()["error"]["message"]
+        # A stream is refused with the status too, before it starts.
+        stream = api.client.post("/api/ask/stream", json={"question": FALL}, headers=flooder)
+        assert stream.status_code == 429
+        chat_stream = api.client.post("/v1/chat/completions", headers=flooder, json={
+            "model": "frontline-assist", "stream": True, "messages": [{"role": "user", "content": FALL}]})
+        assert chat_stream.status_code == 429
+        assert "Retry-After" in chat_stream.headers
         theirs = pool.submit(ask, FEVER, other)
         until(lambda: scheduler.waiting == 2, "the other token's question did not queue")
 
