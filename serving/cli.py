@@ -1,5 +1,6 @@
 """Commands of the HTTP service (`assist serve`, `assist token create`), called by the root CLI."""
 
+import contextlib
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ def serve(
 ) -> None:
     """Start the service with uvicorn in this process (one worker: the embedded store is one process's)."""
     import uvicorn  # noqa: PLC0415
+    from uvicorn.main import STARTUP_FAILURE  # noqa: PLC0415
 
     from serving.app import create_app  # noqa: PLC0415
     from serving.server import server_config  # noqa: PLC0415
@@ -63,8 +65,12 @@ def serve(
         typer.secho(f"Listening on {serving.host}: put TLS in front of it.", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/", err=True)
     record_address(settings.data_dir, serving)
-    app = create_app(settings, serving)
-    uvicorn.Server(server_config(app, serving, log_level=log_level)).run()
+    server = uvicorn.Server(server_config(create_app(settings, serving), serving, log_level=log_level))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        # As uvicorn.run does: the startup error is in the log above; the exit status says it failed.
+        raise typer.Exit(code=STARTUP_FAILURE)
 
 
 def service_url(serving: ServingSettings) -> str:
