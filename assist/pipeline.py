@@ -5,6 +5,7 @@
 import json
 import logging
 import time
+import unicodedata
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
@@ -172,10 +173,11 @@ class Assistant:
         # Personal data is replaced first: nothing after this line sees the original question.
         scrubbed = scrub(raw)
         question = scrubbed.text
-        turns = [{"role": t["role"], "content": scrub(str(t.get("content", ""))).text} for t in (history or [])][-6:]
+        r = self.settings.retrieval
+        turns = bounded_turns(history, turns=r.history_turns, chars=r.history_turn_chars)
         asked_in = detect_language(question)
         lang = language or asked_in
-        query = retrieval_query(question, turns)
+        query = retrieval_query(question, turns, max_turns=r.query_turns, turn_chars=r.query_turn_chars)
         data = {
             "text_embedder": {"text": query},
             "sparse_embedder": {"text": query, "language": asked_in},
@@ -229,14 +231,58 @@ class Assistant:
             self.document_store.close()
 
 
-def retrieval_query(question: str, turns: list[dict[str, str]]) -> str:
+def cut_text(text: str, limit: int) -> str:
+    """`text` with whitespace collapsed, cut to at most `limit` characters at a word boundary ("…" marks a cut)."""
+    text = " ".join(text[: limit * 4 + 16].split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip() + "…"
+
+
+def bounded_turns(history: list[dict[str, str]] | None, *, turns: int, chars: int) -> list[dict[str, str]]:
+    """The last `turns` earlier turns, scrubbed, each at most `chars` characters long.
+
+    A turn is cut before it is scrubbed (the scrubber's time grows with the text too) and again after: the first
+    cut keeps twice the room, so a personal-data item split by it lies past the final cut and never reaches the
+    prompt half-replaced.
+    """
+    if not history or turns <= 0:
+        return []
+    out = []
+    for t in history[-turns:]:
+        raw = cut_text(str(t.get("content", "")), 2 * chars)
+        out.append({"role": str(t.get("role", "user")), "content": cut_text(scrub(raw).text, chars)})
+    return out
+
+
+def retrieval_query(
+    question: str, turns: list[dict[str, str]], *, max_turns: int = 2, turn_chars: int = 300
+) -> str:
     """A follow-up ("and at night?") is retrieved together with the user's earlier question(s) of the conversation.
 
     Without an LLM there is no safe rewrite, so the earlier user turns (already scrubbed) go in front of the
     question: retrieval then finds the routine the conversation is about, and the new words steer within it.
+    Only the last `max_turns` user turns, each cut to `turn_chars`, go in: the embedding's time grows with the
+    query (about 1 s per 1,000 characters on a laptop CPU), so an unbounded history would let one caller hold a
+    worker for minutes.
     """
     earlier = [t["content"] for t in turns if t.get("role") == "user" and t.get("content")]
-    return " ".join([*earlier[-2:], question]) if earlier else question
+    if not earlier or max_turns <= 0:
+        return question
+    return " ".join([*(cut_text(e, turn_chars) for e in earlier[-max_turns:]), question])
+
+
+#: Categories that never occur in typed text: controls (other than whitespace) and lone surrogates. Format characters
+#: (Cf: the zero-width joiner inside family emoji, bidi marks, soft hyphens) are typed text and pass, and so do code
+#: points this Python's Unicode tables do not know yet (Cn), such as emoji newer than the tables.
+JUNK_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def _is_junk(c: str) -> bool:
+    # U+FFFD is what a decoder writes for bytes that are not text.
+    return c == "\ufffd" or (unicodedata.category(c) in JUNK_CATEGORIES and not c.isspace())
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -244,7 +290,7 @@ def validate_question(question: object, max_chars: int) -> str:
     if not isinstance(question, str):
         msg = "The question must be text."
         raise InvalidQuestionError(msg)
-    if "\x00" in question or sum(not (c.isprintable() or c.isspace()) for c in question) > len(question) // 10:
+    if "\x00" in question or sum(map(_is_junk, question)) > len(question) // 10:
         msg = "The question contains binary data: send plain text."
         raise InvalidQuestionError(msg)
     q = " ".join(question.split())

@@ -60,6 +60,16 @@ class RetrievalSettings(BaseModel):
         default=0.03, description="Refuse when another role's routine beats the caller's best passage by this much."
     )
     max_question_chars: int = 2000
+    history_turns: int = Field(default=6, ge=0, description="Earlier turns of a conversation that reach the prompt.")
+    history_turn_chars: int = Field(
+        default=1000, ge=50, description="Each earlier turn is cut to this many characters in the prompt."
+    )
+    query_turns: int = Field(
+        default=2, ge=0, description="Earlier user turns retrieved together with a follow-up question."
+    )
+    query_turn_chars: int = Field(
+        default=300, ge=20, description="Each earlier user turn is cut to this many characters in the retrieval query."
+    )
     contacts_doc_id: str = Field(default="general-kontakter", description="Document that says who to ask.")
 
 

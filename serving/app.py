@@ -23,6 +23,7 @@ from serving.metrics import Metrics
 from serving.routes import ask, feedback, health, openai_compat, pages
 from serving.routes.pages import STATIC_DIR
 from serving.security import GuardMiddleware, RateLimiter
+from serving.server import install_log_redaction
 from serving.service import AskService
 from serving.tokens import TokenStore
 
@@ -44,6 +45,7 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
             max_generator_in_flight=serving.max_generator_in_flight,
             busy_policy=serving.busy_policy,
             retry_after_s=serving.busy_retry_after_s,
+            max_in_flight_per_caller=serving.max_in_flight_per_token,
         ),
         tokens=TokenStore(settings.data_dir / SQLITE_FILE),
         audit=AuditLog(settings.data_dir / AUDIT_FILE),
@@ -82,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AssistError)
     async def assist_error(request: Request, exc: AssistError) -> JSONResponse:
-        return error_response(exc.status_code, str(exc), type(exc).__name__, headers=getattr(exc, "headers", None))
+        return error_response(exc.status_code, str(exc), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -131,7 +133,9 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         max_body_bytes=serving.max_body_bytes,
         metrics=services.metrics,
         hsts=serving.hsts,
+        body_timeout_s=serving.body_timeout_s,
     )
+    install_log_redaction()
     if serving.cors_origins:
         # Outside the guard, so a browser's preflight (which carries no token) is answered.
         app.add_middleware(

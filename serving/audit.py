@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from assist.schemas import Answer
+from serving.files import private_file
 
 
 class AuditLog:
@@ -19,6 +20,7 @@ class AuditLog:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
+        self._private = False
 
     def record(
         self,
@@ -58,7 +60,9 @@ class AuditLog:
             entry["error"] = error
         line = json.dumps(entry, ensure_ascii=False)
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._private:
+                private_file(self.path)
+                self._private = True
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line + "\n")
         return entry

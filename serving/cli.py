@@ -1,7 +1,10 @@
 """Commands of the HTTP service (`assist serve`, `assist token create`), called by the root CLI."""
 
+import contextlib
+import json
 import logging
 import os
+import socket
 from pathlib import Path
 
 import typer
@@ -10,7 +13,11 @@ from assist.errors import AssistError
 from assist.settings import Settings
 from serving.app import SQLITE_FILE
 from serving.config import ServingSettings
+from serving.files import private_file
 from serving.tokens import TokenStore
+
+#: Where `assist serve` notes the address it listens on (read by `assist token create`).
+ADDRESS_FILE = "serve.json"
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +45,10 @@ def serve(
 ) -> None:
     """Start the service with uvicorn in this process (one worker: the embedded store is one process's)."""
     import uvicorn  # noqa: PLC0415
+    from uvicorn.main import STARTUP_FAILURE  # noqa: PLC0415
 
     from serving.app import create_app  # noqa: PLC0415
+    from serving.server import server_config  # noqa: PLC0415
 
     settings = settings or _settings(store, url)
     serving = ServingSettings()
@@ -55,10 +64,46 @@ def serve(
     if serving.host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"Listening on {serving.host}: put TLS in front of it.", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/", err=True)
-    uvicorn.run(
-        create_app(settings, serving), host=serving.host, port=serving.port, workers=1, log_level=log_level,
-        proxy_headers=False, server_header=False, timeout_graceful_shutdown=5,
-    )
+    record_address(settings.data_dir, serving)
+    server = uvicorn.Server(server_config(create_app(settings, serving), serving, log_level=log_level))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        # As uvicorn.run does: the startup error is in the log above; the exit status says it failed.
+        raise typer.Exit(code=STARTUP_FAILURE)
+
+
+def service_url(serving: ServingSettings) -> str:
+    """The address phones reach the service at: `public_url`, else the address it listens on."""
+    if serving.public_url:
+        return serving.public_url.rstrip("/") + "/"
+    host = serving.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - names the wildcard, binds nothing
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{serving.port}/"
+
+
+def record_address(data_dir: Path, serving: ServingSettings) -> None:
+    """Note where `assist serve` listens, so that `assist token create` prints a sign-in link that works."""
+    path = private_file(data_dir / ADDRESS_FILE)
+    path.write_text(json.dumps({"url": service_url(serving)}), encoding="utf-8")
+
+
+def sign_in_base(data_dir: Path, serving: ServingSettings, host: str | None, port: int | None) -> str:
+    """The base of a sign-in link: an explicit host/port or `public_url`, else the address the service last
+    started on, else the configured host and port.
+    """
+    if host is not None or port is not None:
+        return service_url(serving.model_copy(update={"host": host or serving.host, "port": port or serving.port,
+                                                      "public_url": None}))
+    if serving.public_url:
+        return service_url(serving)
+    try:
+        return str(json.loads((data_dir / ADDRESS_FILE).read_text(encoding="utf-8"))["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return service_url(serving)
 
 
 def token_create(role: str, data_dir: Path | None = None, host: str | None = None, port: int | None = None) -> str:
@@ -74,7 +119,7 @@ def token_create(role: str, data_dir: Path | None = None, host: str | None = Non
     finally:
         store.close()
     typer.echo(token)
-    link = f"http://{host or serving.host}:{port or serving.port}/#token={token}"
+    link = f"{sign_in_base(settings.data_dir, serving, host, port)}#token={token}"
     typer.echo(f"Token {token_id} for role {role}; it is shown only now. Phone page: {link}", err=True)
     return token
 

@@ -21,6 +21,11 @@ class ServingSettings(BaseSettings):
         default=None, description="Questions answered at once; default 1 for llama.cpp (not thread-safe), else 4."
     )
     max_waiting: int = Field(default=256, description="Questions allowed to wait for a worker before 503.")
+    max_in_flight_per_token: int | None = Field(
+        default=2, ge=1,
+        description="Questions one token may have in flight (answered or waiting); one more gets 429 with "
+                    "Retry-After. Workers go to the waiting tokens in turn, so no token can starve another.",
+    )
     max_generator_in_flight: int | None = Field(
         default=None, ge=1,
         description="Answers in flight to the LLM generator at once; past it the busy policy applies. "
@@ -32,3 +37,20 @@ class ServingSettings(BaseSettings):
     )
     busy_retry_after_s: int = Field(default=3, ge=1, description="Retry-After sent with the busy answer.")
     hsts: bool = Field(default=False, description="Send Strict-Transport-Security (only behind TLS).")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0,
+        description="A connection whose request line and headers are not complete this long after its first byte "
+                    "(or after it opened) is closed: slow-header (slowloris) clients cannot hold connections.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="A request body not complete this long after the headers gets 408."
+    )
+    limit_concurrency: int = Field(
+        default=200, ge=2, description="Connections and requests at once; past it the server answers 503."
+    )
+    timeout_keep_alive_s: int = Field(default=5, ge=1, description="Idle kept-alive connections close after this.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address staff's phones reach the service at (e.g. https://assist.city.example), used in "
+                    "the sign-in link `assist token create` prints; default the address `assist serve` listens on.",
+    )

@@ -4,25 +4,23 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-STATUS_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    503: "service_unavailable",
-}
+
+def error_type(status: int) -> str:
+    """OpenAI's error type for an HTTP status: what OpenAI's clients map to their exception classes."""
+    if status in (401, 403):
+        return "authentication_error"
+    if status == 429:
+        return "rate_limit_error"
+    if 400 <= status < 500:
+        return "invalid_request_error"
+    return "server_error"
 
 
-def error_body(status: int, message: str, kind: str | None = None) -> dict[str, Any]:
-    """{"error": {"message", "type", "code"}}."""
-    return {"error": {"message": message, "type": kind or STATUS_TYPES.get(status, "server_error"), "code": status}}
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """{"error": {"message", "type", "code"}}: `type` is one of OpenAI's, `code` the HTTP status."""
+    return {"error": {"message": message, "type": error_type(status), "code": status}}
 
 
-def error_response(
-    status: int, message: str, kind: str | None = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """A JSON error response."""
-    return JSONResponse(error_body(status, message, kind), status_code=status, headers=headers)
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)

@@ -39,6 +39,20 @@ EXPORT_FIELDS = (
 RECENT_ANSWERS = 10_000
 
 
+#: What OWASP's CSV injection advice lists as the start of a formula: = + - @, tab and carriage return.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell that starts like a formula gets a leading single quote, so a spreadsheet shows it as text.
+
+    Following OWASP's CSV injection advice; the csv writer then quotes every cell and doubles embedded quotes.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 class FeedbackStore:
     """Stores feedback; remembers recent answers' metadata (not their text) so feedback names the documents."""
 
@@ -101,12 +115,15 @@ class FeedbackStore:
         return out
 
     def export_csv(self) -> str:
-        """The export as CSV (documents joined by spaces), for a spreadsheet."""
+        """The export as CSV (documents joined by spaces), for a spreadsheet; every cell quoted, and a cell that a
+        spreadsheet would run as a formula is defused (see `csv_cell`).
+        """
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS)
+        writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, quoting=csv.QUOTE_ALL)
         writer.writeheader()
         for item in self.export():
-            writer.writerow(item | {"documents": " ".join(item["documents"])})
+            row = item | {"documents": " ".join(item["documents"])}
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
         return buf.getvalue()
 
     def close(self) -> None:

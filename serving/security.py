@@ -1,16 +1,20 @@
-"""The guard in front of every route: bearer token, per-token rate limit, body size limit, security headers."""
+"""The guard in front of every route: bearer token (header only), per-token rate limit, body size and deadline,
+security headers.
+"""
 
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.errors import error_body
 from serving.metrics import Metrics
-from serving.tokens import TokenStore
+from serving.tokens import TOKEN_PREFIX, TokenStore
 
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
@@ -56,6 +60,25 @@ class RateLimiter:
         return (1.0 - level) / self.rate if self.rate > 0 else 60.0
 
 
+#: Query parameters that would carry a token; a URL ends up in access logs, proxies' logs and browser history.
+TOKEN_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "auth", "authorization", "bearer"})
+TOKEN_IN_URL = (
+    "Send the token in the Authorization header (Authorization: Bearer <token>), never in the URL: URLs are "
+    "written to logs. If this URL passed through a proxy that logs, revoke the token and create a new one."
+)
+
+
+def token_in_query(scope: Scope) -> bool:
+    """True when the query string carries a token: a token-like parameter name, or a value shaped like ours."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    if not query:
+        return False
+    return any(
+        name.lower() in TOKEN_PARAMS or name.startswith(TOKEN_PREFIX) or value.startswith(TOKEN_PREFIX)
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    )
+
+
 def bearer_token(scope: Scope) -> str | None:
     """The token of an `Authorization: Bearer ...` header."""
     for name, value in scope.get("headers", []):
@@ -82,11 +105,13 @@ class GuardMiddleware:
         max_body_bytes: int,
         metrics: Metrics,
         hsts: bool = False,
+        body_timeout_s: float = 30.0,
     ):
         self.app = app
         self.tokens = tokens
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.metrics = metrics
         self.headers = SECURITY_HEADERS + ([(b"strict-transport-security", b"max-age=31536000")] if hsts else [])
 
@@ -105,6 +130,10 @@ class GuardMiddleware:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
+        if token_in_query(scope):
+            self.metrics.auth_failures.inc()
+            await _send_error(send, 401, TOKEN_IN_URL, {"www-authenticate": "Bearer"})
+            return
         if not is_public(path):
             token = bearer_token(scope)
             info = self.tokens.verify(token) if token else None
@@ -126,17 +155,32 @@ class GuardMiddleware:
         await self.app(scope, self._limit_receive(receive), send)
 
     def _limit_receive(self, receive: Receive) -> Receive:
-        """Counts a body sent without Content-Length (chunked) and stops it at the limit."""
+        """Counts a body sent without Content-Length (chunked) and stops it at the limit; a body that is not
+        complete `body_timeout_s` after the headers gets 408 (a client that trickles its body holds no worker).
+        """
         seen = 0
+        done = False
         limit = self.max_body_bytes
+        timeout = self.body_timeout_s
+        deadline = time.monotonic() + timeout
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, done
+            if done:  # after the body only http.disconnect is left to wait for, with no deadline
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                msg = f"The request body did not arrive within {timeout:g} s: send it whole, at once."
+                raise HTTPException(408, msg, headers={"Connection": "close"}) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                done = True
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise HTTPException(413, f"The request body is over the limit of {limit} bytes.")
+                    msg = f"The request body is over the limit of {limit} bytes."
+                    raise HTTPException(413, msg, headers={"Connection": "close"})
             return message
 
         return limited

@@ -9,7 +9,9 @@ import asyncio
 import copy
 import inspect
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,122 @@ class BusyError(AssistError):
     status_code = 503
 
 
+class CallerBusyError(HTTPException, AssistError):
+    """This caller already has as many questions in flight as one caller may: 429 with Retry-After."""
+
+    status_code = 429
+
+    def __init__(self, limit: int, retry_after_s: int):
+        message = (
+            f"You already have {limit} question{'s' if limit != 1 else ''} being answered: "
+            f"wait for {'one' if limit != 1 else 'it'} to finish, then ask again."
+        )
+        super().__init__(429, message, headers={"Retry-After": str(retry_after_s)})
+
+    def __str__(self) -> str:
+        return str(self.detail)
+
+
+class FairScheduler:
+    """Worker slots shared fairly between callers (token ids), so that no one token can starve another.
+
+    Each caller may have `per_caller` questions in flight (running or waiting); one more gets CallerBusyError.
+    When a slot frees, it goes to the waiting caller with the fewest questions running, and among those to the
+    one served longest ago: a caller who floods the service waits behind everyone else's next question, and
+    another caller's question waits at most for a running one to finish. Past `max_waiting` questions waiting in
+    all, a caller gets BusyError. Runs on the event loop only, so plain counters are enough.
+    """
+
+    def __init__(self, workers: int, *, per_caller: int | None, max_waiting: int, retry_after_s: int):
+        self.workers = workers
+        self.per_caller = per_caller
+        self.max_waiting = max_waiting
+        self.retry_after_s = retry_after_s
+        self.running = 0
+        self._running_by: dict[str, int] = {}
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
+        self._served: dict[str, int] = {}
+        self._turn = 0
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(q) for q in self._waiting.values())
+
+    def in_flight(self, caller: str) -> int:
+        """Questions of `caller` running or waiting."""
+        return self._running_by.get(caller, 0) + len(self._waiting.get(caller, ()))
+
+    def check(self, caller: str) -> None:
+        """Raise CallerBusyError when `caller` has its share in flight now: a stream is refused before it starts.
+
+        The slot itself checks again; this only lets a streamed answer get a 429 status instead of an error event.
+        """
+        if self.per_caller is not None and self.in_flight(caller) >= self.per_caller:
+            raise CallerBusyError(self.per_caller, self.retry_after_s)
+
+    @asynccontextmanager
+    async def slot(self, caller: str) -> AsyncIterator[None]:
+        """Hold one worker slot for `caller`; raises at once when the caller or the queue is over its limit."""
+        self.check(caller)
+        if self.running < self.workers and not self._waiting:
+            self._take(caller)
+        else:
+            if self.waiting >= self.max_waiting:
+                raise BusyError(BUSY_MESSAGE)
+            ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(caller, deque()).append(ticket)
+            try:
+                await ticket
+            except BaseException:
+                if ticket.done() and not ticket.cancelled():
+                    self._release(caller)  # the slot was handed over just as the caller left
+                else:
+                    self._drop(caller, ticket)
+                raise
+        try:
+            yield
+        finally:
+            self._release(caller)
+
+    def _take(self, caller: str) -> None:
+        self.running += 1
+        self._running_by[caller] = self._running_by.get(caller, 0) + 1
+        self._turn += 1
+        self._served[caller] = self._turn
+
+    def _release(self, caller: str) -> None:
+        self.running -= 1
+        left = self._running_by[caller] - 1
+        if left:
+            self._running_by[caller] = left
+        else:
+            del self._running_by[caller]
+            if caller not in self._waiting:
+                self._served.pop(caller, None)
+        self._dispatch()
+
+    def _drop(self, caller: str, ticket: asyncio.Future[None]) -> None:
+        queue = self._waiting.get(caller)
+        if queue is not None and ticket in queue:
+            queue.remove(ticket)
+            if not queue:
+                del self._waiting[caller]
+                if caller not in self._running_by:
+                    self._served.pop(caller, None)
+
+    def _dispatch(self) -> None:
+        while self.running < self.workers and self._waiting:
+            caller = min(self._waiting, key=lambda c: (self._running_by.get(c, 0), self._served.get(c, 0)))
+            queue = self._waiting[caller]
+            ticket = queue.popleft()
+            if not queue:
+                del self._waiting[caller]
+            if ticket.cancelled():
+                continue
+            self._take(caller)
+            ticket.set_result(None)
+
+
 class GeneratorBusyError(HTTPException, BusyError):
     """The LLM generator already has as many answers in flight as it may.
 
@@ -69,6 +187,8 @@ class AskOptions:
     language: str | None = None
     plain: bool = False
     history: list[dict[str, str]] = field(default_factory=list)
+    #: Who asks (the token id): worker slots are shared fairly between callers.
+    caller: str = ""
 
 
 class AskService:
@@ -81,6 +201,7 @@ class AskService:
     def __init__(
         self, settings: Settings, *, workers: int | None = None, max_waiting: int = 256,
         max_generator_in_flight: int | None = None, busy_policy: str | None = None, retry_after_s: int | None = None,
+        max_in_flight_per_caller: int | None = 2,
     ):
         self.settings = settings
         backend = settings.generator.backend
@@ -102,7 +223,11 @@ class AskService:
                 workers = self.generator_cap + 4
             else:
                 workers = 4
+        #: Threads for the answers; the scheduler admits at most `workers` at once, so this never makes one wait.
         self.limiter = anyio.CapacityLimiter(workers)
+        self.scheduler = FairScheduler(
+            workers, per_caller=max_in_flight_per_caller, max_waiting=max_waiting, retry_after_s=self.retry_after_s
+        )
         self.max_waiting = max_waiting
         #: Answers holding a generator slot; changed only on the event loop, so a plain counter is enough.
         self.generator_in_flight = 0
@@ -163,8 +288,6 @@ class AskService:
         if self.assistant is None:
             msg = "The assistant is still starting: try again in a moment."
             raise BusyError(msg)
-        if self.limiter.statistics().tasks_waiting >= self.max_waiting:
-            raise BusyError(BUSY_MESSAGE)
         if self.generator_cap is None:
             return await self._answer(self.assistant, question, role, options, callback)
         # Admission: take a generator slot without waiting; no await between the check and the increment.
@@ -191,9 +314,10 @@ class AskService:
             llm = self.settings.generator.backend != "extractive"
         text = self._question(question, options) if llm else question
         kwargs = self._kwargs(options, callback)
-        answer = await anyio.to_thread.run_sync(
-            lambda: assistant.ask(text, role, **kwargs), limiter=self.limiter
-        )
+        async with self.scheduler.slot(options.caller):
+            answer = await anyio.to_thread.run_sync(
+                lambda: assistant.ask(text, role, **kwargs), limiter=self.limiter
+            )
         if options.plain and not llm and not answer.refused:
             answer.notices.append(PLAIN_NEEDS_LLM)
         return answer

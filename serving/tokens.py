@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assist.roles import collections_for
+from serving.files import private_file
 
 TOKEN_PREFIX = "fa_"
 
@@ -40,7 +41,7 @@ def hash_token(token: str) -> str:
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection to the service's SQLite file, shared by threads behind the caller's lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=5000")

@@ -18,8 +18,10 @@ from serving.service import AskOptions
 router = APIRouter(prefix="/api", tags=["ask"])
 
 
-def _options(body: AskRequest) -> AskOptions:
-    return AskOptions(language=body.language, plain=body.plain, history=[m.model_dump() for m in body.history])
+def _options(body: AskRequest, caller: str) -> AskOptions:
+    return AskOptions(
+        language=body.language, plain=body.plain, history=[m.model_dump() for m in body.history], caller=caller
+    )
 
 
 @router.post("/ask")
@@ -38,8 +40,8 @@ async def ask(body: AskRequest, services: ServicesDep, token: TokenDep) -> AskRe
     """
     started, request_id = time.perf_counter(), new_request_id()
     try:
-        check_question(services, body.question, token.role)
-        answer = await services.asker.ask(body.question, token.role, _options(body))
+        check_question(services, body.question, token.role, token.token_id)
+        answer = await services.asker.ask(body.question, token.role, _options(body, token.token_id))
     except AssistError as exc:
         services.record_error(route="/api/ask", token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
@@ -59,7 +61,7 @@ async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -
     """
     started, request_id = time.perf_counter(), new_request_id()
     try:
-        check_question(services, body.question, token.role)
+        check_question(services, body.question, token.role, token.token_id)
     except AssistError as exc:
         services.record_error(route="/api/ask/stream", token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
@@ -67,7 +69,7 @@ async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         yield {"event": "meta", "data": json.dumps({"request_id": request_id})}
-        async for kind, item in services.asker.stream(body.question, token.role, _options(body)):
+        async for kind, item in services.asker.stream(body.question, token.role, _options(body, token.token_id)):
             if kind == "delta":
                 yield {"event": "delta", "data": json.dumps({"text": item}, ensure_ascii=False)}
             elif kind == "answer":

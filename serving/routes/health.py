@@ -2,11 +2,12 @@
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving.deps import AdminDep, ServicesDep
+from serving.security import bearer_token
 
 router = APIRouter(tags=["operations"])
 
@@ -18,10 +19,18 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(services: ServicesDep) -> JSONResponse:
-    """Ready when the store can be read and the generator reached; 503 names the part that is not."""
+async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
+    """Ready when the store can be read and the generator reached; 503 when a part is not.
+
+    Anyone (a load balancer) gets the status and which part is not ready; the details, which name paths and
+    endpoints, go only to a caller with an admin token (and to the service's log).
+    """
     checks: dict[str, Any] = await services.asker.readiness()
     ready = all(c["ok"] for c in checks.values())
+    token = bearer_token(request.scope)
+    info = services.tokens.verify(token) if token else None
+    if info is None or info.role != "admin":
+        checks = {name: {"ok": c["ok"]} for name, c in checks.items()}
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
 

@@ -94,12 +94,12 @@ async def chat_completions(
     completion_id = f"chatcmpl-{request_id}"
     try:
         question, history = split_messages(body)
-        check_question(services, question, token.role)
+        check_question(services, question, token.role, token.token_id)
     except AssistError as exc:
         services.record_error(route=route, token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
         raise
-    options = AskOptions(language=body.language, history=history)
+    options = AskOptions(language=body.language, history=history, caller=token.token_id)
 
     if not body.stream:
         try:

@@ -292,7 +292,7 @@ class TestBadInput:
             assert body["generator"] == "extractive"
             assert body["notices"]
             assert body["citations"][0]["doc_id"] == "fall"
-            ready = a.client.get("/readyz")
+            ready = a.client.get("/readyz", headers=a.token("admin"))
             assert ready.status_code == 503
             assert "cannot be reached" in ready.json()["checks"]["generator"]["detail"]
             assert "assist_fallbacks_total 1.0" in a.client.get("/metrics", headers=a.token("admin")).text
