@@ -25,6 +25,7 @@ from assist.components.answer_generator import GuardedAnswerGenerator
 from assist.components.bm25_embedder import Bm25TextSparseEmbedder
 from assist.components.contacts import ContactsLookup
 from assist.components.edge_store import EdgeDocumentStore
+from assist.components.instruction_filter import InstructionFilter
 from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
 from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
@@ -71,6 +72,7 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.add_component(
         "gate", RelevanceGate(min_score=settings.retrieval.min_score, scope_margin=settings.retrieval.scope_margin)
     )
+    p.add_component("instruction_filter", InstructionFilter())
     p.add_component("prompt_builder", ChatPromptBuilder(template=prompt_template(), required_variables="*"))
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
     p.add_component("answer_builder", CitedAnswerBuilder())
@@ -83,7 +85,8 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
     p.connect("retriever.documents", "gate.documents")
     p.connect("retriever.outside_best", "gate.outside_best")
-    p.connect("gate.passed", "prompt_builder.documents")
+    p.connect("gate.passed", "instruction_filter.documents")
+    p.connect("instruction_filter.documents", "prompt_builder.documents")
     p.connect("gate.passed", "generator.documents")
     p.connect("gate.passed", "answer_builder.documents")
     p.connect("gate.rejected", "refusal.rejected")
