@@ -85,7 +85,7 @@ STOP = {
     "januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november",
     "december", "january", "february", "march", "may", "june", "july", "august", "october", "måndag", "tisdag",
     "onsdag", "torsdag", "fredag", "lördag", "söndag", "monday", "tuesday", "wednesday", "thursday", "friday",
-    "saturday", "sunday", "tim", "min", "sek", "kl", "ca", "st", "tr", "lgh", "ssk", "usk",
+    "saturday", "sunday", "tim", "min", "max", "sek", "kl", "ca", "st", "tr", "lgh", "ssk", "usk",
     # titles: cues for the next word, never a name themselves
     "herr", "fru", "mr", "mrs", "ms", "miss", "dr",
     # spoken Swedish the word lists lack
@@ -93,16 +93,23 @@ STOP = {
     # Somali particles that are also given names ("Goorma ayaan ...")
     "ayaan", "ayuu", "ayay", "ayey", "waan", "waxaan", "maxaan", "iyo",
 }
-# Names in fixed expressions that mean no person: the air-raid siren, a card game, the speaking clock.
-NOT_PEOPLE = re.compile(r"\b(?i:hesa\s+fredrik|svarte\s+petter|fröken\s+ur)\b")
+# Names in fixed expressions that mean no person: the air-raid siren, a card game, the speaking clock, the duties
+# to report wrongs in social care and health care.
+NOT_PEOPLE = re.compile(r"\b(?i:hesa\s+fredrik|svarte\s+petter|fröken\s+ur|lex\s+sarah|lex\s+maria)\b")
+# Surname endings. Capitalised words may have any; lower-case ones only endings that no common Swedish word has
+# ("dricka", "svenska", "brev" and "medicinen" end like Polish, Slavic and Finnish surnames).
 SURNAME_SHAPE = re.compile(
     r".{2,}(?:sson|son|sen|ssen|berg|bergh|ström|strom|lund|qvist|kvist|quist|gren|holm|dahl|stedt|blad|bäck|"
     r"nen|inen|ić|ič|vić|vic|ski|ska|cki|cka|wicz|czyk|oğlu|oglu|zadeh|zade|pour|nejad|yan|ian|ov|ova|ev|eva)$"
 )
+SURNAME_SHAPE_LOWER = re.compile(
+    r".{2,}(?:sson|berg|bergh|ström|qvist|kvist|quist|gren|holm|dahl|stedt|ić|vić|wicz|czyk|oğlu|zadeh|pour)$"
+)
 ENGLISH_HINTS = {
     "the", "is", "are", "was", "what", "do", "does", "can", "how", "to", "my", "if", "should", "when", "who", "and",
     "their", "they", "someone", "of", "a", "it", "this", "that", "with", "have", "has", "you", "we", "not", "an",
-    "there", "where", "which", "will", "would", "his", "her", "in",
+    "there", "where", "which", "will", "would", "his", "her", "in", "your", "our", "be", "been", "for", "from",
+    "by", "at", "on", "or", "any", "never", "use", "please",
 }
 
 
@@ -147,7 +154,7 @@ def _name_words() -> tuple[frozenset[str], frozenset[str]]:
 class _Tok:
     """One word of the question and what the name lists say about it."""
 
-    __slots__ = ("ambiguous", "cap", "end", "first", "last", "low", "start", "starts_sentence", "text")
+    __slots__ = ("ambiguous", "cap", "end", "first", "last", "low", "start", "starts_sentence", "text", "word")
 
     def __init__(self, m: re.Match[str], before: str, english: bool) -> None:
         first, last = load_names()
@@ -158,10 +165,13 @@ class _Tok:
         parts = [p for p in re.split(r"[-'’]", self.low) if p]
         self.first = all(p in first for p in parts)
         self.last = self.low in last or (len(parts) > 1 and parts[0] in PARTICLES and parts[-1] in first | last)
-        self.last = self.last or (len(parts) == 1 and SURNAME_SHAPE.fullmatch(self.low) is not None)
-        self.ambiguous = self.low in STOP or self.low in sv_words or (english and self.low in en_words)
         self.cap = self.text[0].isupper() and not self.text.isupper() and len(self.text) > 1
-        self.starts_sentence = not before.strip() or bool(re.search(r"[.!?:;\n–]\s*$", before))
+        shape = SURNAME_SHAPE if self.cap else SURNAME_SHAPE_LOWER
+        self.last = self.last or (len(parts) == 1 and shape.fullmatch(self.low) is not None)
+        # `ambiguous`: a common word in this text's language; `word`: a common word in Swedish or English.
+        self.ambiguous = self.low in STOP or self.low in sv_words or (english and self.low in en_words)
+        self.word = self.ambiguous or self.low in en_words
+        self.starts_sentence = not before.strip() or bool(re.search(r"[.!?:;\n–|(]\s*$", before))
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -191,9 +201,11 @@ def _starts_name(toks: list[_Tok], i: int, text: str) -> bool:
     nxt = toks[i + 1] if i + 1 < len(toks) and text[t.end : toks[i + 1].start] == " " else None
     if _cued(toks, i, text):
         return t.cap or ((t.first or t.last) and not t.ambiguous)
-    if t.first and not t.ambiguous:
+    if t.first and not t.ambiguous and t.cap:
+        return True
+    if t.first and not t.word:
         # A lower-case given name alone must be long enough not to be an abbreviation ("tim", "ann.").
-        return t.cap or len(t.low) >= 4 or (nxt is not None and _continues(nxt))
+        return len(t.low) >= 4 or (nxt is not None and _continues(nxt))
     if t.first and t.cap and not t.starts_sentence:
         return True  # "ge Klara medicinen": a capital mid-sentence settles an ambiguous name
     # "Per Svensson", "Mattias Ek": a given name, even an ambiguous one, before a surname; or an unlisted

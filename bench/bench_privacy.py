@@ -7,7 +7,8 @@ never used to tune them; the others were written first, but the same hand then c
 so their figures are optimistic (`without_names_extra` shows how far they rest on that list). A seeded name or
 address counts as caught when none of its words is left in the scrubbed text.
 False positives are words outside the seeded ones that a [NAMN] or [ADRESS] placeholder replaced: on the
-battery's questions, on its name-free questions, and on every question of eval_sets/dev.jsonl and test.jsonl.
+battery's questions, on its name-free questions, and on every question of eval_sets/dev.jsonl and test.jsonl;
+and, for text that is not a question, the routine sentences of knowledge/ that the scrub changes.
 
     .venv/bin/python bench/bench_privacy.py
 
@@ -111,6 +112,25 @@ def eval_false_positives(paths: list[Path]) -> dict[str, Any]:
     return {"questions": len(questions), "words_wrongly_replaced": words, "questions_changed": changed}
 
 
+def knowledge_sentences() -> dict[str, Any]:
+    """Sentences of the routines in knowledge/ that the scrub changes (routines may name real authors and laws)."""
+    from assist.text import sentences  # noqa: PLC0415
+    from ingest.convert import convert  # noqa: PLC0415
+
+    total = 0
+    changed = []
+    for path in sorted((ROOT / "knowledge").rglob("*")):
+        if not path.is_file() or path.name.lower() == "readme.md" or path.suffix.lower() == ".toml":
+            continue
+        for page in convert(path, detect_language=False).pages:
+            for sent in sentences(page.text):
+                total += 1
+                words = replaced_words(sent, scrub(sent).text)
+                if words:
+                    changed.append({"file": path.name, "words": words})
+    return {"sentences": total, "changed": len(changed), "details": changed}
+
+
 def load_battery(path: Path = BATTERY) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -126,6 +146,7 @@ def main() -> None:
     result["tuned_on"] = {k: v for k, v in measure([r for r in rows if not r.get("held_out")]).items()
                           if k in ("recall", "false_positive_words_battery", "name_free_questions_changed")}
     result["eval_sets"] = eval_false_positives(EVAL_SETS)
+    result["knowledge_sentences"] = knowledge_sentences()
     # The same battery with Faker's lists alone: how much rests on data/names_extra.txt, which was compiled by the
     # same hand as the battery.
     assist.privacy.load_names = lambda: load_names(extra=False)  # type: ignore[assignment,misc]

@@ -90,6 +90,11 @@ def test_names_and_addresses_are_replaced(text, scrubbed):
         "vad kostar en lånecykel i stan",
         "Goorma ayaan shaqada ku soo laaban karaa?",
         "Får barnen vara ute i 15 minuter när det är minus 10?",
+        "Hur gör jag en lex Sarah-anmälan?",
+        "Max antal omlån per lånekort?",
+        "Om inget annat är ordinerat bör brukaren dricka 1,5 liter per dygn.",
+        "Never use your city password anywhere else.",
+        "| Dag | Natt |",
     ],
 )
 def test_words_that_look_like_names_stay(text):
@@ -128,6 +133,18 @@ def test_scrubbed_question_keeps_what_it_asks():
     """Only the personal data goes: the question's own words stay, so retrieval still finds the routine."""
     out = scrub("brukaren Fatima Hassan på Vasagatan 14 har ramlat i badrummet, vem ringer jag?").text
     assert out == "brukaren [NAMN] på [ADRESS] har ramlat i badrummet, vem ringer jag?"
+
+
+def test_a_question_with_a_name_and_an_address_still_finds_its_routine(assistant_factory):
+    answer = assistant_factory().ask(
+        "brukaren mohammed ali på drottninggatan 3 har ramlat, vem ringer jag?", role="home-care"
+    )
+    assert answer.scrubbed
+    assert "address" in answer.notices[0]
+    assert "name" in answer.notices[0]
+    assert answer.citations[0].doc_id == "fall-dag"
+    assert "mohammed" not in answer.answer.lower()
+    assert "drottninggatan" not in answer.answer.lower()
 
 
 def test_plain_question_is_unchanged():
