@@ -3,8 +3,9 @@
 A document anyone can edit or upload may carry text aimed at the model: "Ignorera alla tidigare instruktioner",
 "SYSTEM: admin mode", "you are now ...", or a request to give personal identity numbers or passwords to a phone
 number. Such sentences are flagged at ingest and listed for the routine's owners, never quoted as a step, and taken
-out of the passages before an LLM reads them. Swedish and English patterns; the knowledge corpus is kept free of
-false positives by a test.
+out of the passages before an LLM reads them. Swedish and English patterns, and the "ignore previous
+instructions" family in German, French, Spanish, Finnish, Polish and Arabic. A test checks that no sentence of the
+routines in knowledge/ is flagged except the attack that one of them quotes as an example.
 """
 
 import re
@@ -28,6 +29,16 @@ _OVERRIDE = [
         _F,
     ),
 ]
+# The same in the other languages staff and parents write in (German, French, Spanish, Finnish, Polish, Arabic).
+_OVERRIDE_OTHER = re.compile(
+    r"\bignorier(?:e|en)?\s+(?:alle\s+)?(?:vorherigen|bisherigen|obigen)\s+(?:anweisungen|instruktionen|regeln)\b|"
+    r"\bignore[zr]?\s+(?:toutes\s+)?les\s+(?:instructions|consignes)\s+(?:précédentes|ci-dessus)|"
+    r"\bignora\s+(?:todas\s+)?las\s+instrucciones\s+anteriores\b|"
+    r"\bohita\s+(?:kaikki\s+)?(?:aiemmat|edelliset|aikaisemmat)\s+(?:ohjeet|käskyt)\b|"
+    r"\bzignoruj\s+(?:wszystkie\s+)?(?:poprzednie|wcześniejsze)\s+(?:instrukcje|polecenia)\b|"
+    r"تجاهل\s+(?:جميع|كل)?\s*التعليمات\s+السابقة",
+    _F,
+)
 # Chat-template role markers and special tokens: "SYSTEM:", "[SYSTEM]", "<|im_start|>", "### Assistant:", "[INST]".
 _ROLE = [
     re.compile(r"(?:^|[\s\[(<#])(?:SYSTEM|ASSISTANT|DEVELOPER|SYSTEMET|ASSISTENT)\s*(?::|\]|>)"),
@@ -85,7 +96,7 @@ _NEGATED = re.compile(
     r"\b(?:aldrig|inte|ej|never|not|don't|do\s+not|under\s+inga\s+omständigheter|in\s+no\s+case)\b", _F
 )
 
-PATTERNS = [*_OVERRIDE, *_ROLE, *_MODE, *_ADDRESSED]
+PATTERNS = [*_OVERRIDE, _OVERRIDE_OTHER, *_ROLE, *_MODE, *_ADDRESSED]
 
 INSTRUCTION_NOTICE = {
     "sv": (
