@@ -85,7 +85,7 @@ STOP = {
     "januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november",
     "december", "january", "february", "march", "may", "june", "july", "august", "october", "måndag", "tisdag",
     "onsdag", "torsdag", "fredag", "lördag", "söndag", "monday", "tuesday", "wednesday", "thursday", "friday",
-    "saturday", "sunday", "tim", "min", "max", "sek", "kl", "ca", "st", "tr", "lgh", "ssk", "usk",
+    "saturday", "sunday", "sek", "kl", "ca", "st", "tr", "lgh", "ssk", "usk",
     # titles: cues for the next word, never a name themselves
     "herr", "fru", "mr", "mrs", "ms", "miss", "dr",
     # spoken Swedish the word lists lack
@@ -93,6 +93,11 @@ STOP = {
     # Somali particles that are also given names ("Goorma ayaan ...")
     "ayaan", "ayuu", "ayay", "ayey", "waan", "waxaan", "maxaan", "iyo",
 }
+# Abbreviations that are also given names: a name only when capitalised mid-sentence ("och Tim Ek", not "2 tim").
+ABBREVIATIONS = {"tim", "min", "max"}
+# Common words that a flattened table or a heading capitalises mid-sentence ("temperaturer Max 26 °C"): a capital
+# alone does not make them names; a surname beside them still does.
+MID_SENTENCE_WORDS = {"andra", "alla", "inga", "man", "bara", "max", "min", "dag", "sol", "vid", "över", "under"}
 # Names in fixed expressions that mean no person: the air-raid siren, a card game, the speaking clock, the duties
 # to report wrongs in social care and health care.
 NOT_PEOPLE = re.compile(r"\b(?i:hesa\s+fredrik|svarte\s+petter|fröken\s+ur|lex\s+sarah|lex\s+maria)\b")
@@ -156,11 +161,13 @@ class _Tok:
 
     __slots__ = ("ambiguous", "cap", "end", "first", "last", "low", "start", "starts_sentence", "text", "word")
 
-    def __init__(self, m: re.Match[str], before: str, english: bool) -> None:
+    def __init__(self, m: re.Match[str], before: str | None, english: bool) -> None:
         first, last = load_names()
         sv_words, en_words = _name_words()
         self.text = m.group(0)
         self.start, self.end = m.start(), m.end()
+        # `before` is the text since the previous word; None for the first word.
+        starts_sentence = before is None or bool(re.search(r"[.!?:;\n–|(\"]\s*$", before))
         self.low = self.text.lower()
         parts = [p for p in re.split(r"[-'’]", self.low) if p]
         self.first = all(p in first for p in parts)
@@ -170,8 +177,10 @@ class _Tok:
         self.last = self.last or (len(parts) == 1 and shape.fullmatch(self.low) is not None)
         # `ambiguous`: a common word in this text's language; `word`: a common word in Swedish or English.
         self.ambiguous = self.low in STOP or self.low in sv_words or (english and self.low in en_words)
+        named = self.cap and not starts_sentence and self.low not in MID_SENTENCE_WORDS
+        self.ambiguous = self.ambiguous or (self.low in ABBREVIATIONS and not named)
         self.word = self.ambiguous or self.low in en_words
-        self.starts_sentence = not before.strip() or bool(re.search(r"[.!?:;\n–|(]\s*$", before))
+        self.starts_sentence = starts_sentence
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -179,7 +188,7 @@ def _tokens(text: str) -> list[_Tok]:
     out: list[_Tok] = []
     prev_end = 0
     for m in TOKEN.finditer(text):
-        out.append(_Tok(m, text[prev_end : m.start()] if out else text[: m.start()], english))
+        out.append(_Tok(m, text[prev_end : m.start()] if out else None, english))
         prev_end = m.end()
     return out
 
@@ -200,13 +209,15 @@ def _starts_name(toks: list[_Tok], i: int, text: str) -> bool:
         return False
     nxt = toks[i + 1] if i + 1 < len(toks) and text[t.end : toks[i + 1].start] == " " else None
     if _cued(toks, i, text):
-        return t.cap or ((t.first or t.last) and not t.ambiguous)
+        # "brukaren karzan rashid": after a cue an unlisted word counts when a listed name follows it.
+        unlisted_before_name = not t.word and nxt is not None and not nxt.cap and _continues(nxt)
+        return t.cap or ((t.first or t.last) and not t.ambiguous) or unlisted_before_name
     if t.first and not t.ambiguous and t.cap:
         return True
     if t.first and not t.word:
         # A lower-case given name alone must be long enough not to be an abbreviation ("tim", "ann.").
         return len(t.low) >= 4 or (nxt is not None and _continues(nxt))
-    if t.first and t.cap and not t.starts_sentence:
+    if t.first and t.cap and not t.starts_sentence and t.low not in MID_SENTENCE_WORDS:
         return True  # "ge Klara medicinen": a capital mid-sentence settles an ambiguous name
     # "Per Svensson", "Mattias Ek": a given name, even an ambiguous one, before a surname; or an unlisted
     # capitalised word before a listed surname ("Yonas Tesfay"), but not before a mere surname shape

@@ -64,6 +64,9 @@ def test_each_kind_is_replaced(text, kind):
         ("Per Svensson har ramlat", "[NAMN] har ramlat"),
         ("The client Mr Andersson refuses", "The client Mr [NAMN] refuses"),
         ("Samira El Amrani har hämtat", "[NAMN] har hämtat"),
+        ("kan jag ge Klara medicinen nu?", "kan jag ge [NAMN] medicinen nu?"),
+        ("Ida Mansouri och Tim Ek har sökt", "[NAMN] och [NAMN] har sökt"),
+        ("brukaren karzan rashid har ramlat", "brukaren [NAMN] har ramlat"),
         # Addresses: flat numbers, two-word streets, postal codes, a letter spaced or written on.
         ("Storgatan 3B, lgh 1102, har inget nyckelskåp", "[ADRESS], har inget nyckelskåp"),
         ("Adressen är Tensta allé 8, 163 64 Spånga", "Adressen är [ADRESS], [ADRESS] Spånga"),
@@ -95,6 +98,9 @@ def test_names_and_addresses_are_replaced(text, scrubbed):
         "Om inget annat är ordinerat bör brukaren dricka 1,5 liter per dygn.",
         "Never use your city password anywhere else.",
         "| Dag | Natt |",
+        "Besöket tar 2 tim och kostar max 200 kr",
+        "Temperaturer Max minst 26 °C tre dagar i följd",
+        "Andra Inga Alla",
     ],
 )
 def test_words_that_look_like_names_stay(text):
