@@ -30,7 +30,7 @@ from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
 from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
 from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
-from assist.privacy import scrub
+from assist.privacy import scrub, warm_up_scrub
 from assist.roles import collections_for
 from assist.schemas import Answer
 from assist.settings import Settings
@@ -120,6 +120,7 @@ class Assistant:
             return
         check_store(self.settings, self.document_store)
         self.pipeline.warm_up()
+        warm_up_scrub()
         self._warm = True
 
     def ask(

@@ -156,6 +156,12 @@ def _name_words() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(lists.get("sv", set())), frozenset(lists.get("en", set()))
 
 
+def warm_up_scrub() -> None:
+    """Load the name lists now (about half a second) rather than on the first question."""
+    load_names()
+    _name_words()
+
+
 class _Tok:
     """One word of the question and what the name lists say about it."""
 
