@@ -26,11 +26,12 @@ from assist.components.answer_generator import GuardedAnswerGenerator
 from assist.components.bm25_embedder import Bm25TextSparseEmbedder
 from assist.components.contacts import ContactsLookup
 from assist.components.edge_store import EdgeDocumentStore
+from assist.components.instruction_filter import InstructionFilter
 from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
 from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
 from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
-from assist.privacy import scrub
+from assist.privacy import scrub, warm_up_scrub
 from assist.roles import collections_for
 from assist.schemas import Answer
 from assist.settings import Settings
@@ -72,6 +73,7 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.add_component(
         "gate", RelevanceGate(min_score=settings.retrieval.min_score, scope_margin=settings.retrieval.scope_margin)
     )
+    p.add_component("instruction_filter", InstructionFilter())
     p.add_component("prompt_builder", ChatPromptBuilder(template=prompt_template(), required_variables="*"))
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
     p.add_component("answer_builder", CitedAnswerBuilder())
@@ -84,7 +86,8 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
     p.connect("retriever.documents", "gate.documents")
     p.connect("retriever.outside_best", "gate.outside_best")
-    p.connect("gate.passed", "prompt_builder.documents")
+    p.connect("gate.passed", "instruction_filter.documents")
+    p.connect("instruction_filter.documents", "prompt_builder.documents")
     p.connect("gate.passed", "generator.documents")
     p.connect("gate.passed", "answer_builder.documents")
     p.connect("gate.rejected", "refusal.rejected")
@@ -118,6 +121,7 @@ class Assistant:
             return
         check_store(self.settings, self.document_store)
         self.pipeline.warm_up()
+        warm_up_scrub()
         self._warm = True
 
     def ask(

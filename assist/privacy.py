@@ -1,33 +1,273 @@
 """Replaces personal data in a question before anything is logged or sent to a model.
 
 Swedish personal identity numbers (checksum and date checked, coordination numbers too), phone numbers
-(`phonenumbers`, region SE), e-mail and street addresses, and names where a cue or shape gives them away.
+(`phonenumbers`, region SE), e-mail addresses, street addresses and postal codes, and people's names.
 Presidio's Swedish recogniser was the first choice, but Presidio needs spaCy plus a language model fetched at
 install or run time, which city networks and these machines cannot reach; the checks here follow its rules.
+
+Names are found without a model: given names and surnames from Faker's person lists (MIT; Swedish, Nordic,
+Finnish, Polish, Turkish, Arabic, Pakistani, Kenyan, Algerian, Balkan and other locales, which in Sweden's case
+come from the population register's most common names) plus `data/names_extra.txt` (Somali, Tigrinya, Kurdish,
+Persian, Arabic and Bosnian names those lists lack), combined with cues ("brukaren", "barnet", "mamma till",
+"heter", "Mr"), capitalisation and surname shapes (-sson, -berg, -nen, -ić, -ski, ...). A name that is also a
+common word (`data/name_words.txt`: "per", "hans", "bo", "klara") needs a cue, a surname beside it, or a capital
+letter mid-sentence. bench/bench_privacy.py measures recall and false positives.
 """
 
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from importlib import import_module
+from importlib.resources import files
 
 import phonenumbers
 
 PNR = re.compile(r"(?<![\d-])(\d{2})?(\d{2})(\d{2})(\d{2})([-+ ]?)(\d{3})(\d)(?![\d-])")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+# --- addresses ----------------------------------------------------------------------------------------------------
+# A proper noun ending in a street word, then a house number: "Storgatan 3B", "Rinkebystråket 12", "Sankt
+# Eriksgatan 101". In lower case only the unmistakable endings count: "parkeringsplats 3" and "våningsplan 3"
+# are not addresses, "drottninggatan 3" is.
+_LETTERS = "A-Za-zÅÄÖåäöÉéÜüØøÆæ"
+_SUFFIX_ANY = (
+    r"gatan|gata|vägen|väg|gränden|gränd|stråket|stråk|backen|backe|torget|torg|allén|allé|alle|stigen|stig|plan|"
+    r"leden|led|platsen|plats|gången|gång|slingan|slinga|kroken|krok|terrassen|promenaden|kajen|stranden|strand|"
+    r"parken|ringen|liden|hagen|höjden"
+)
+_SUFFIX_LOWER = r"gatan|gata|vägen|gränden|gränd|stråket|torget|allén|backen|stigen|leden|slingan|promenaden"
+_PREFIX = r"(?:(?:Sankt|S:t|St\.|Norra|Södra|Östra|Västra|Stora|Lilla|Gamla|Nya|Övre|Nedre)\s+)?"
+# A house number, then a letter written on ("31b") or spaced and upper case ("5 A"); never "7 i dag".
+_NUMBER = rf"\s+\d{{1,4}}(?:(?:[A-Za-z]|\s[A-Z])(?![{_LETTERS}\d]))?"
+_FLAT = r"(?:,?\s*(?:lgh|lägenhet)\.?\s*\d{3,4})?(?:,?\s*\d\s?tr\b)?"
 STREET = re.compile(
-    r"\b[A-ZÅÄÖ][a-zåäöé]+(?:gatan|vägen|gränd|gränden|torget|torg|backe|backen|stigen|allén|allé|plan|leden|väg|gata)"
-    r"\s+\d+\s?[A-Za-z]?\b"
+    rf"(?<![{_LETTERS}])(?:{_PREFIX}[A-ZÅÄÖ][{_LETTERS}-]*?(?:{_SUFFIX_ANY})"
+    rf"|(?i:(?:sankt\s+|s:t\s+|norra\s+|södra\s+|östra\s+|västra\s+|stora\s+|lilla\s+)?[a-zåäöéü]{{2,}}?"
+    rf"(?:{_SUFFIX_LOWER})))"
+    rf"{_NUMBER}{_FLAT}"
 )
-NAME_CUE = re.compile(
-    r"\b(?:brukaren|brukare|kunden|patienten|klienten|barnet|eleven|pappa|mamma|vårdnadshavaren|låntagaren|heter|"
-    r"named|client|patient|resident|herr|fru)\s+((?:[A-ZÅÄÖ][a-zåäöéü]+)(?:\s+[A-ZÅÄÖ][a-zåäöéü]+)?)"
+# Two words: "Hagsätra torg 5", "Tensta allé 8", "södra vägen 9".
+STREET_TWO_WORDS = re.compile(
+    rf"(?<![{_LETTERS}])(?:[A-ZÅÄÖ][{_LETTERS}-]+|(?i:södra|norra|östra|västra|stora|lilla|gamla|nya))"
+    rf"\s+(?i:gata|gatan|väg|vägen|torg|allé|alle|backe|gränd|plats|stig|strand){_NUMBER}{_FLAT}"
 )
-# A first name followed by a surname with a common Nordic, Finnish or Slavic ending.
-FULL_NAME = re.compile(
-    r"(?<![.!?]\s)(?<!^)\b([A-ZÅÄÖ][a-zåäöéü]{1,20})\s+"
-    r"([A-ZÅÄÖ][a-zåäöéü]{1,20}(?:son|sson|berg|ström|lund|qvist|kvist|gren|ssen|sen|ić|ski|ska|nen|inen))\b"
+FLAT = re.compile(r"\b(?:lgh|lägenhet)\.?\s*\d{3,4}\b", re.IGNORECASE)
+# "163 64 Spånga", "postnummer 12345".
+POSTAL_CODE = re.compile(
+    r"(?<![\d-])\d{3}\s?\d{2}(?=\s+[A-ZÅÄÖ][a-zåäö]+)(?![\d-])|(?i:(?<=postnummer\s)|(?<=postnr\s))\d{3}\s?\d{2}\b"
 )
+
+# --- names --------------------------------------------------------------------------------------------------------
+NAME_LOCALES = (
+    "sv_SE", "da_DK", "no_NO", "fi_FI", "et_EE", "pl_PL", "lt_LT", "lv_LV", "ro_RO", "hr_HR", "tr_TR", "az_AZ",
+    "en_PK", "fr_DZ", "en_KE", "ha_NG", "de_DE", "en_US", "en_GB", "es_ES",
+)
+_LATIN = re.compile(rf"[{_LETTERS}À-ÖØ-öø-žəƏ'’ -]+")
+TOKEN = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+# Words after which the next word is a person: "brukaren Lisa", "barnet heter omar", "Mr Andersson".
+CUES = {
+    "brukaren", "brukare", "brukarna", "kunden", "kund", "patienten", "patient", "klienten", "klient", "barnet",
+    "eleven", "elev", "låntagaren", "låntagare", "besökaren", "vårdnadshavaren", "vårdnadshavare", "heter",
+    "kallas", "herr", "fru", "kollegan", "kollega", "dottern", "sonen", "mamman", "pappan", "flickan", "pojken",
+    "grannen", "anhörige", "mr", "mrs", "ms", "miss", "dr", "named", "called", "client", "resident",
+    "child", "pupil", "borrower", "colleague",
+}
+# "mamma till X", "pappa till X".
+PARENT_CUES = {"mamma", "pappa", "mor", "far", "förälder", "föräldern", "vårdnadshavare", "mother", "father", "parent"}
+PARTICLES = {"al", "el", "bin", "ibn", "abu", "van", "von", "de", "da", "di", "af", "ter", "ben"}
+# Words never taken for a name, whatever the lists say.
+STOP = {
+    "jag", "du", "han", "hon", "vi", "ni", "de", "den", "det", "en", "ett", "och", "eller", "men", "om", "på", "i",
+    "till", "från", "med", "av", "för", "har", "är", "var", "kan", "ska", "vill", "får", "måste", "inte", "alla",
+    "the", "a", "an", "and", "or", "is", "are", "was", "to", "of", "in", "on", "at", "for", "with", "my", "me",
+    "januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november",
+    "december", "january", "february", "march", "may", "june", "july", "august", "october", "måndag", "tisdag",
+    "onsdag", "torsdag", "fredag", "lördag", "söndag", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday", "sek", "kl", "ca", "st", "tr", "lgh", "ssk", "usk",
+    # titles: cues for the next word, never a name themselves
+    "herr", "fru", "mr", "mrs", "ms", "miss", "dr",
+    # spoken Swedish the word lists lack
+    "stan", "dom", "nån", "nåt", "sån", "mej", "dej", "sej", "ju", "typ", "asså",
+    # Somali particles that are also given names ("Goorma ayaan ...")
+    "ayaan", "ayuu", "ayay", "ayey", "waan", "waxaan", "maxaan", "iyo",
+}
+# Abbreviations that are also given names: a name only when capitalised mid-sentence ("och Tim Ek", not "2 tim").
+ABBREVIATIONS = {"tim", "min", "max"}
+# Common words that a flattened table or a heading capitalises mid-sentence ("temperaturer Max 26 °C"): a capital
+# alone does not make them names; a surname beside them still does.
+MID_SENTENCE_WORDS = {"andra", "alla", "inga", "man", "bara", "max", "min", "dag", "sol", "vid", "över", "under"}
+# Names in fixed expressions that mean no person: the air-raid siren, a card game, the speaking clock, the duties
+# to report wrongs in social care and health care.
+NOT_PEOPLE = re.compile(r"\b(?i:hesa\s+fredrik|svarte\s+petter|fröken\s+ur|lex\s+sarah|lex\s+maria)\b")
+# Surname endings. Capitalised words may have any; lower-case ones only endings that no common Swedish word has
+# ("dricka", "svenska", "brev" and "medicinen" end like Polish, Slavic and Finnish surnames).
+SURNAME_SHAPE = re.compile(
+    r".{2,}(?:sson|son|sen|ssen|berg|bergh|ström|strom|lund|qvist|kvist|quist|gren|holm|dahl|stedt|blad|bäck|"
+    r"nen|inen|ić|ič|vić|vic|ski|ska|cki|cka|wicz|czyk|oğlu|oglu|zadeh|zade|pour|nejad|yan|ian|ov|ova|ev|eva)$"
+)
+SURNAME_SHAPE_LOWER = re.compile(
+    r".{2,}(?:sson|berg|bergh|ström|qvist|kvist|quist|gren|holm|dahl|stedt|ić|vić|wicz|czyk|oğlu|zadeh|pour)$"
+)
+ENGLISH_HINTS = {
+    "the", "is", "are", "was", "what", "do", "does", "can", "how", "to", "my", "if", "should", "when", "who", "and",
+    "their", "they", "someone", "of", "a", "it", "this", "that", "with", "have", "has", "you", "we", "not", "an",
+    "there", "where", "which", "will", "would", "his", "her", "in", "your", "our", "be", "been", "for", "from",
+    "by", "at", "on", "or", "any", "never", "use", "please",
+}
+
+
+def _read_lists(name: str) -> dict[str, set[str]]:
+    """`section:` headed lists of words, one or more a line; '#' starts a comment."""
+    out: dict[str, set[str]] = {}
+    section = ""
+    for raw in (files("assist") / "data" / name).read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.endswith(":") and " " not in line:
+            section = line[:-1]
+            continue
+        out.setdefault(section, set()).update(w.lower() for w in line.split())
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_names(*, extra: bool = True) -> tuple[frozenset[str], frozenset[str]]:
+    """(given names, surnames), lower case: Faker's person lists for NAME_LOCALES plus data/names_extra.txt."""
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in NAME_LOCALES:
+        provider = import_module(f"faker.providers.person.{locale}").Provider
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            first.update(n.lower() for n in getattr(provider, attr, None) or () if _LATIN.fullmatch(n))
+        last.update(n.lower() for n in getattr(provider, "last_names", None) or () if _LATIN.fullmatch(n))
+    if extra:
+        lists = _read_lists("names_extra.txt")
+        first |= lists.get("first", set())
+        last |= lists.get("last", set())
+    return frozenset(first), frozenset(last)
+
+
+@lru_cache(maxsize=1)
+def _name_words() -> tuple[frozenset[str], frozenset[str]]:
+    lists = _read_lists("name_words.txt")
+    return frozenset(lists.get("sv", set())), frozenset(lists.get("en", set()))
+
+
+def warm_up_scrub() -> None:
+    """Load the name lists now (about half a second) rather than on the first question."""
+    load_names()
+    _name_words()
+
+
+class _Tok:
+    """One word of the question and what the name lists say about it."""
+
+    __slots__ = ("ambiguous", "cap", "end", "first", "last", "low", "start", "starts_sentence", "text", "word")
+
+    def __init__(self, m: re.Match[str], before: str | None, english: bool) -> None:
+        first, last = load_names()
+        sv_words, en_words = _name_words()
+        self.text = m.group(0)
+        self.start, self.end = m.start(), m.end()
+        # `before` is the text since the previous word; None for the first word.
+        starts_sentence = before is None or bool(re.search(r"[.!?:;\n–|(\"]\s*$", before))
+        self.low = self.text.lower()
+        parts = [p for p in re.split(r"[-'’]", self.low) if p]
+        self.first = all(p in first for p in parts)
+        self.last = self.low in last or (len(parts) > 1 and parts[0] in PARTICLES and parts[-1] in first | last)
+        self.cap = self.text[0].isupper() and not self.text.isupper() and len(self.text) > 1
+        shape = SURNAME_SHAPE if self.cap else SURNAME_SHAPE_LOWER
+        self.last = self.last or (len(parts) == 1 and shape.fullmatch(self.low) is not None)
+        # `ambiguous`: a common word in this text's language; `word`: a common word in Swedish or English.
+        self.ambiguous = self.low in STOP or self.low in sv_words or (english and self.low in en_words)
+        named = self.cap and not starts_sentence and self.low not in MID_SENTENCE_WORDS
+        self.ambiguous = self.ambiguous or (self.low in ABBREVIATIONS and not named)
+        self.word = self.ambiguous or self.low in en_words
+        self.starts_sentence = starts_sentence
+
+
+def _tokens(text: str) -> list[_Tok]:
+    english = len(ENGLISH_HINTS & {w.lower() for w in TOKEN.findall(text)}) >= 2
+    out: list[_Tok] = []
+    prev_end = 0
+    for m in TOKEN.finditer(text):
+        out.append(_Tok(m, text[prev_end : m.start()] if out else None, english))
+        prev_end = m.end()
+    return out
+
+
+def _cued(toks: list[_Tok], i: int, text: str) -> bool:
+    """Does a cue word stand right before token i?"""
+    if i == 0 or not text[toks[i - 1].end : toks[i].start].isspace():
+        return False
+    prev = toks[i - 1].low
+    if prev in CUES:
+        return True
+    return prev in {"till", "to", "of"} and i >= 2 and toks[i - 2].low in PARENT_CUES
+
+
+def _starts_name(toks: list[_Tok], i: int, text: str) -> bool:
+    t = toks[i]
+    if t.low in STOP or t.low in CUES or len(t.low) < 2:
+        return False
+    nxt = toks[i + 1] if i + 1 < len(toks) and text[t.end : toks[i + 1].start] == " " else None
+    if _cued(toks, i, text):
+        # "brukaren karzan rashid": after a cue an unlisted word counts when a listed name follows it.
+        unlisted_before_name = not t.word and nxt is not None and not nxt.cap and _continues(nxt)
+        return t.cap or ((t.first or t.last) and not t.ambiguous) or unlisted_before_name
+    if t.first and not t.ambiguous and t.cap:
+        return True
+    if t.first and not t.word:
+        # A lower-case given name alone must be long enough not to be an abbreviation ("tim", "ann.").
+        return len(t.low) >= 4 or (nxt is not None and _continues(nxt))
+    if t.first and t.cap and not t.starts_sentence and t.low not in MID_SENTENCE_WORDS:
+        return True  # "ge Klara medicinen": a capital mid-sentence settles an ambiguous name
+    # "Per Svensson", "Mattias Ek": a given name, even an ambiguous one, before a surname; or an unlisted
+    # capitalised word before a listed surname ("Yonas Tesfay"), but not before a mere surname shape
+    # ("Region Stockholm").
+    if nxt is None or not (t.cap and nxt.cap and nxt.last and not nxt.ambiguous):
+        return False
+    return t.first or (not t.ambiguous and nxt.low in load_names()[1])
+
+
+def _continues(t: _Tok) -> bool:
+    """May `t` be the next part of a name already begun?"""
+    if t.low in STOP:
+        return False
+    if t.cap:
+        return not t.ambiguous or t.first or t.last
+    return (t.first or t.last) and not t.ambiguous
+
+
+def _fixed_expressions(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in NOT_PEOPLE.finditer(text)]
+
+
+def find_names(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each person's name in `text`."""
+    toks = [t for t in _tokens(text) if not any(a <= t.start < b for a, b in _fixed_expressions(text))]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(toks):
+        if not _starts_name(toks, i, text):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(toks) and j - i < 3 and text[toks[j].end : toks[j + 1].start] == " ":
+            nxt = toks[j + 1]
+            if _continues(nxt):
+                j += 1
+            elif nxt.low in PARTICLES and j + 2 < len(toks) and toks[j + 2].cap and _continues(toks[j + 2]):
+                j += 2
+            else:
+                break
+        spans.append((toks[i].start, toks[j].end))
+        i = j + 1
+    return spans
+
 
 PLACEHOLDERS = {
     "personnummer": "[PERSONNUMMER]",
@@ -76,17 +316,21 @@ def scrub(text: str) -> ScrubResult:
     """Replace personal data in `text` with placeholders."""
     found: dict[str, int] = {}
 
-    def sub(pattern: re.Pattern[str], kind: str, s: str, check: object = None, group: int = 0) -> str:
+    def sub(pattern: re.Pattern[str], kind: str, s: str, check: object = None) -> str:
         def repl(m: re.Match[str]) -> str:
             if check is not None and not check(m):  # type: ignore[operator]
                 return m.group(0)
             found[kind] = found.get(kind, 0) + 1
-            whole = m.group(0)
-            if group:
-                return whole.replace(m.group(group), PLACEHOLDERS[kind])
             return PLACEHOLDERS[kind]
 
         return pattern.sub(repl, s)
+
+    def replace_spans(s: str, spans: list[tuple[int, int]], kind: str) -> str:
+        for start, end in reversed(spans):
+            s = s[:start] + PLACEHOLDERS[kind] + s[end:]
+        if spans:
+            found[kind] = found.get(kind, 0) + len(spans)
+        return s
 
     out = sub(PNR, "personnummer", text, check=_valid_pnr)
     out = sub(EMAIL, "email", out)
@@ -95,11 +339,7 @@ def scrub(text: str) -> ScrubResult:
         digits = re.sub(r"\D", "", m.raw_string)
         if len(digits) >= 7 and not ISO_DATE.fullmatch(m.raw_string.strip()):
             spans.append((m.start, m.end))
-    for start, end in reversed(spans):
-        out = out[:start] + PLACEHOLDERS["phone"] + out[end:]
-    if spans:
-        found["phone"] = len(spans)
-    out = sub(STREET, "address", out)
-    out = sub(NAME_CUE, "name", out, group=1)
-    out = sub(FULL_NAME, "name", out)
-    return ScrubResult(out, found)
+    out = replace_spans(out, spans, "phone")
+    for pattern in (STREET, STREET_TWO_WORDS, FLAT, POSTAL_CODE):
+        out = sub(pattern, "address", out)
+    return ScrubResult(replace_spans(out, find_names(out), "name"), found)

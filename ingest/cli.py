@@ -79,6 +79,7 @@ def run_ingest(
 
 def print_summary(report: IngestReport, console: Any) -> None:
     """Counts per status, throughput, then one line per failed file with its reason."""
+    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     d = report.to_dict()
@@ -93,11 +94,12 @@ def print_summary(report: IngestReport, console: Any) -> None:
     table.caption = (f"{d['seconds']:.1f} s · {len(report.files) / secs:.1f} files/s · {d['pages'] / secs:.1f} pages/s"
                      f" · {d['chunks'] / secs:.1f} chunks/s")
     console.print(table)
+    # Paths, notes and reasons carry text from the files themselves ("[SYSTEM] ...", "[/INST]"): never markup.
     for f in report.files:
         if f.notes:
-            console.print(f"[yellow]note[/yellow] {f.path}: {'; '.join(f.notes)}")
+            console.print(f"[yellow]note[/yellow] {escape(f.path)}: {escape('; '.join(f.notes))}")
     for f in report.failed:
-        console.print(f"[red]failed[/red] {f.path}: {f.reason}")
+        console.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}")
 
 
 def _fail(message: str, as_json: bool, console: Any) -> int:

@@ -178,10 +178,19 @@ def chunk_id(doc_id: str, number: int) -> str:
 
 
 def make_chunks(src: SourceDocument, collection: str, source: str, fhash: str) -> list[Document]:
-    """Split a converted document and give every chunk its metadata."""
+    """Split a converted document and give every chunk its metadata.
+
+    Sentences that read as instructions to the assistant are stored on their chunk (`flagged`), so answers skip
+    them, and listed in the file's report notes for its owners.
+    """
+    from assist.instructions import flagged_sentences  # noqa: PLC0415 - kept inside: this function owns the check
+
     chunks = split_pages([(p.text, p.number) for p in src.pages])
     docs = []
+    flagged_in_file: list[str] = []
     for i, ch in enumerate(chunks):
+        flagged = flagged_sentences(ch.text)
+        flagged_in_file += [f for f in flagged if f not in flagged_in_file]
         meta = {
             "doc_id": src.doc_id,
             "title": src.title,
@@ -194,8 +203,14 @@ def make_chunks(src: SourceDocument, collection: str, source: str, fhash: str) -
             "content_hash": hashlib.sha256(ch.text.encode()).hexdigest()[:16],
             "chunk": i,
             "chunk_count": len(chunks),
+            "flagged": flagged,
         }
         docs.append(Document(id=chunk_id(src.doc_id, i), content=ch.text, meta=meta))
+    if flagged_in_file:
+        quoted = "; ".join(f'"{f[:120]}"' for f in flagged_in_file)
+        src.notes.append(
+            f"{len(flagged_in_file)} instruction-like line(s) flagged, never quoted in answers (check them): {quoted}"
+        )
     return docs
 
 

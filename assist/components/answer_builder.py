@@ -5,6 +5,7 @@ import re
 from haystack import Document, component
 
 from assist.components.extractive import extract
+from assist.instructions import INSTRUCTION_NOTICE, has_flagged, instruction_like, without_flagged
 from assist.languages import ASK_CONTACT, FALLBACK_NOTICE, NOT_COVERED, phrase
 from assist.schemas import Answer, Citation
 from assist.text import CITE, overlap, sentences, strip_citations, terms
@@ -14,9 +15,9 @@ QUOTE_MAX_CHARS = 600
 
 def best_quote(doc: Document, claims: list[str], language: str) -> str:
     """The sentence(s) of the passage that best support the claims citing it."""
-    sents = sentences(doc.content or "")
+    sents = [s for s in sentences(doc.content or "") if not instruction_like(s)]
     if not sents:
-        return (doc.content or "")[:QUOTE_MAX_CHARS]
+        return without_flagged(doc.content or "")[:QUOTE_MAX_CHARS]
     picked: list[str] = []
     for claim in claims:
         c = terms(strip_citations(claim), language)
@@ -131,6 +132,8 @@ class CitedAnswerBuilder:
                 generator = "extractive"
         if fallback:
             notices.append(phrase(FALLBACK_NOTICE, language))
+        if any(has_flagged(d.content or "", d.meta.get("flagged")) for d in (documents[c.n - 1] for c in citations)):
+            notices.append(phrase(INSTRUCTION_NOTICE, language))
         if support is not None and support < 1.0:
             notices.append(
                 f"{UNSUPPORTED_MARK} marks a sentence the cited passage does not clearly support: check the source."

@@ -5,6 +5,7 @@ GuardedAnswerGenerator uses it as the extractive backend and as the fallback whe
 
 from haystack import Document
 
+from assist.instructions import instruction_like
 from assist.text import overlap, sentences, terms
 
 MAX_SENTENCES = 5
@@ -36,6 +37,8 @@ def extract(
     for n, doc in enumerate(documents, start=1):
         prior = DOC_PRIOR / doc_rank[str(doc.meta.get("doc_id", doc.id))]
         for pos, sent in enumerate(sentences(doc.content or "")):
+            if instruction_like(sent):
+                continue  # text aimed at the assistant is never quoted as a step (CitedAnswerBuilder says so)
             st = terms(sent, language) | terms(sent, "en")
             match = overlap(q, st) + 0.5 * overlap(c, st)
             scored.append((match + prior, match, n, pos, sent))

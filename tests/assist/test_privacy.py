@@ -1,12 +1,16 @@
 """Personal data never reaches a log or a model; the answer says it was replaced."""
 
+import importlib.util
 import logging
+from pathlib import Path
 
 import pytest
 from haystack import component
 from haystack.dataclasses import ChatMessage
 
 from assist.privacy import luhn_ok, scrub
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Synthetic identity numbers with valid check digits (the Tax Agency's test series style), seeded and searched for.
 PNR = "19121212-1212"
@@ -43,6 +47,110 @@ def test_each_kind_is_replaced(text, kind):
     result = scrub(text)
     assert kind in result.found
     assert "[" in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        # The misses reported against the first scrub.
+        ("brukaren mohammed ali på drottninggatan 3 har ramlat", "brukaren [NAMN] på [ADRESS] har ramlat"),
+        ("Olle Persson vill inte äta", "[NAMN] vill inte äta"),
+        ("Ahmed Yusuf, Rinkebystråket 12, svarar inte", "[NAMN], [ADRESS], svarar inte"),
+        ("Olle på Vintergatan 7 har ramlat", "[NAMN] på [ADRESS] har ramlat"),
+        # Cues, lower case, given names alone, surnames beside ambiguous given names.
+        ("barnet heter omar och har astma", "barnet heter [NAMN] och har astma"),
+        ("mamma till Amira ringer", "mamma till [NAMN] ringer"),
+        ("kan Khadra hämta Ismail idag?", "kan [NAMN] hämta [NAMN] idag?"),
+        ("Per Svensson har ramlat", "[NAMN] har ramlat"),
+        ("The client Mr Andersson refuses", "The client Mr [NAMN] refuses"),
+        ("Samira El Amrani har hämtat", "[NAMN] har hämtat"),
+        ("kan jag ge Klara medicinen nu?", "kan jag ge [NAMN] medicinen nu?"),
+        ("Ida Mansouri och Tim Ek har sökt", "[NAMN] och [NAMN] har sökt"),
+        ("brukaren karzan rashid har ramlat", "brukaren [NAMN] har ramlat"),
+        # Addresses: flat numbers, two-word streets, postal codes, a letter spaced or written on.
+        ("Storgatan 3B, lgh 1102, har inget nyckelskåp", "[ADRESS], har inget nyckelskåp"),
+        ("Adressen är Tensta allé 8, 163 64 Spånga", "Adressen är [ADRESS], [ADRESS] Spånga"),
+        ("till Fittjavägen 5 A nu", "till [ADRESS] nu"),
+        ("Hämtning vid Rosenlundsbacken 7 i dag", "Hämtning vid [ADRESS] i dag"),
+    ],
+)
+def test_names_and_addresses_are_replaced(text, scrubbed):
+    assert scrub(text).text == scrubbed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Per dag, hur många besök får en brukare?",
+        "Hans mamma vill hämta, står hon på listan?",
+        "Bo kvar hemma eller flytta, vem beslutar?",
+        "Mötet hålls på plan 4, hur bokar jag tolk?",
+        "Trappan till våningsplan 3 är avstängd",
+        "Var hittar jag rutinen för värmebölja i Region Stockholm?",
+        "Mark the deviation report as urgent, how?",
+        "group showed up 20 min late and someone else is in their room",
+        "när testas hesa fredrik",
+        "vad kostar en lånecykel i stan",
+        "Goorma ayaan shaqada ku soo laaban karaa?",
+        "Får barnen vara ute i 15 minuter när det är minus 10?",
+        "Hur gör jag en lex Sarah-anmälan?",
+        "Max antal omlån per lånekort?",
+        "Om inget annat är ordinerat bör brukaren dricka 1,5 liter per dygn.",
+        "Never use your city password anywhere else.",
+        "| Dag | Natt |",
+        "Besöket tar 2 tim och kostar max 200 kr",
+        "Temperaturer Max minst 26 °C tre dagar i följd",
+        "Andra Inga Alla",
+    ],
+)
+def test_words_that_look_like_names_stay(text):
+    assert scrub(text).text == text
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_privacy", ROOT / "bench" / "bench_privacy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_battery_recall_and_false_positives():
+    """Measured by bench/bench_privacy.py on tests/data/privacy_battery.jsonl; the floors sit a little under it."""
+    bench = _bench()
+    rows = bench.load_battery()
+    assert sum(len(r["names"]) for r in rows) >= 50
+    result = bench.measure(rows)
+    assert result["recall"]["names"]["recall"] >= 0.95, result["missed"]
+    assert result["recall"]["addresses"]["recall"] >= 0.9, result["missed"]
+    held_out = bench.measure([r for r in rows if r.get("held_out")])
+    assert held_out["recall"]["names"]["recall"] >= 0.9, held_out["missed"]
+    assert result["false_positive_words_battery"] <= 1, result["false_positive_words_list"]
+    assert result["name_free_questions_changed"] == 0, result["name_free_changed"]
+
+
+def test_no_word_of_an_eval_question_is_taken_for_a_name_or_address():
+    bench = _bench()
+    result = bench.eval_false_positives([ROOT / "eval_sets" / "dev.jsonl", ROOT / "eval_sets" / "test.jsonl"])
+    assert result["questions"] > 200
+    assert result["words_wrongly_replaced"] == 0, result["questions_changed"]
+
+
+def test_scrubbed_question_keeps_what_it_asks():
+    """Only the personal data goes: the question's own words stay, so retrieval still finds the routine."""
+    out = scrub("brukaren Fatima Hassan på Vasagatan 14 har ramlat i badrummet, vem ringer jag?").text
+    assert out == "brukaren [NAMN] på [ADRESS] har ramlat i badrummet, vem ringer jag?"
+
+
+def test_a_question_with_a_name_and_an_address_still_finds_its_routine(assistant_factory):
+    answer = assistant_factory().ask(
+        "brukaren mohammed ali på drottninggatan 3 har ramlat, vem ringer jag?", role="home-care"
+    )
+    assert answer.scrubbed
+    assert "address" in answer.notices[0]
+    assert "name" in answer.notices[0]
+    assert answer.citations[0].doc_id == "fall-dag"
+    assert "mohammed" not in answer.answer.lower()
+    assert "drottninggatan" not in answer.answer.lower()
 
 
 def test_plain_question_is_unchanged():
