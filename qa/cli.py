@@ -26,8 +26,9 @@ class _RunByDefault(TyperGroup):
 
 eval_app = typer.Typer(
     cls=_RunByDefault, add_completion=False,
-    help="Measure answer quality on eval_sets (retrieval, citations, refusals, language, support; RAGAS with a "
-         "judge), store every run, and report trends, regressions and the quality gate.",
+    help="Measure answer quality on eval_sets (answer states, refusals, retrieval per language, citations, key "
+         "facts, language, support, RAGAS's no-LLM metrics; its LLM metrics with a judge), store every run, and "
+         "report trends, regressions, state changes and the quality gate.",
 )
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Embedded store folder (ASSIST_QDRANT__PATH).")]
@@ -149,22 +150,35 @@ def _print_summary(run_id: str, summary: dict[str, Any], warning: str | None) ->
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from qa.metrics import SUMMARY_METRICS  # noqa: PLC0415
+    from qa.metrics import SUMMARY_METRICS, is_language_group  # noqa: PLC0415
 
-    groups = list(summary)
-    table = Table(title=f"Run {run_id}")
+    console = Console()
+    sets = [g for g in summary if not is_language_group(g)]
+    keys = ["rows", "errors", "answerable", "must_refuse", "answered_rows", "closest_rows", "refused_rows",
+            *SUMMARY_METRICS, "cross_language_rows", "key_facts_rows", "untranslated_rows", "judged_rows"]
+    console.print(_table(Table(title=f"Run {run_id}"), summary, sets, keys))
+    by_language = [g for g in summary if is_language_group(g)]
+    if by_language:
+        console.print(_table(Table(title="Per language group of the question"), summary, by_language,
+                             LANGUAGE_KEYS))
+    if warning:
+        console.print(f"[yellow]Judge: {warning}[/yellow]")
+
+
+#: What the per-language table shows: the answer states and the figures the targets name per language.
+LANGUAGE_KEYS = ("rows", "answered_share", "closest_share", "refused_share", "refusal_accuracy",
+                 "false_refusal_rate", "hit@5", "hit@5_same_language", "hit@5_cross_language", "key_facts")
+
+
+def _table(table: Any, summary: dict[str, Any], groups: list[str], keys: Sequence[str]) -> Any:
     table.add_column("metric")
     for g in groups:
         table.add_column(g, justify="right")
-    keys = ["rows", "errors", "answerable", "must_refuse", *SUMMARY_METRICS, "untranslated_rows", "judged_rows"]
     for k in keys:
         vals = [summary[g].get(k) for g in groups]
         if any(v is not None for v in vals):
             table.add_row(k, *("–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in vals))
-    console = Console()
-    console.print(table)
-    if warning:
-        console.print(f"[yellow]Judge: {warning}[/yellow]")
+    return table
 
 
 def _gate(run_id: str, summary: dict[str, Any], thresholds_path: Path) -> None:
@@ -222,12 +236,13 @@ def compare_command(
     a: Annotated[str, typer.Argument(help="The earlier run ('previous' works).")],
     b: Annotated[str, typer.Argument(help="The later run ('latest' works).")],
     runs: RunsOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the regressions as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print regressions and state changes as JSON.")] = False,
 ) -> None:
-    """List the questions that got worse from run A to run B, metric by metric."""
+    """List the questions that got worse from run A to run B, metric by metric, and those that moved between the
+    answer states (answered, closest, refused)."""
     from dataclasses import asdict  # noqa: PLC0415
 
-    from qa.compare import regressions  # noqa: PLC0415
+    from qa.compare import regressions, state_changes  # noqa: PLC0415
 
     run_store = _run_store(runs)
     try:
@@ -235,21 +250,40 @@ def compare_command(
     except FileNotFoundError as exc:
         _fail(str(exc))
     found = regressions(ra, rb)
+    moved = state_changes(ra, rb)
     if as_json:
-        typer.echo(json.dumps([asdict(r) for r in found], ensure_ascii=False))
-        return
-    if not found:
-        typer.echo(f"No question got worse from {ra.run_id} to {rb.run_id}.")
+        typer.echo(json.dumps({"regressions": [asdict(r) for r in found],
+                               "state_changes": [{**asdict(m), "right": m.right, "better": m.better} for m in moved]},
+                              ensure_ascii=False))
         return
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    table = Table(title=f"Worse in {rb.run_id} than in {ra.run_id}: {len({r.id for r in found})} question(s)")
-    for col in ("id", "question", "metric", "before", "after"):
+    console = Console()
+    if not found:
+        console.print(f"No question got worse from {ra.run_id} to {rb.run_id}.")
+    else:
+        table = Table(title=f"Worse in {rb.run_id} than in {ra.run_id}: {len({r.id for r in found})} question(s)")
+        for col in ("id", "question", "metric", "before", "after"):
+            table.add_column(col)
+        for r in found:
+            table.add_row(r.id, r.question[:70], r.metric, _cell(r.before), _cell(r.after))
+        console.print(table)
+    if not moved:
+        console.print(f"No question moved between answered, closest and refused from {ra.run_id} to {rb.run_id}.")
+        return
+    better = sum(m.better for m in moved)
+    worse = sum(not m.right for m in moved)
+    console.print(f"Moved between answer states: {len(moved)} question(s), {better} now right, {worse} now wrong",
+                  soft_wrap=True)
+    table = Table()
+    for col in ("id", "question", "row", "before", "after", ""):
         table.add_column(col)
-    for r in found:
-        table.add_row(r.id, r.question[:70], r.metric, _cell(r.before), _cell(r.after))
-    Console().print(table)
+    for m in moved:
+        verdict = "better" if m.better else "worse" if not m.right else ""
+        table.add_row(m.id, m.question[:60], "answerable" if m.answerable else "must refuse", m.before, m.after,
+                      verdict)
+    console.print(table)
 
 
 def _cell(v: object) -> str:

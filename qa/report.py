@@ -3,17 +3,24 @@
 from pathlib import Path
 from typing import Any
 
-from qa.metrics import JUDGE_METRICS, SUMMARY_METRICS
+from qa.metrics import JUDGE_METRICS, LANGUAGE_GROUPS, SUMMARY_METRICS, is_language_group, summarize
 from qa.store import Run
 
 NO_LLM = [m for m in SUMMARY_METRICS if m not in (*JUDGE_METRICS, "judge_failure_share")]
+#: The per-language table of the report: answer states and the figures the targets name per language group.
+LANGUAGE_TABLE = ("answered_share", "closest_share", "refused_share", "refusal_accuracy", "false_refusal_rate",
+                  "hit@5", "hit@5_same_language", "hit@5_cross_language", "key_facts")
 
 
 def _summary(run: Run) -> dict[str, Any]:
-    from qa.metrics import summarize  # noqa: PLC0415
+    # Summarised from the stored rows each time, so that runs stored before a metric existed get it where their
+    # rows allow (the answer states of old runs come from `refused`), and a killed run's finished questions count.
+    return summarize(run.results())
 
-    # A killed run has no stored summary yet: its finished questions still count.
-    return run.meta.get("summary") or summarize(run.results())
+
+def _direction(metric: str) -> str:
+    higher = SUMMARY_METRICS.get(metric, True)
+    return "share" if higher is None else "higher is better" if higher else "lower is better"
 
 
 def _fmt(v: object) -> str:
@@ -28,7 +35,7 @@ def chart(metric: str, runs: list[Run], out: Path) -> Path | None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     summaries = [_summary(r) for r in runs]
-    sets = sorted({s for summ in summaries for s in summ})
+    sets = sorted({s for summ in summaries for s in summ if not is_language_group(s)})
     series = {s: [summ.get(s, {}).get(metric) for summ in summaries] for s in sets}
     if not any(v is not None for vals in series.values() for v in vals):
         return None
@@ -39,7 +46,7 @@ def chart(metric: str, runs: list[Run], out: Path) -> Path | None:
         ax.plot(xs, [vals[i] for i in xs], marker="o", label=s, linewidth=2.5 if s == "all" else 1.2)
     ax.set_xticks(range(len(runs)), labels, fontsize=7)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{metric} ({'higher' if SUMMARY_METRICS.get(metric, True) else 'lower'} is better)")
+    ax.set_title(f"{metric} ({_direction(metric)})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
@@ -49,11 +56,30 @@ def chart(metric: str, runs: list[Run], out: Path) -> Path | None:
     return path
 
 
+def _language_tables(summaries: dict[str, dict[str, Any]], sets: list[str]) -> list[str]:
+    """Per eval set: a row per run and language group of the question, with the answer states and hit@5 split by
+    whether the question is asked in its source's language."""
+    lines = ["", "## Per language group of the question", "",
+             "Language groups: Swedish (sv), English (en), other languages (other). Same / cross language: the "
+             "question is asked in one of its reference sources' languages, or in none of them."]
+    for s in sets:
+        present = [(rid, lg, summ[f"{s}/{lg}"]) for rid, summ in summaries.items() for lg in LANGUAGE_GROUPS
+                   if f"{s}/{lg}" in summ]
+        if not present:
+            continue
+        lines += ["", f"### {s}", "", "| run | language | rows | " + " | ".join(LANGUAGE_TABLE) + " |",
+                  "|---|---|---|" + "---|" * len(LANGUAGE_TABLE)]
+        lines += [f"| {rid} | {lg} | {g['rows']} | " + " | ".join(_fmt(g.get(m)) for m in LANGUAGE_TABLE) + " |"
+                  for rid, lg, g in present]
+    return lines
+
+
 def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: evaluation runs") -> Path:
     """Write out/report.md with a table per eval set and a chart per metric; returns the Markdown path."""
     out.mkdir(parents=True, exist_ok=True)
     lines = [f"# {title}", "", f"{len(runs)} run(s), oldest first. Metrics without an LLM come first; "
-             "RAGAS metrics appear where a judge scored the run.", ""]
+             "RAGAS's no-LLM metrics (`ragas_*`) are in every run; its LLM metrics appear where a judge "
+             "scored the run.", ""]
     lines += ["| run | label | date | commit | sets | generator | judge | status |", "|---" * 8 + "|"]
     for r in runs:
         m, models = r.meta, r.meta.get("models", {})
@@ -65,7 +91,8 @@ def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: eva
     if warnings:
         lines += ["", "## Judge warnings", ""] + [f"- **{rid}**: {w}" for rid, w in warnings]
     summaries = {r.run_id: _summary(r) for r in runs}
-    sets = sorted({s for summ in summaries.values() for s in summ}, key=lambda s: (s == "all", s))
+    sets = sorted({s for summ in summaries.values() for s in summ if not is_language_group(s)},
+                  key=lambda s: (s == "all", s))
     for s in sets:
         present = [m for m in SUMMARY_METRICS
                    if any(summ.get(s, {}).get(m) is not None for summ in summaries.values())]
@@ -76,6 +103,7 @@ def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: eva
             if g:
                 lines.append(f"| {rid} | {g['rows']} | {g['errors']} | " + " | ".join(_fmt(g.get(m)) for m in present)
                              + " |")
+    lines += _language_tables(summaries, sets)
     judged = [(r, [x for x in r.results() if x.get("judge")]) for r in runs]
     for r, recs in judged:
         if recs:

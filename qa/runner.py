@@ -5,6 +5,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -12,6 +13,7 @@ from assist.evaluation import EvalRow, load_rows
 from assist.settings import Settings
 from qa.judge import RagasJudge
 from qa.metrics import score_row, summarize
+from qa.ragas_nollm import NoLlmRagas
 from qa.store import ROOT, Run, RunStore, git_commit
 
 logger = logging.getLogger(__name__)
@@ -73,13 +75,65 @@ def run_meta(settings: Settings, sets: list[str], judge: RagasJudge | None, labe
     }
 
 
+@dataclass
+class SourceIndex:
+    """What the store holds per document: its language and its passages (the reference contexts of RAGAS)."""
+
+    languages: dict[str, str] = field(default_factory=dict)
+    passages: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_store(cls, store: Any) -> "SourceIndex":
+        """Read every passage's doc id, language and text once; an empty index when the store cannot list them."""
+        index = cls()
+        try:
+            if hasattr(store, "filter_payloads"):
+                payloads = store.filter_payloads(fields=["content", "meta.doc_id", "meta.language"])
+            else:
+                payloads = [{"content": d.content, "meta": d.meta} for d in store.filter_documents()]
+        except Exception as exc:  # noqa: BLE001 - the run goes on without the per-source figures
+            logger.warning("could not read the store's documents for the source figures: %s", exc)
+            return index
+        for p in payloads:
+            meta = p.get("meta") or {}
+            index.add(str(meta.get("doc_id", "")), meta.get("language"), p.get("content"))
+        return index
+
+    def add(self, doc_id: str, language: object, content: object = None) -> None:
+        if not doc_id:
+            return
+        if language and doc_id not in self.languages:
+            self.languages[doc_id] = str(language)
+        if isinstance(content, str) and content.strip():
+            self.passages.setdefault(doc_id, []).append(content)
+
+    def languages_of(self, doc_ids: Sequence[str]) -> list[str] | None:
+        """The reference sources' languages, or None when one of them is unknown."""
+        langs = [self.languages.get(d) for d in doc_ids]
+        return sorted({lang for lang in langs if lang}) if langs and all(langs) else None
+
+
+def source_fields(row: EvalRow, index: SourceIndex) -> dict[str, Any]:
+    """The reference sources' languages and whether the question is asked in none of them (answerable rows)."""
+    if not row.answerable:
+        return {"reference_languages": None, "cross_language": None}
+    langs = index.languages_of(row.reference_sources)
+    return {"reference_languages": langs, "cross_language": None if langs is None else row.language not in langs}
+
+
 @contextmanager
 def _no_progress(total: int) -> Iterator[Callable[[str, int], None]]:
     yield lambda _id, _errors: None
 
 
-def evaluate_row(assistant: Answerer, set_name: str, row: EvalRow, judge: RagasJudge | None) -> dict[str, Any]:
-    """One question's record; an exception anywhere becomes the record's `error`, never the run's end."""
+def evaluate_row(assistant: Answerer, set_name: str, row: EvalRow, judge: RagasJudge | None,
+                 index: SourceIndex | None = None, ragas: NoLlmRagas | None = None) -> dict[str, Any]:
+    """One question's record; an exception anywhere becomes the record's `error`, never the run's end.
+
+    `index` gives the reference sources' languages and passages (for the cross-language split and the no-LLM
+    RAGAS metrics); `ragas` scores those metrics.
+    """
+    index = index if index is not None else SourceIndex()
     record: dict[str, Any] = {
         "id": row.id, "set": set_name, "question": row.question, "language": row.language, "role": row.role,
         "answerable": row.answerable, "tags": row.tags, "reference_sources": row.reference_sources, "error": None,
@@ -89,13 +143,23 @@ def evaluate_row(assistant: Answerer, set_name: str, row: EvalRow, judge: RagasJ
         history = [t.model_dump() for t in row.turns] or None
         answer, docs = assistant.answer_with_sources(row.question, row.role, history=history)
         chunk_ids = [d.meta.get("doc_id", "") for d in docs]
+        for d in docs:
+            index.add(str(d.meta.get("doc_id", "")), d.meta.get("language"))
         record.update(
             answer=answer.answer, refused=answer.refused, generator=answer.generator, fallback=answer.fallback,
             answer_language=answer.language, notices=answer.notices, cited=[c.doc_id for c in answer.citations],
-            retrieved=list(dict.fromkeys(chunk_ids)), **score_row(row, answer, chunk_ids),
+            uncovered=list(getattr(answer, "uncovered", []) or []), retrieved=list(dict.fromkeys(chunk_ids)),
+            **score_row(row, answer, chunk_ids), **source_fields(row, index),
         )
         record["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        if judge is not None and row.answerable and not answer.refused:
+        if ragas is not None and row.answerable:
+            record["ragas"] = ragas.score(
+                retrieved=[d.content or "" for d in docs],
+                reference_passages=[c for d in row.reference_sources for c in index.passages.get(d, [])],
+                answer=answer.answer if record["status"] == "answered" else None,
+                reference_answer=row.reference_answer,
+            )
+        if judge is not None and row.answerable and record["status"] == "answered":
             contexts = [d.content or "" for d in docs] or [""]
             record["judge"], record["judge_errors"] = judge.score(
                 question=row.question, answer=answer.answer, contexts=contexts, reference=row.reference_answer
@@ -122,13 +186,16 @@ def run_eval(
     """
     done = run.done_ids()
     judged = sum(1 for r in run.results() if r.get("judge"))
+    store = getattr(assistant, "document_store", None)
+    index = SourceIndex.from_store(store) if store is not None else SourceIndex()
+    ragas = NoLlmRagas()
     todo = [(s, r) for s, r in rows if r.id not in done]
     tick = progress(len(todo)) if progress else _no_progress(len(todo))
     errors = 0
     with tick as advance:
         for set_name, row in todo:
             use_judge = judge if judge is not None and (judge_rows is None or judged < judge_rows) else None
-            record = evaluate_row(assistant, set_name, row, use_judge)
+            record = evaluate_row(assistant, set_name, row, use_judge, index, ragas)
             judged += bool(record.get("judge"))
             errors += bool(record["error"])
             run.append(record)

@@ -20,15 +20,18 @@ def row(id: str, *, answerable: bool = True, sources: list[str] | None = None, l
 
 
 def answer(text: str, cited: list[str], *, refused: bool = False, language: str = "sv",
-           support: float | None = 1.0, notices: list[str] | None = None) -> Answer:
+           support: float | None = 1.0, notices: list[str] | None = None, status: str | None = None) -> Answer:
+    states = {"status": status} if status else {}
     return Answer(answer=text, refused=refused, language=language, support=support, notices=notices or [],
-                  generator="extractive",
+                  generator="extractive", **states,
                   citations=[Citation(n=i, doc_id=d, title=d, source=f"{d}.md", quote="...")
                              for i, d in enumerate(cited, 1)])
 
 
-def docs(*doc_ids: str) -> list[Document]:
-    return [Document(content=f"passage of {d}", meta={"doc_id": d, "collection": "home_care"}) for d in doc_ids]
+def docs(*doc_ids: str, language: str | None = None) -> list[Document]:
+    lang = {"language": language} if language else {}
+    return [Document(content=f"passage of {d}", meta={"doc_id": d, "collection": "home_care", **lang})
+            for d in doc_ids]
 
 
 class ScriptedAssistant:
@@ -65,6 +68,12 @@ def bad() -> tuple[Answer, list[Document]]:
 
 def refusal() -> tuple[Answer, list[Document]]:
     return answer("Rutinerna svarar inte på den frågan.", [], refused=True, support=None), docs("kontakter")
+
+
+def closest() -> tuple[Answer, list[Document]]:
+    """The nearest routine, shown as not answering the question (status closest)."""
+    return (answer("Ingen rutin nämner: semester. Närmast: [1]", ["nycklar"], status="closest", support=None),
+            docs("nycklar", "kontakter"))
 
 
 @pytest.fixture

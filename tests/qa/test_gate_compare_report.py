@@ -1,17 +1,19 @@
 """The quality gate, the list of regressed questions and the report with its charts, on hand-made runs."""
 
+import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from qa.cli import eval_app
-from qa.compare import regressions
+from qa.compare import regressions, state_changes
 from qa.gate import check, load_thresholds
 from qa.metrics import summarize
 from qa.report import write_report
 from qa.runner import run_eval
-from tests.qa.conftest import ScriptedAssistant, bad, good, refusal, row
+from qa.store import ROOT
+from tests.qa.conftest import ScriptedAssistant, bad, closest, good, refusal, row
 
 ROWS = [("dev", row("q1", question="fråga 1")), ("dev", row("q2", question="fråga 2")),
         ("dev", row("q3", answerable=False, question="fråga 3"))]
@@ -101,3 +103,77 @@ def test_unknown_first_argument_goes_to_run(run_store):
     out = CliRunner().invoke(eval_app, ["no-such-set", "--runs", str(run_store.root)])
     assert out.exit_code == 2
     assert "No eval set 'no-such-set'" in out.output
+
+
+@pytest.fixture
+def moved_runs(run_store):
+    # q1: answered both times; q2 (answerable): answered -> closest, a false refusal;
+    # q3 (must refuse): answered -> closest, now right
+    a = _run(run_store, "before", {"fråga 1": good, "fråga 2": good, "fråga 3": good})
+    b = _run(run_store, "after", {"fråga 1": good, "fråga 2": closest, "fråga 3": closest})
+    return a, b
+
+
+def test_state_changes_list_the_questions_that_moved_between_states(moved_runs):
+    a, b = moved_runs
+    moved = {m.id: m for m in state_changes(a, b)}
+    assert set(moved) == {"q2", "q3"}
+    assert (moved["q2"].before, moved["q2"].after, moved["q2"].right, moved["q2"].better) == (
+        "answered", "closest", False, False)
+    assert (moved["q3"].before, moved["q3"].after, moved["q3"].right, moved["q3"].better) == (
+        "answered", "closest", True, True)
+    assert state_changes(a, a) == []
+    # the false refusal is also a regression of refusal_correct
+    assert ("q2", "refusal_correct") in {(r.id, r.metric) for r in regressions(a, b)}
+
+
+def test_state_changes_read_runs_stored_before_the_three_states(run_store):
+    # an old run's records have `refused` only: refused=True reads as `refused`
+    old = run_store.create({"label": "old"})
+    old.append({"id": "q3", "question": "fråga 3", "answerable": False, "refused": True, "error": None})
+    new = _run(run_store, "after", {"fråga 1": good, "fråga 2": good, "fråga 3": closest})
+    (m,) = state_changes(old, new)
+    assert (m.id, m.before, m.after, m.better) == ("q3", "refused", "closest", False)
+
+
+def test_compare_command_prints_state_moves(moved_runs, run_store):
+    out = CliRunner().invoke(eval_app, ["compare", "previous", "latest", "--runs", str(run_store.root)])
+    assert out.exit_code == 0, out.output
+    assert "Moved between answer states: 2 question(s), 1 now right, 1 now wrong" in out.output
+    as_json = CliRunner().invoke(eval_app, ["compare", "previous", "latest", "--json", "--runs",
+                                            str(run_store.root)])
+    data = json.loads(as_json.output)
+    assert {m["id"]: (m["after"], m["better"]) for m in data["state_changes"]} == {
+        "q2": ("closest", False), "q3": ("closest", True)}
+    assert {r["id"] for r in data["regressions"]} == {"q2"}
+
+
+def test_report_has_the_states_per_language_group_and_the_ragas_charts(moved_runs, tmp_path):
+    md = write_report(list(moved_runs), tmp_path / "report")
+    text = md.read_text(encoding="utf-8")
+    assert "## Per language group of the question" in text
+    assert "| run | language | rows | answered_share | closest_share | refused_share |" in text
+    assert "![refusal_accuracy](refusal_accuracy.png)" in text
+    assert "![closest_share](closest_share.png)" in text
+    # the scripted passages are not in any store: no reference passages, so no RAGAS context chart
+    assert not (tmp_path / "report" / "ragas_context_precision.png").exists()
+    # string similarity needs only the answer and the reference answer
+    assert "![ragas_string_similarity](ragas_string_similarity.png)" in text
+
+
+def test_committed_gate_floors_refusal_accuracy_and_false_refusals():
+    t = load_thresholds()
+    assert 0 < t["min"]["refusal_accuracy"] <= 1
+    assert 0 <= t["max"]["false_refusal_rate"] < 1
+    assert t["min"]["rows"] == sum(1 for p in ("dev", "test")
+                                   for line in (ROOT / "eval_sets" / f"{p}.jsonl").read_text().splitlines()
+                                   if line.strip())
+
+
+def test_gate_fails_a_run_below_the_refusal_floor(moved_runs, tmp_path):
+    a, b = moved_runs
+    gate = _gate_file(tmp_path, "[min]\nrefusal_accuracy = 0.9\n[max]\nfalse_refusal_rate = 0.05\n")
+    t = load_thresholds(gate)
+    # a: the must-refuse q3 was answered (0 of 1); b: it is closest (1 of 1), but q2 became a false refusal (1/2)
+    assert check(summarize(a.results()), t) == ["refusal_accuracy = 0 is below the gate's min 0.9"]
+    assert check(summarize(b.results()), t) == ["false_refusal_rate = 0.5 is above the gate's max 0.05"]

@@ -13,7 +13,7 @@ from assist.evaluation import (
     refusal_correct,
 )
 from assist.languages import NO_TRANSLATION_NOTICE
-from qa.metrics import score_row, summarize_group
+from qa.metrics import key_facts, key_facts_quoted, score_row, summarize, summarize_group
 from tests.qa.conftest import SWEDISH, answer, docs, row
 
 
@@ -144,3 +144,113 @@ def test_judge_failure_share_counts_failed_judgements():
 
 def test_docs_helper_builds_retrieved_documents():
     assert [d.meta["doc_id"] for d in docs("a", "b")] == ["a", "b"]
+
+
+# ---------------------------------------------------------------- answer states, key facts, language split
+
+
+def test_key_facts_are_phone_numbers_times_and_numbers_normalised():
+    # a phone number whole (not its digit groups), an emergency number and a count
+    assert key_facts("Ring 08-123 40 20 inom 15 minuter, vid fara 112.") == {"tel:081234020", "15", "112"}
+    # clock times with a dot or a colon are one fact each; a range gives both ends
+    assert key_facts("dagtid (07.00–21.30), natt från 21:30") == {"7:00", "21:30"}
+    # thousands written with a space, decimal commas, trailing zeros and leading zeros
+    assert key_facts("58 750 kronor, 1,5–2 liter, 38,0 °C, kod 08") == {"58750", "1.5", "2", "38", "8"}
+    # Arabic-Indic digits read as the same number as Western ones
+    assert key_facts("٤٨ ساعة") == key_facts("48 timmar") == {"48"}
+    assert key_facts("Ingen siffra här.") == set()
+
+
+def test_key_facts_quoted_is_the_share_of_reference_facts_in_an_answered_answer():
+    reference = "Ring sjuksköterskan på 08-123 40 20 inom 15 minuter."
+    # both facts quoted -> 1; the phone number alone -> 1/2
+    assert key_facts_quoted(reference, "Ring 08-123 40 20 inom 15 minuter. [1]", "answered") == 1.0
+    assert key_facts_quoted(reference, "Ring sjuksköterskan på 08-123 40 20. [1]", "answered") == 0.5
+    # the citation marker [15] is not the fact 15
+    assert key_facts_quoted(reference, "Ring sjuksköterskan. [15]", "answered") == 0.0
+    # a closest answer quotes the nearest routine, not the answer: it counts as quoting nothing
+    assert key_facts_quoted(reference, "Närmast: 08-123 40 20 inom 15 minuter. [1]", "closest") == 0.0
+    # a reference without any number has no key facts: not measured
+    assert key_facts_quoted("Nej, det får du inte.", "Nej. [1]", "answered") is None
+
+
+def test_score_row_records_the_state_and_counts_closest_as_not_answered():
+    must_refuse = row("r4", answerable=False)
+    a = answer("Ingen rutin nämner: semester. [1]", ["nycklar"], status="closest", support=None)
+    got = score_row(must_refuse, a, ["nycklar"])
+    assert got["status"] == "closest"
+    assert got["refusal_correct"] == 1.0  # closest is right for a must-refuse row
+    answerable = score_row(row("r5"), a, ["nycklar"])
+    assert answerable["refusal_correct"] == 0.0  # and a false refusal for an answerable one
+    assert answerable["citation_precision"] is None and answerable["support"] is None
+    assert answerable["key_facts"] == 0.0  # the reference's "15 minuter" is not quoted by a closest answer
+
+
+def _rec(answerable: bool, status: str | None, **extra):
+    base = {"answerable": answerable, "hit@5": 1.0 if answerable else None, "rr": None, "recall@5": None,
+            "citation_precision": None, "language_match": 1.0, "untranslated": False, "support": None}
+    if status is not None:
+        base["status"] = status
+    return {**base, **extra}
+
+
+def test_summary_counts_the_three_states_and_derives_refusal_figures_from_them():
+    recs = [
+        _rec(False, "closest"),  # must refuse: right
+        _rec(False, "refused"),  # must refuse: right
+        _rec(False, "answered"),  # must refuse: wrong
+        _rec(True, "answered"),  # answerable: right
+        _rec(True, "closest"),  # answerable: false refusal
+        # stored before the three states: only `refused`
+        _rec(True, None, refused=False),
+        _rec(False, None, refused=True),
+    ]
+    s = summarize_group(recs)
+    # answered: rows 3, 4, 6; closest: 1, 5; refused: 2, 7
+    assert (s["answered_rows"], s["closest_rows"], s["refused_rows"]) == (3, 2, 2)
+    assert (s["answered_share"], s["closest_share"], s["refused_share"]) == (0.4286, 0.2857, 0.2857)
+    assert s["refusal_accuracy"] == 0.75  # 3 of the 4 must-refuse rows are closest or refused
+    assert s["false_refusal_rate"] == pytest.approx(0.3333)  # 1 of 3 answerable rows is not answered
+
+
+def test_summary_splits_hit_at_5_by_question_and_source_language():
+    recs = [
+        _rec(True, "answered", cross_language=False),
+        _rec(True, "answered", cross_language=False, **{"hit@5": 0.0}),
+        _rec(True, "answered", cross_language=True),
+        _rec(True, "answered", cross_language=None, **{"hit@5": 0.0}),  # source language unknown: in neither
+    ]
+    s = summarize_group(recs)
+    assert s["hit@5"] == 0.5  # (1 + 0 + 1 + 0) / 4
+    assert s["hit@5_same_language"] == 0.5  # (1 + 0) / 2
+    assert s["hit@5_cross_language"] == 1.0
+    assert s["cross_language_rows"] == 1
+
+
+def test_summary_key_facts_and_ragas_means_over_answerable_rows():
+    recs = [
+        _rec(True, "answered", key_facts=1.0, ragas={"ragas_context_precision": 1.0, "ragas_context_recall": 0.5}),
+        _rec(True, "answered", key_facts=0.5, ragas={"ragas_context_precision": 0.0, "ragas_context_recall": 0.5}),
+        _rec(True, "answered", key_facts=None),  # no number in the reference: left out
+        _rec(False, "refused", key_facts=None),
+    ]
+    s = summarize_group(recs)
+    assert s["key_facts"] == 0.75 and s["key_facts_rows"] == 2
+    assert s["ragas_context_precision"] == 0.5 and s["ragas_context_recall"] == 0.5
+    assert s["ragas_string_similarity"] is None
+
+
+def test_summarize_adds_a_group_per_set_and_language_group():
+    recs = [
+        {**_rec(True, "answered"), "set": "dev", "language": "sv"},
+        {**_rec(False, "answered"), "set": "dev", "language": "so"},
+        {**_rec(False, "closest"), "set": "test", "language": "ar"},
+        {**_rec(True, "answered"), "set": "test", "language": "en"},
+    ]
+    s = summarize(recs)
+    assert set(s) == {"all", "dev", "test", "all/sv", "all/en", "all/other", "dev/sv", "dev/other", "test/en",
+                      "test/other"}
+    # the two other-language must-refuse rows: dev's was answered (wrong), test's is closest (right)
+    assert s["dev/other"]["refusal_accuracy"] == 0.0
+    assert s["test/other"]["refusal_accuracy"] == 1.0
+    assert s["all/other"]["refusal_accuracy"] == 0.5 and s["all/other"]["closest_share"] == 0.5

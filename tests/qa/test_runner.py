@@ -108,3 +108,104 @@ def test_the_real_pipeline_on_a_small_store(assistant_factory, run_store):
     assert summary["all"]["errors"] == 0
     assert summary["all"]["hit@5"] == 1.0
     assert summary["all"]["refusal_accuracy"] == 1.0
+    recs = {r["id"]: r for r in run.results()}
+    assert recs["r1"]["status"] == "answered" and recs["r2"]["status"] in ("closest", "refused")
+
+
+def test_the_real_store_gives_source_languages_and_ragas_figures(assistant_factory, run_store):
+    """The store's own payloads say each reference source's language (all Swedish here) and hold the passages
+    the no-LLM RAGAS metrics compare the retrieved ones with."""
+    from assist.evaluation import EvalRow
+
+    def ask(id_: str, question: str, language: str) -> tuple[str, EvalRow]:
+        return ("t", EvalRow(id=id_, question=question, language=language, role="home-care",
+                             reference_answer="Ring sjuksköterskan på 08-123 40 20 inom 15 minuter.",
+                             reference_sources=["fall-dag"], answerable=True))
+
+    rows = [ask("sv1", "Vem ringer jag när en brukare har ramlat?", "sv"),
+            ask("en1", "Who do I call when a client has fallen?", "en")]
+    run = run_store.create({})
+    summary = run_eval(assistant=assistant_factory(), rows=rows, run=run)
+    recs = {r["id"]: r for r in run.results()}
+    assert recs["sv1"]["reference_languages"] == ["sv"] and recs["sv1"]["cross_language"] is False
+    assert recs["en1"]["reference_languages"] == ["sv"] and recs["en1"]["cross_language"] is True
+    assert summary["all"]["cross_language_rows"] == 1
+    assert summary["all"]["hit@5_same_language"] == recs["sv1"]["hit@5"]
+    assert summary["all"]["hit@5_cross_language"] == recs["en1"]["hit@5"]
+    for rec in recs.values():
+        assert rec["status"] in ("answered", "closest", "refused")
+        ragas = rec["ragas"]
+        assert set(ragas) == {"ragas_context_precision", "ragas_context_recall", "ragas_string_similarity"}
+        # fall-dag is one short routine: when it is retrieved, its passage matches itself exactly
+        if recs["sv1"]["hit@5"] == 1.0 and rec["id"] == "sv1":
+            assert ragas["ragas_context_recall"] == 1.0 and ragas["ragas_context_precision"] > 0
+        assert all(v is None or 0.0 <= v <= 1.0 for v in ragas.values())
+    assert recs["sv1"]["key_facts"] is not None  # the reference names a phone number and 15 minutes
+
+
+class _PayloadStore:
+    """Payload reads as the embedded store answers them (filter_payloads with `fields`)."""
+
+    def __init__(self, payloads):
+        self.payloads = payloads
+        self.asked: list = []
+
+    def filter_payloads(self, filters=None, fields=None):
+        self.asked.append(fields)
+        return self.payloads
+
+
+def test_source_index_reads_languages_and_passages_from_payloads():
+    from qa.runner import SourceIndex
+
+    store = _PayloadStore([
+        {"content": "Ring ssk.", "meta": {"doc_id": "fall", "language": "sv"}},
+        {"content": "Ring natt-ssk.", "meta": {"doc_id": "fall", "language": "sv"}},
+        {"content": "Lift with two.", "meta": {"doc_id": "lifting", "language": "en"}},
+    ])
+    index = SourceIndex.from_store(store)
+    assert store.asked == [["content", "meta.doc_id", "meta.language"]]
+    assert index.languages == {"fall": "sv", "lifting": "en"}
+    assert index.passages["fall"] == ["Ring ssk.", "Ring natt-ssk."]
+    assert index.languages_of(["fall", "lifting"]) == ["en", "sv"]
+    assert index.languages_of(["fall", "unknown"]) is None
+
+
+def test_cross_language_needs_the_question_in_none_of_its_sources_languages(run_store):
+    from qa.runner import source_fields
+
+    store = _PayloadStore([{"content": "x", "meta": {"doc_id": "fall", "language": "sv"}},
+                   {"content": "y", "meta": {"doc_id": "lifting", "language": "en"}}])
+    from qa.runner import SourceIndex
+
+    index = SourceIndex.from_store(store)
+    sv = row("a", sources=["fall"], language="sv")
+    so = row("b", sources=["fall"], language="so")
+    en_mixed = row("c", sources=["fall", "lifting"], language="en")
+    assert source_fields(sv, index) == {"reference_languages": ["sv"], "cross_language": False}
+    assert source_fields(so, index)["cross_language"] is True
+    assert source_fields(en_mixed, index)["cross_language"] is False  # one source is in English
+    assert source_fields(row("d", answerable=False), index) == {"reference_languages": None, "cross_language": None}
+
+
+def test_scripted_runs_record_the_state_and_take_languages_from_retrieved_passages(run_store):
+    from tests.qa.conftest import answer, closest, docs
+
+    def english_source():
+        return answer("Lift with two people. [1]", ["fall"], language="en"), docs("fall", language="en")
+
+    rows = [("dev", row("q0", question="fråga 0")), ("dev", row("q1", question="fråga 1", sources=["hygien"])),
+            ("dev", row("q2", answerable=False, question="fråga 2"))]
+    assistant = ScriptedAssistant({"fråga 0": english_source, "fråga 1": closest, "fråga 2": closest})
+    run = run_store.create({})
+    summary = run_eval(assistant=assistant, rows=rows, run=run)
+    recs = {r["id"]: r for r in run.results()}
+    # q0: a Swedish question whose source the retrieved passage says is English
+    assert recs["q0"]["cross_language"] is True and recs["q0"]["status"] == "answered"
+    # q1: the retrieved passages carry no language and fall was not retrieved: unknown, in neither split
+    assert recs["q1"]["cross_language"] is None and recs["q1"]["status"] == "closest"
+    assert recs["q2"]["uncovered"] == []
+    s = summary["all"]
+    assert (s["answered_rows"], s["closest_rows"], s["refused_rows"]) == (1, 2, 0)
+    assert s["refusal_accuracy"] == 1.0 and s["false_refusal_rate"] == 0.5
+    assert s["hit@5_cross_language"] == 1.0 and s["hit@5_same_language"] is None  # q1's hit@5 (0) is in neither
