@@ -46,11 +46,18 @@ def ingest(
         bool, typer.Option("--prune", help="Remove documents whose files are gone from these folders.")
     ] = False,
     max_file_mb: Annotated[float, typer.Option("--max-file-mb", help="Refuse files larger than this many MB.")] = 100.0,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build the store afresh instead of updating it (recovers a damaged one).")
+    ] = False,
 ) -> None:
-    """Ingest documents into the store; unchanged files are skipped, unreadable ones reported (exit 1)."""
+    """Ingest documents into the store; unchanged files are skipped, unreadable ones reported (exit 1).
+
+    A running `assist serve` keeps answering meanwhile and switches to the new content when the ingest ends;
+    a second ingest on the same store is refused (exit 2).
+    """
     from ingest.cli import run_ingest  # noqa: PLC0415
 
-    code = run_ingest(paths, collection, store, url, as_json, prune, max_file_mb)
+    code = run_ingest(paths, collection, store, url, as_json, prune, max_file_mb, rebuild)
     if code:
         raise typer.Exit(code=code)
 
