@@ -109,6 +109,25 @@ def serve(
     run_service(host=host, port=port, settings=settings_for(store, url))
 
 
+@app.command()
+def doctor(store: StoreOpt = None, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
+    """Check this machine: Python, CPU, models, the store (readable, right embedder, not damaged), LLM endpoint, disk.
+
+    Each check prints ok, warn or fail with what to fix; exit 1 when any fails.
+    """
+    from assist.doctor import render, report, run_checks  # noqa: PLC0415
+
+    checks = run_checks(settings_for(store, url))
+    if as_json:
+        typer.echo(json.dumps(report(checks), ensure_ascii=False))
+    else:
+        colours = {"ok": typer.colors.GREEN, "warn": typer.colors.YELLOW, "fail": typer.colors.RED}
+        for status, line in render(checks):
+            typer.secho(line, fg=colours.get(status))
+    if not report(checks)["ok"]:
+        raise typer.Exit(code=1)
+
+
 token_app = typer.Typer(help="Access tokens for the HTTP service.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -48,7 +48,7 @@ def env_for(data_dir: Path, store: Path, port: int | None = None) -> dict[str, s
 
 
 def assist(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
+    return subprocess.run(  # noqa: S603, PLW1510 - our own interpreter and module; the test reads the status
         [sys.executable, "-m", "assist.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )
 
@@ -167,7 +167,8 @@ def test_second_ingest_at_once_gets_a_clear_error_and_exit_2(store_copy):
 
 def garble_vectors(store: Path) -> None:
     name = (store / versions.CURRENT_FILE).read_text().strip()
-    path = next((store / versions.VERSIONS_DIR / name).glob("segments/*/vector_storage-text-dense/vectors/chunk_0.mmap"))
+    folder = store / versions.VERSIONS_DIR / name
+    path = next(folder.glob("segments/*/vector_storage-text-dense/vectors/chunk_0.mmap"))
     with open(path, "r+b") as f:
         f.write(os.urandom(64 * 384 * 4))
 
