@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assist.errors import StoreBusyError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ RESERVED = {CURRENT_FILE, CURRENT_FILE + ".tmp", VERSIONS_DIR, INGEST_LOCK_FILE,
 #: Files of our own inside a version folder, left out of its manifest.
 OWN_FILES = {LEASE_FILE, MANIFEST_FILE, WORK_FILE, INFO_FILE}
 PAGE = 4096
+#: Bumped whenever file_digest changes: digests of another format are not compared (sizes still are).
+MANIFEST_FORMAT = 1
 
 RECOVERY = (
     "rebuild it with `assist ingest knowledge --rebuild` (a running service switches to the new version once it "
@@ -60,8 +64,8 @@ class Damage(Exception):  # noqa: N818 - a finding, turned into StoreDamagedErro
 
 # --- where things are -------------------------------------------------------------------------------------------------
 def is_shard(folder: Path) -> bool:
-    """True when `folder` holds a Qdrant Edge shard."""
-    return (folder / "edge_config.json").exists()
+    """True when `folder` holds a Qdrant Edge shard (an unpacked server snapshot may lack edge_config.json)."""
+    return (folder / "edge_config.json").exists() or (folder / "segments").is_dir()
 
 
 def pointer_stamp(root: Path) -> tuple[int, int, int] | None:
@@ -185,31 +189,40 @@ def copy_shard(src: Path, dst: Path) -> list[str]:
 
 
 def file_digest(path: Path) -> str:
-    """sha256 over the file's non-zero pages and their offsets, plus its size.
+    """sha256 over the file's runs of non-zero pages (each with its offset), plus its size.
 
-    Independent of how the file system lays out holes (a shard rewrites zero pages on open), and it reads only the
-    parts that hold data.
+    Independent of how the file system lays out holes (a copy or a restore may allocate zero pages that the
+    original left as holes), and it reads only the parts that hold data.
     """
     h = hashlib.sha256()
-    zero = bytes(PAGE)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         h.update(size.to_bytes(8, "little"))
+        run_end = -1  # end offset of the run of non-zero pages being hashed
         for start, end in _data_extents(f.fileno(), size):
             offset = start - start % PAGE
             f.seek(offset)
             while offset < end:
-                block = f.read(min(1 << 20, end - offset + PAGE))
+                block = f.read(min(1 << 22, end - offset + (-(end - offset)) % PAGE))
                 if not block:
                     break
-                view = memoryview(block)
-                for i in range(0, len(block), PAGE):
-                    page = view[i : i + PAGE]
-                    if page != zero[: len(page)]:
-                        h.update((offset + i).to_bytes(8, "little"))
-                        h.update(page)
+                padded = block + bytes(-len(block) % PAGE)
+                nonzero = np.frombuffer(padded, dtype=np.uint64).reshape(-1, PAGE // 8).any(axis=1)
+                for first, last in _runs(nonzero):
+                    at = offset + first * PAGE
+                    if at != run_end:
+                        h.update(b"R" + at.to_bytes(8, "little"))
+                    h.update(padded[first * PAGE : last * PAGE])
+                    run_end = offset + last * PAGE
                 offset += len(block)
     return h.hexdigest()
+
+
+def _runs(flags: Any) -> list[tuple[int, int]]:
+    """(first, last+1) of each run of true values."""
+    padded = np.concatenate(([False], flags, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def shard_files(folder: Path) -> list[str]:
@@ -230,7 +243,7 @@ def write_manifest(folder: Path, points: int, extra: dict[str, Any] | None = Non
     """Record the digest of every shard file and the point count, for the integrity check."""
     files = {rel: {"size": (folder / rel).stat().st_size, "sha256": file_digest(folder / rel)}
              for rel in shard_files(folder)}
-    manifest = {"format": 1, "points": points, "created": time.time(), "files": files, **(extra or {})}
+    manifest = {"format": MANIFEST_FORMAT, "points": points, "created": time.time(), "files": files, **(extra or {})}
     _write_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=1))
     return manifest
 
@@ -256,6 +269,7 @@ def check_files(folder: Path, manifest: dict[str, Any], *, full: bool) -> str | 
     Without `full` only presence and sizes are compared (a stat per file); with it every file's digest too.
     """
     missing, resized, changed = [], [], []
+    full = full and manifest.get("format") == MANIFEST_FORMAT
     for rel, rec in manifest["files"].items():
         path = folder / rel
         try:
@@ -320,6 +334,7 @@ class WorkingVersion:
     base: str | None
     lock: IngestLock
     lease: Lease
+    resumed: bool = False  # taken up from a killed ingest: it holds writes not yet published
 
 
 def _new_name() -> str:
@@ -366,7 +381,9 @@ def begin_version(root: Path, *, fresh: bool = False) -> WorkingVersion:
     except BaseException:
         lock.release()
         raise
-    return WorkingVersion(root=root, name=folder.name, folder=folder, base=base, lock=lock, lease=lease)
+    return WorkingVersion(
+        root=root, name=folder.name, folder=folder, base=base, lock=lock, lease=lease, resumed=adopted is not None
+    )
 
 
 def _adopt(versions: Path, base: str | None) -> tuple[Path, Lease] | None:

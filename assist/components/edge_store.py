@@ -221,7 +221,7 @@ class EdgeDocumentStore:
                 raise
             self._work = work
             self._open = _Version(work.name, work.folder, shard, None)
-            self._dirty = fresh
+            self._dirty = fresh or work.resumed
 
     def _handle(self) -> _Version:
         if self._work is None and self.create:
@@ -359,6 +359,10 @@ class EdgeDocumentStore:
             return
         with self._lock:
             version = self._handle()
+            if version.manifest is not None and version.private is None and self._files_changed(version):
+                # A file changed under us since the version was opened (nothing of ours writes it): check it all.
+                self.health(full=True)
+                version = self._handle()
             version.users += 1
         pins = self._local.__dict__.setdefault("pins", [])
         pins.append(version)
@@ -370,6 +374,11 @@ class EdgeDocumentStore:
                 version.users -= 1
                 if version.retired and version.users == 0:
                     self._close_version(version)
+
+    @staticmethod
+    def _files_changed(version: _Version) -> bool:
+        assert version.manifest is not None
+        return store.stat_table(version.folder, list(version.manifest["files"])) != version.stats
 
     def health(self, *, full: bool = False) -> str | None:
         """None when the version in use looks sound, else what is wrong (no paths).
@@ -386,9 +395,13 @@ class EdgeDocumentStore:
                 return None
             reason = None
             if version.manifest is not None:
-                changed = full or store.stat_table(version.folder, list(version.manifest["files"])) != version.stats
-                if changed and version.private is None:
+                if version.private is not None:
+                    # A private copy: its own files are what this process reads.
+                    reason = store.check_files(version.private, version.manifest, full=True) if full else None
+                elif full or self._files_changed(version):
                     reason = store.check_files(version.folder, version.manifest, full=True)
+                    if reason is None:  # touched, not changed (e.g. another process tried to open it)
+                        version.stats = store.stat_table(version.folder, list(version.manifest["files"]))
             reason = reason or probe(version.shard, version.manifest)
             if reason:
                 version.damage = reason

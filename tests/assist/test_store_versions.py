@@ -154,6 +154,8 @@ def test_damage_to_a_store_in_use_is_noticed(built, damage):
     assert r.count_documents() == len(TEXTS)
     assert r.health() is None
     damage(built)
+    with pytest.raises(StoreDamagedError), r.pinned():  # the next question notices: a stat of each file
+        pass
     problem = r.health()
     assert problem is not None
     assert "damaged" in problem
