@@ -77,10 +77,14 @@ def ask(
     settings = settings_for(store, url)
     try:
         assistant = Assistant(settings)
-        answer = assistant.ask(question, role=role, language=language)
-        assistant.close()
     except AssistError as exc:
         _fail(exc, as_json)
+    try:
+        answer = assistant.ask(question, role=role, language=language)
+    except AssistError as exc:
+        _fail(exc, as_json)
+    finally:
+        assistant.close()  # releases the store (and removes a private copy of it)
     if as_json:
         typer.echo(answer.model_dump_json())
         return

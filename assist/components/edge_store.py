@@ -33,7 +33,7 @@ from haystack_integrations.document_stores.qdrant.filters import convert_filters
 from qdrant_client.http import models as rest
 
 from assist import store
-from assist.errors import StoreBusyError, StoreDamagedError, StoreNotFoundError
+from assist.errors import AssistError, StoreBusyError, StoreDamagedError, StoreNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,10 @@ class EdgeDocumentStore:
                 work = store.begin_version(self.root, fresh=fresh)
             except store.Damage as exc:
                 raise self._damaged(str(exc)) from None
+            except OSError as exc:
+                msg = (f"Could not copy the published store version ({exc.strerror}): free disk space if the disk "
+                       "is full, then run the ingest again.")
+                raise AssistError(msg) from None
             try:
                 if store.is_shard(work.folder):
                     shard = self._load(work.folder)

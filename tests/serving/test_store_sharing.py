@@ -129,6 +129,10 @@ def test_ingest_while_the_service_runs_and_the_service_answers_from_the_new_rout
         after = ask(base, headers, question)
         assert after.status_code == 200, after.text
         assert [c["doc_id"] for c in after.json()["citations"]][:1] == ["sopor"]
+        # Another reader of the version the service holds (Qdrant Edge admits one process per shard folder).
+        cli = assist("ask", question, "--role", "home-care", "--json", env=env_for(data_dir, store))
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["citations"][0]["doc_id"] == "sopor"
         ready = httpx.get(f"{base}/readyz", timeout=30).json()
         published = (store / versions.CURRENT_FILE).read_text().strip()
         assert published in ready["checks"]["store"]["detail"]
@@ -191,6 +195,10 @@ def test_damaged_store_service_starts_not_ready_without_paths_cli_says_how_to_re
         assert str(data_dir) not in ready.text
         asked = ask(base, token(data_dir), "Var förvaras nycklarna?")
         assert asked.status_code == 503
+        # An update would carry the damage into the next version: refused, one JSON object, exit 2.
+        update = assist("ingest", str(DATA), "--json", env=env_for(data_dir, store))
+        assert update.returncode == 2
+        assert "--rebuild" in json.loads(update.stdout)["error"]
         # Recovery while the service runs: a rebuild publishes a fresh version, and the service takes it up.
         rebuilt = assist("ingest", str(DATA), "--rebuild", "--json", env=env_for(data_dir, store))
         assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
