@@ -220,6 +220,14 @@ class EdgeDocumentStore:
                     shard = qe.EdgeShard.create(str(work.folder), self._config())
                     for name in INDEXED_FIELDS:
                         shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+            except StoreDamagedError:
+                store.discard(work)
+                if not work.resumed:
+                    raise
+                # What a killed ingest left cannot be opened: start again from the published version.
+                logger.warning("The unpublished store version %s could not be opened; starting over", work.name)
+                self.begin(fresh=fresh)
+                return
             except BaseException:
                 store.discard(work)
                 raise

@@ -186,3 +186,45 @@ def test_rebuild_replaces_a_damaged_store_and_a_reader_recovers(built, docs):
     assert r.health() is None
     assert r.count_documents() == 4
     r.close()
+
+
+def leave_unpublished(root: Path, docs: list[Document]) -> Path:
+    """What a writer killed part-way leaves: a written, unpublished version and no locks (they die with it)."""
+    killed = EdgeDocumentStore(path=str(root))
+    killed.write_documents(docs)
+    work, version = killed._work, killed._open
+    assert work is not None and version is not None
+    version.shard.close()
+    work.lease.release()
+    work.lock.release()
+    return work.folder
+
+
+def test_unpublished_version_of_a_killed_writer_is_taken_up_by_the_next(tmp_path, docs):
+    root = tmp_path / "qdrant"
+    publish(root, docs[:2])
+    left = leave_unpublished(root, docs[2:4])
+    nxt = EdgeDocumentStore(path=str(root))
+    nxt.begin()
+    assert nxt.version == left.name
+    assert nxt.publish() == left.name  # published although this run wrote nothing new
+    r = reader(root)
+    assert r.count_documents() == 4
+    r.close()
+
+
+def test_unpublished_version_that_cannot_be_opened_is_dropped_and_the_next_starts_over(tmp_path, docs):
+    root = tmp_path / "qdrant"
+    publish(root, docs[:2])
+    left = leave_unpublished(root, docs[2:4])
+    next(left.glob("segments/*/payload_storage/page_0.dat")).unlink()
+    nxt = EdgeDocumentStore(path=str(root))
+    nxt.begin()
+    assert nxt.version != left.name
+    assert not left.exists()
+    assert nxt.count_documents() == 2
+    nxt.write_documents(docs[4:5])
+    nxt.close()
+    r = reader(root)
+    assert r.count_documents() == 3
+    r.close()
