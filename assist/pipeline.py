@@ -228,7 +228,7 @@ class Assistant:
         return answer, result["retriever"]["documents"]
 
     def close(self) -> None:
-        """Release the store (the embedded shard is one process's at a time)."""
+        """Release the store: the version it reads, and a private copy of it if one was made."""
         if isinstance(self.document_store, EdgeDocumentStore):
             self.document_store.close()
 
