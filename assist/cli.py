@@ -47,11 +47,18 @@ def ingest(
         bool, typer.Option("--prune", help="Remove documents whose files are gone from these folders.")
     ] = False,
     max_file_mb: Annotated[float, typer.Option("--max-file-mb", help="Refuse files larger than this many MB.")] = 100.0,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build the store afresh instead of updating it (recovers a damaged one).")
+    ] = False,
 ) -> None:
-    """Ingest documents into the store; unchanged files are skipped, unreadable ones reported (exit 1)."""
+    """Ingest documents into the store; unchanged files are skipped, unreadable ones reported (exit 1).
+
+    A running `assist serve` keeps answering meanwhile and switches to the new content when the ingest ends;
+    a second ingest on the same store is refused (exit 2).
+    """
     from ingest.cli import run_ingest  # noqa: PLC0415
 
-    code = run_ingest(paths, collection, store, url, as_json, prune, max_file_mb)
+    code = run_ingest(paths, collection, store, url, as_json, prune, max_file_mb, rebuild)
     if code:
         raise typer.Exit(code=code)
 
@@ -71,10 +78,14 @@ def ask(
     settings = settings_for(store, url)
     try:
         assistant = Assistant(settings)
-        answer = assistant.ask(question, role=role, language=language)
-        assistant.close()
     except AssistError as exc:
         _fail(exc, as_json)
+    try:
+        answer = assistant.ask(question, role=role, language=language)
+    except AssistError as exc:
+        _fail(exc, as_json)
+    finally:
+        assistant.close()  # releases the store (and removes a private copy of it)
     if as_json:
         typer.echo(answer.model_dump_json())
         return
@@ -121,6 +132,25 @@ def serve(
     from serving.cli import serve as run_service  # noqa: PLC0415
 
     run_service(host=host, port=port, settings=settings_for(store, url))
+
+
+@app.command()
+def doctor(store: StoreOpt = None, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
+    """Check this machine: Python, CPU, models, the store (readable, right embedder, not damaged), LLM endpoint, disk.
+
+    Each check prints ok, warn or fail with what to fix; exit 1 when any fails.
+    """
+    from assist.doctor import render, report, run_checks  # noqa: PLC0415
+
+    checks = run_checks(settings_for(store, url))
+    if as_json:
+        typer.echo(json.dumps(report(checks), ensure_ascii=False))
+    else:
+        colours = {"ok": typer.colors.GREEN, "warn": typer.colors.YELLOW, "fail": typer.colors.RED}
+        for status, line in render(checks):
+            typer.secho(line, fg=colours.get(status))
+    if not report(checks)["ok"]:
+        raise typer.Exit(code=1)
 
 
 token_app = typer.Typer(help="Access tokens for the HTTP service.", no_args_is_help=True)

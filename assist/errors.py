@@ -42,3 +42,22 @@ class ScopeError(AssistError, ValueError):
     """The caller asked to search collections its role may not read."""
 
     status_code = 403
+
+
+class StoreBusyError(AssistError):
+    """The store is held by another process (another ingest writing it)."""
+
+    status_code = 503
+
+
+class StoreDamagedError(AssistError):
+    """The store's files are missing, changed or unreadable: it has to be rebuilt or restored.
+
+    `public` says the same without file system paths, for callers who must not see them.
+    """
+
+    status_code = 503
+
+    def __init__(self, message: str, *, public: str | None = None):
+        super().__init__(message)
+        self.public = public or message

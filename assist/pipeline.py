@@ -7,6 +7,7 @@ import logging
 import time
 import unicodedata
 from collections.abc import Callable
+from contextlib import nullcontext
 from importlib.resources import files
 from typing import Any
 
@@ -200,7 +201,10 @@ class Assistant:
             "answer_builder": {"question": question, "context": query, "language": lang},
             "refusal": {"language": lang},
         }
-        result = self.pipeline.run(data, include_outputs_from={"retriever"})
+        # One store version for the whole question, even when ingest publishes a new one meanwhile.
+        pin = self.document_store.pinned() if isinstance(self.document_store, EdgeDocumentStore) else nullcontext()
+        with pin:
+            result = self.pipeline.run(data, include_outputs_from={"retriever"})
         answer: Answer = (result.get("answer_builder") or result["refusal"])["answer"]
         if not answer.refused and answer.generator == "extractive":
             source_langs = {
@@ -230,7 +234,7 @@ class Assistant:
         return answer, result["retriever"]["documents"]
 
     def close(self) -> None:
-        """Release the store (the embedded shard is one process's at a time)."""
+        """Release the store: the version it reads, and a private copy of it if one was made."""
         if isinstance(self.document_store, EdgeDocumentStore):
             self.document_store.close()
 
@@ -317,7 +321,11 @@ def write_store_info(settings: Settings) -> None:
 
 
 def check_store(settings: Settings, store: Any) -> None:
-    """Fail clearly when the store is missing or was built with another embedding model."""
+    """Fail clearly when the store is missing, damaged, or was built with another embedding model.
+
+    The embedded store's files are compared with the checksums written when its version was published, and a
+    probe reads a sample of its vectors (StoreDamagedError says how to recover).
+    """
     if not isinstance(store, EdgeDocumentStore):
         return
     if not store.exists():
@@ -332,3 +340,4 @@ def check_store(settings: Settings, store: Any) -> None:
                 f"{embedder_name(settings)}: re-run `assist ingest` into a new --store, or switch the embedder back."
             )
             raise ConfigError(msg)
+    store.verify()

@@ -20,10 +20,12 @@ def run_ingest(
     as_json: bool = False,
     prune: bool = False,
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    rebuild: bool = False,
 ) -> int:
     """Ingest `paths`, print the report (one JSON object with `as_json`), and return the exit status.
 
-    0: everything ingested or unchanged; 1: at least one file failed; 2: the ingest could not run at all.
+    0: everything ingested or unchanged; 1: at least one file failed; 2: the ingest could not run at all (the store
+    is busy with another ingest, or damaged). The embedded store's new version is published when the run ends.
     """
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
@@ -37,7 +39,7 @@ def run_ingest(
     if missing:
         return _fail(f"Not found: {', '.join(missing)}: check the path", as_json, console)
     try:
-        ingestor = Ingestor(settings_for(store, url), max_file_mb=max_file_mb)
+        ingestor = Ingestor(settings_for(store, url), max_file_mb=max_file_mb, rebuild=rebuild)
     except (AssistError, ValueError, RuntimeError) as exc:
         return _fail(f"{exc}", as_json, console)
     try:
@@ -67,9 +69,11 @@ def run_ingest(
 
             report = ingestor.ingest(paths, collection=collection, on_file=on_file, prune=prune)
     except (AssistError, ValueError) as exc:
+        _close(ingestor)
         return _fail(f"{exc}", as_json, console)
-    finally:
-        ingestor.close()
+    problem = _close(ingestor)
+    if problem:
+        return _fail(problem, as_json, console)
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))  # noqa: T201 - the CLI's one JSON object
     else:
@@ -100,6 +104,15 @@ def print_summary(report: IngestReport, console: Any) -> None:
             console.print(f"[yellow]note[/yellow] {escape(f.path)}: {escape('; '.join(f.notes))}")
     for f in report.failed:
         console.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}")
+
+
+def _close(ingestor: Ingestor) -> str | None:
+    """Publish what was written; the error text when that fails (e.g. the disk is full)."""
+    try:
+        ingestor.close()
+    except OSError as exc:
+        return f"The new store version could not be published ({exc.strerror}): free disk space and run again."
+    return None
 
 
 def _fail(message: str, as_json: bool, console: Any) -> int:

@@ -10,9 +10,10 @@ chunk count, still carrying the old file hash) are deleted right after. Hence:
   incomplete (chunks with mixed hashes, or fewer than `chunk_count` at the file's hash); the next run re-ingests
   the incomplete ones and deletes surplus chunks of complete ones, ending in the state a clean run gives.
 
-Readers: the embedded shard is held by one process at a time, so the answer pipeline never reads while ingest
-writes. On a Qdrant server a reader may, for the few milliseconds between the upsert and the surplus delete,
-see the new chunks together with the old version's tail; it never sees the same chunk twice.
+Readers: on the embedded store, ingest writes a new version (a copy of the published one) and publishes it when it
+closes, so readers see the whole run at once (assist.store); a run killed part-way leaves an unpublished version
+that the next run takes up again. On a Qdrant server a reader may, for the few milliseconds between the upsert and
+the surplus delete, see the new chunks together with the old version's tail; it never sees the same chunk twice.
 """
 
 import errno
@@ -258,7 +259,8 @@ class Ingestor:
     """
 
     def __init__(
-        self, settings: Settings, *, max_file_mb: float = DEFAULT_MAX_FILE_MB, batch_chunks: int | None = None
+        self, settings: Settings, *, max_file_mb: float = DEFAULT_MAX_FILE_MB, batch_chunks: int | None = None,
+        rebuild: bool = False,
     ):
         if max_file_mb <= 0:
             msg = f"max_file_mb must be positive, got {max_file_mb}"
@@ -271,6 +273,10 @@ class Ingestor:
         self.pipeline = build_indexing_pipeline(settings, self.store)
         self._kill_at = _parse_kill_hook(os.environ.get(KILL_HOOK_ENV, ""))
         self._events: dict[str, int] = {}
+        if isinstance(self.store, EdgeDocumentStore):
+            # Takes the ingest lock now, so a second ingest is told at once (StoreBusyError); `rebuild` starts from
+            # an empty version instead of a copy of the published one.
+            self.store.begin(fresh=rebuild)
 
     # --- public -----------------------------------------------------------------------------------------------------
     def ingest(
@@ -317,7 +323,7 @@ class Ingestor:
         return report
 
     def close(self) -> None:
-        """Release the store (the embedded shard admits one process at a time)."""
+        """Publish what was written (the embedded store's new version) and release the store."""
         if hasattr(self.store, "close"):
             self.store.close()
 

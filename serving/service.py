@@ -20,7 +20,8 @@ import httpx
 from haystack.dataclasses import StreamingChunk
 from starlette.exceptions import HTTPException
 
-from assist.errors import AssistError
+from assist.components.edge_store import EdgeDocumentStore
+from assist.errors import AssistError, StoreDamagedError, StoreNotFoundError
 from assist.languages import phrase
 from assist.pipeline import Assistant, build_answer_pipeline
 from assist.schemas import Answer
@@ -356,19 +357,34 @@ class AskService:
         return {"store": await anyio.to_thread.run_sync(self._store_check), "generator": await self._generator_check()}
 
     def _store_check(self) -> dict[str, Any]:
+        """The store's state in words that name no file system path (anyone may call /readyz)."""
         if self.assistant is None:
             return {"ok": False, "detail": "starting"}
+        store = self.assistant.document_store
         try:
             self.assistant.warm_up()
-            count = self.assistant.document_store.count_documents()
+            problem = store.health() if isinstance(store, EdgeDocumentStore) else None
+            if problem:
+                return {"ok": False, "detail": problem}
+            count = store.count_documents()
+        except StoreDamagedError as exc:
+            return {"ok": False, "detail": exc.public}
+        except StoreNotFoundError:
+            return {"ok": False, "detail": "there is no document store yet: run `assist ingest knowledge`"}
         except AssistError as exc:
-            return {"ok": False, "detail": str(exc)}
+            logger.warning("Store check failed: %s", exc)
+            return {"ok": False, "detail": f"the store cannot be used ({type(exc).__name__}): see the service log"}
         except Exception as exc:  # noqa: BLE001 - any store failure means not ready
             logger.warning("Store check failed: %s", type(exc).__name__)
             return {"ok": False, "detail": f"the store cannot be read ({type(exc).__name__})"}
         if count == 0:
             return {"ok": False, "detail": "the store is empty: run `assist ingest knowledge`"}
-        return {"ok": True, "detail": f"{count} passages"}
+        detail = f"{count} passages"
+        if isinstance(store, EdgeDocumentStore):
+            detail += f", version {store.version}"
+            if store.swap_error:
+                detail += f"; a newer version could not be opened, so this one stays in use: {store.swap_error}"
+        return {"ok": True, "detail": detail}
 
     async def _generator_check(self) -> dict[str, Any]:
         g = self.settings.generator

