@@ -8,7 +8,10 @@ chunk count, still carrying the old file hash) are deleted right after. Hence:
   the same chunk: a chunk number has exactly one point;
 - a run killed at any point (kill -9) leaves each document either complete at one file hash, or recognisably
   incomplete (chunks with mixed hashes, or fewer than `chunk_count` at the file's hash); the next run re-ingests
-  the incomplete ones and deletes surplus chunks of complete ones, ending in the state a clean run gives.
+  the incomplete ones and deletes surplus chunks of complete ones, ending in the state a clean run gives;
+- chunks are embedded and written `batch_chunks` at a time, however long the file, so memory stays bounded and a
+  killed run keeps every batch it wrote: the next run embeds only the chunks not yet stored at the file's hash
+  with the same content hash and chunk count (a resumed file), then finishes it as above.
 
 Readers: the embedded shard is held by one process at a time, so the answer pipeline never reads while ingest
 writes. On a Qdrant server a reader may, for the few milliseconds between the upsert and the surplus delete,

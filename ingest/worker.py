@@ -52,10 +52,12 @@ class ConversionWorker:
         self.memory_mb = memory_mb
         self._proc: Any = None
         self._conn: Connection | None = None
+        self._busy = False  # a job is in flight: closing then kills rather than waits
 
     def convert(self, job: ConvertJob) -> SourceDocument:
         """The converted file; `ConversionError` says why not (including a breached limit)."""
         conn = self._start()
+        self._busy = True
         conn.send(job)
         if not conn.poll(self.timeout_s):
             self._stop(kill=True)
@@ -67,6 +69,7 @@ class ConversionWorker:
         except (EOFError, OSError):
             code = self._stop(kill=True)
             raise ConversionError(self._died(code)) from None
+        self._busy = False
         if kind == "ok":
             return value  # type: ignore[no-any-return]
         if kind == "memory":
@@ -108,6 +111,8 @@ class ConversionWorker:
     def _stop(self, *, kill: bool) -> int | None:
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
+        kill = kill or self._busy
+        self._busy = False
         if conn is not None:
             if not kill:
                 try:
@@ -138,6 +143,7 @@ def _serve(conn: Connection, memory_mb: int) -> None:
     import importlib  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the child
+    _die_with_parent()
     for name in PRELOAD:
         try:
             importlib.import_module(name)
@@ -183,6 +189,16 @@ def _out_of_memory(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this child when the parent dies (a killed ingest must not leave a conversion running)."""
+    try:
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        logger.debug("no parent-death signal on this platform")
 
 
 def _limit_memory(memory_mb: int) -> None:

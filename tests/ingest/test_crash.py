@@ -85,7 +85,7 @@ def test_killed_in_a_long_file_resumes_without_embedding_again(tmp_path: Path):
 
     kb = tmp_path / "kb"
     (kb / "home_care").mkdir(parents=True)
-    (kb / "home_care" / "lang.txt").write_text(long_text(60), encoding="utf-8")
+    (kb / "home_care" / "lang.txt").write_text(long_text(100), encoding="utf-8")
     run([kb], tmp_path / "clean")
     store = tmp_path / "store"
     # batch_chunks=2: three batches (6 chunks) are on disk when the process dies
