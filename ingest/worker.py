@@ -7,11 +7,14 @@ the time limit for each answer and kills the child past it. Either breach fails 
 started for the next file, and the rest of the folder still ingests.
 """
 
+import json
 import logging
-import multiprocessing
 import os
 import resource
 import signal
+import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -85,28 +88,35 @@ class ConversionWorker:
 
     # --- the child's lifecycle ----------------------------------------------------------------------------------------
     def _start(self) -> Connection:
-        if self._proc is not None and self._proc.is_alive() and self._conn is not None:
+        if self._proc is not None and self._proc.poll() is None and self._conn is not None:
             return self._conn
         self._stop(kill=True)
-        # spawn, not fork: the parent holds the embedder's threads, and a forked copy of them can deadlock.
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self.memory_mb), name="assist-convert", daemon=True)
-        proc.start()
-        child.close()
-        if not parent.poll(START_TIMEOUT_S):
-            proc.kill()
-            proc.join()
+        # A fresh interpreter, not a fork: the parent holds the embedder's threads, and a forked copy of them can
+        # deadlock. Not multiprocessing's spawn either, which re-runs the caller's main script in the child.
+        ours, theirs = socket.socketpair()
+        code = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); from ingest.worker import serve; "
+                "serve(int(sys.argv[2]), int(sys.argv[3]))")
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+                [sys.executable, "-c", code, json.dumps(sys.path), str(theirs.fileno()), str(self.memory_mb)],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, close_fds=True,
+            )
+        finally:
+            theirs.close()
+        conn = Connection(ours.detach())
+        self._proc, self._conn = proc, conn
+        if not conn.poll(START_TIMEOUT_S):
+            self._stop(kill=True)
             msg = f"the conversion process did not start within {START_TIMEOUT_S:g} s: check the machine's load"
             raise ConversionError(msg)
         try:
-            parent.recv()
-        except EOFError:
-            proc.join()
-            msg = f"the conversion process could not start (exit code {proc.exitcode}): run `assist doctor`"
+            conn.recv()
+        except (EOFError, OSError):
+            code_ = self._stop(kill=True)
+            msg = f"the conversion process could not start (exit code {code_}): check the installation"
             raise ConversionError(msg) from None
-        self._proc, self._conn = proc, parent
-        return parent
+        return conn
 
     def _stop(self, *, kill: bool) -> int | None:
         proc, conn = self._proc, self._conn
@@ -124,11 +134,11 @@ class ConversionWorker:
             return None
         if kill:
             proc.kill()
-        proc.join(timeout=10)
-        if proc.is_alive():
+        try:
+            return proc.wait(timeout=10)  # type: ignore[no-any-return]
+        except subprocess.TimeoutExpired:
             proc.kill()
-            proc.join()
-        return proc.exitcode  # type: ignore[no-any-return]
+            return proc.wait()  # type: ignore[no-any-return]
 
     def _died(self, code: int | None) -> str:
         if code is not None and code < 0:
@@ -138,10 +148,12 @@ class ConversionWorker:
         return f"the conversion process exited (code {code}) while converting: the file may be corrupt"
 
 
-def _serve(conn: Connection, memory_mb: int) -> None:
+def serve(fd: int, memory_mb: int) -> None:
     """The child: import the converters, cap the address space, then convert until told to stop."""
     import importlib  # noqa: PLC0415
 
+    conn = Connection(fd)
+    logging.getLogger().addHandler(logging.NullHandler())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the child
     _die_with_parent()
     for name in PRELOAD:
