@@ -60,8 +60,13 @@ class ConversionWorker:
     def convert(self, job: ConvertJob) -> SourceDocument:
         """The converted file; `ConversionError` says why not (including a breached limit)."""
         conn = self._start()
+        try:
+            conn.send(job)
+        except OSError:  # the child went away since the last file: start another once
+            self._stop(kill=True)
+            conn = self._start()
+            conn.send(job)
         self._busy = True
-        conn.send(job)
         if not conn.poll(self.timeout_s):
             self._stop(kill=True)
             msg = (f"took longer than {self.timeout_s:g} s to convert: split the file, or raise "
