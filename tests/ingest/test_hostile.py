@@ -225,3 +225,25 @@ def test_a_store_written_before_the_check_still_hides_nothing_across_collections
         assert ScopedRetriever(document_store=s).replaced() == ["utlan"]
     finally:
         s.close()
+
+
+def test_the_cli_follows_a_long_file_with_a_bar_of_its_own(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from ingest import cli  # noqa: PLC0415
+
+    (kb / "home_care" / "lang.txt").write_text(long_text(40), encoding="utf-8")
+    monkeypatch.setattr(cli, "LONG_FILE_CHUNKS", 3)
+    seen: list[tuple[str, int, int]] = []
+    real_ingest = Ingestor.ingest
+
+    def spying_ingest(self, *a, **kw):
+        inner = kw["on_chunks"]
+
+        def on_chunks(source: str, written: int, total: int) -> None:
+            seen.append((source, written, total))
+            inner(source, written, total)
+
+        return real_ingest(self, *a, **{**kw, "on_chunks": on_chunks})
+
+    monkeypatch.setattr(Ingestor, "ingest", spying_ingest)
+    assert cli.run_ingest([kb], store=tmp_path / "store") == 0
+    assert any(src.endswith("lang.txt") and written == total > 3 for src, written, total in seen)
