@@ -44,7 +44,7 @@ FAST_SCRIPT = """
 import hashlib, json, sys
 from pathlib import Path
 import numpy as np
-from haystack import Pipeline, component
+from haystack import Document, Pipeline, component
 from haystack.components.writers import DocumentWriter
 from haystack.document_stores.types import DuplicatePolicy
 from dataclasses import replace
@@ -54,8 +54,8 @@ from ingest.pipeline import Ingestor
 
 @component
 class HashEmbedder:
-    @component.output_types(documents=list)
-    def run(self, documents: list):
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document]):
         out = []
         for d in documents:
             seed = int.from_bytes(hashlib.sha256(d.content.encode()).digest()[:8], "little")
