@@ -73,6 +73,20 @@ class RetrievalSettings(BaseModel):
     contacts_doc_id: str = Field(default="general-kontakter", description="Document that says who to ask.")
 
 
+class IngestSettings(BaseModel):
+    """Limits for `assist ingest`: each file is converted in a child process that is stopped when it breaches them."""
+
+    convert_timeout_s: float = Field(
+        default=120.0, gt=0, description="Wall-clock seconds one file may take to convert before it is stopped."
+    )
+    convert_memory_mb: int = Field(
+        default=1536, gt=0, description="Memory (MB) one file's conversion may use on top of the converter itself."
+    )
+    batch_chunks: int | None = Field(
+        default=None, gt=0, description="Chunks embedded and written per batch; default twice the embedder's batch."
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested groups use `__`, e.g. ASSIST_GENERATOR__BACKEND=openai."""
 
@@ -83,6 +97,7 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @property
     def store_path(self) -> Path:

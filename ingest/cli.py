@@ -1,4 +1,7 @@
-"""The body of `assist ingest`: a progress bar with files, pages and chunks per second, then a summary table."""
+"""The body of `assist ingest`: a progress bar with files, pages and chunks per second, then a summary table.
+
+A long file gets a bar of its own that follows its chunks as they are written.
+"""
 
 import json
 import logging
@@ -10,6 +13,7 @@ from ingest.convert import DEFAULT_MAX_FILE_MB
 from ingest.pipeline import FileResult, Ingestor, IngestReport, discover
 
 logger = logging.getLogger(__name__)
+LONG_FILE_CHUNKS = 500  # a file with at least this many chunks gets its own progress bar
 
 
 def run_ingest(
@@ -45,13 +49,11 @@ def run_ingest(
     try:
         total = sum(len(discover(p, collection)) for p in paths)
         columns = (
-            TextColumn("[bold]Ingesting"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[files_s]:.1f} files/s · {task.fields[pages]} pages ({task.fields[pages_s]:.1f}/s)"
-                       " · {task.fields[chunks]} chunks ({task.fields[chunks_s]:.1f}/s)"),
-            TimeElapsedColumn(),
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, disable=as_json) as progress:
-            task = progress.add_task("ingest", total=total, pages=0, chunks=0, files_s=0.0, pages_s=0.0, chunks_s=0.0)
+            task = progress.add_task("Ingesting", total=total, stats="")
             totals = {"pages": 0, "chunks": 0, "files": 0}
 
             def on_file(result: FileResult) -> None:
@@ -61,13 +63,25 @@ def run_ingest(
                 if result.status == "ingested":
                     totals["pages"] += result.pages
                     totals["chunks"] += result.chunks
-                elapsed = max(progress.tasks[0].elapsed or 0.0, 1e-6)
-                progress.update(
-                    task, advance=1, pages=totals["pages"], chunks=totals["chunks"], files_s=totals["files"] / elapsed,
-                    pages_s=totals["pages"] / elapsed, chunks_s=totals["chunks"] / elapsed,
-                )
+                secs = max(progress.tasks[0].elapsed or 0.0, 1e-6)
+                pages, chunks = totals["pages"], totals["chunks"]
+                stats = (f"{totals['files'] / secs:.1f} files/s · {pages} pages ({pages / secs:.1f}/s)"
+                         f" · {chunks} chunks ({chunks / secs:.1f}/s)")
+                progress.update(task, advance=1, stats=stats)
 
-            report = ingestor.ingest(paths, collection=collection, on_file=on_file, prune=prune)
+            long_files: dict[str, Any] = {}
+
+            def on_chunks(source: str, written: int, total: int) -> None:
+                """A bar of its own for a long file: chunks written so far, batch by batch."""
+                if total < LONG_FILE_CHUNKS:
+                    return
+                if source not in long_files:
+                    long_files[source] = progress.add_task(f"  {Path(source).name}", total=total, stats="chunks")
+                progress.update(long_files[source], completed=written)
+                if written >= total:
+                    progress.remove_task(long_files.pop(source))
+
+            report = ingestor.ingest(paths, collection=collection, on_file=on_file, prune=prune, on_chunks=on_chunks)
     except (AssistError, ValueError) as exc:
         _close(ingestor)
         return _fail(f"{exc}", as_json, console)

@@ -4,10 +4,16 @@ Every converter raises `ConversionError` with a message a knowledge owner can ac
 `convert()`, so one bad file never stops a folder.
 """
 
+import errno
 import hashlib
+import io
 import logging
+import os
 import re
+import stat
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -47,10 +53,41 @@ class SourceDocument:
     notes: list[str] = field(default_factory=list)
 
 
-def file_hash(path: Path) -> str:
+@contextmanager
+def open_checked(path: Path, ident: tuple[int, int] | None = None) -> Iterator[io.BufferedReader]:
+    """Open a file for reading without following a link at its name.
+
+    `ident` is the (st_dev, st_ino) that the folder walk saw: a file swapped for another one (or a folder above it
+    swapped for a link) since then is refused rather than read, so nothing outside the walked folder is opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            msg = "symbolic link: not followed (a link can point outside the folder); copy the file in instead"
+            raise ConversionError(msg) from exc
+        raise
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            msg = "not a regular file (device, pipe or socket)"
+            raise ConversionError(msg)
+        if ident is not None and (st.st_dev, st.st_ino) != ident:
+            msg = "file was replaced while the folder was being ingested: run the ingest again"
+            raise ConversionError(msg)
+        yield f
+
+
+def read_file(path: Path, ident: tuple[int, int] | None = None) -> bytes:
+    """The file's bytes, opened as `open_checked` does."""
+    with open_checked(path, ident) as f:
+        return f.read()
+
+
+def file_hash(path: Path, ident: tuple[int, int] | None = None) -> str:
     """sha256 of the file's bytes, read in blocks (a large file is streamed, never loaded whole)."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open_checked(path, ident) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -141,8 +178,8 @@ def _printable_share(text: str) -> float:
     return ok / len(sample)
 
 
-def _read_text(path: Path) -> tuple[str, list[str]]:
-    text, encoding = decode_text(path.read_bytes())
+def _read_text(data: bytes) -> tuple[str, list[str]]:
+    text, encoding = decode_text(data)
     notes = [] if encoding.startswith("utf-8") else [f"decoded as {encoding}"]
     if _printable_share(text) < 0.9:
         msg = "not readable text (control characters: wrong encoding or a binary file)"
@@ -163,9 +200,9 @@ def _require_text(text: str) -> None:
         raise ConversionError(msg)
 
 
-def convert_markdown(path: Path) -> SourceDocument:
+def convert_markdown(path: Path, data: bytes) -> SourceDocument:
     """Markdown with optional YAML front matter (title, owner, valid_from, review_date, language, version)."""
-    text, notes = _read_text(path)
+    text, notes = _read_text(data)
     try:
         post = frontmatter.loads(text)
     except Exception as exc:
@@ -181,9 +218,9 @@ def convert_markdown(path: Path) -> SourceDocument:
     return SourceDocument(doc_id=path.stem, title=title, pages=[Page(post.content)], meta=meta, notes=notes)
 
 
-def convert_text(path: Path) -> SourceDocument:
+def convert_text(path: Path, data: bytes) -> SourceDocument:
     """Plain text in any common encoding; the first line is the title."""
-    text, notes = _read_text(path)
+    text, notes = _read_text(data)
     _require_text(text)
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), path.stem)
     return SourceDocument(doc_id=path.stem, title=first[:120], pages=[Page(text)], meta=_meta(), notes=notes)
@@ -207,13 +244,13 @@ def _html_meta(html: str) -> dict[str, str]:
     return out
 
 
-def convert_html(path: Path) -> SourceDocument:
+def convert_html(path: Path, data: bytes) -> SourceDocument:
     """An exported web page: main content only (trafilatura, as Haystack's HTMLToDocument), navigation dropped."""
     import html as html_lib  # noqa: PLC0415
 
     import trafilatura  # noqa: PLC0415
 
-    html, notes = _read_text(path)
+    html, notes = _read_text(data)
     _require_text(html)
     try:
         text = trafilatura.extract(
@@ -275,12 +312,12 @@ def _docx_blocks(document: Any) -> list[str]:
     return blocks
 
 
-def convert_docx(path: Path) -> SourceDocument:
+def convert_docx(path: Path, data: bytes) -> SourceDocument:
     """Word document: headings kept as a heading path, tables as Markdown tables; metadata from core properties."""
     import docx  # noqa: PLC0415
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data))
         blocks = _docx_blocks(document)
         props = document.core_properties
     except Exception as exc:
@@ -386,13 +423,13 @@ def _reflow(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
-def convert_pdf(path: Path) -> SourceDocument:
+def convert_pdf(path: Path, data: bytes) -> SourceDocument:
     """PDF text per page (pypdf), page numbers kept, repeated headers and footers removed, headings marked."""
     from pypdf import PdfReader  # noqa: PLC0415
 
     notes: list[str] = []
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
                 ok = bool(reader.decrypt(""))
@@ -483,22 +520,19 @@ def check_readable(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> None
         raise ConversionError(msg)
 
 
-def convert(path: Path, *, detect_language: bool = True) -> SourceDocument:
-    """Convert one file by its extension."""
+def convert(
+    path: Path, *, detect_language: bool = True, ident: tuple[int, int] | None = None, data: bytes | None = None
+) -> SourceDocument:
+    """Convert one file by its extension; its bytes are read as `open_checked` does unless `data` is given."""
     suffix = path.suffix.lower()
-    if suffix in MARKDOWN:
-        src = convert_markdown(path)
-    elif suffix == ".pdf":
-        src = convert_pdf(path)
-    elif suffix == ".docx":
-        src = convert_docx(path)
-    elif suffix in HTML:
-        src = convert_html(path)
-    elif suffix in TEXT:
-        src = convert_text(path)
-    else:
+    converters = {".pdf": convert_pdf, ".docx": convert_docx}
+    converters.update(dict.fromkeys(MARKDOWN, convert_markdown))
+    converters.update(dict.fromkeys(HTML, convert_html))
+    converters.update(dict.fromkeys(TEXT, convert_text))
+    if suffix not in converters:
         msg = f"unsupported file type {suffix or '(no extension)'}"
         raise ConversionError(msg)
+    src = converters[suffix](path, read_file(path, ident) if data is None else data)
     if not src.meta.get("language") and detect_language:
         src.meta["language"] = guess_language(" ".join(p.text for p in src.pages[:3])[:5000])
     return src

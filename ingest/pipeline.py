@@ -8,7 +8,10 @@ chunk count, still carrying the old file hash) are deleted right after. Hence:
   the same chunk: a chunk number has exactly one point;
 - a run killed at any point (kill -9) leaves each document either complete at one file hash, or recognisably
   incomplete (chunks with mixed hashes, or fewer than `chunk_count` at the file's hash); the next run re-ingests
-  the incomplete ones and deletes surplus chunks of complete ones, ending in the state a clean run gives.
+  the incomplete ones and deletes surplus chunks of complete ones, ending in the state a clean run gives;
+- chunks are embedded and written `batch_chunks` at a time, however long the file, so memory stays bounded and a
+  killed run keeps every batch it wrote: the next run embeds only the chunks not yet stored at the file's hash
+  with the same content hash and chunk count (a resumed file), then finishes it as above.
 
 Readers: on the embedded store, ingest writes a new version (a copy of the published one) and publishes it when it
 closes, so readers see the whole run at once (assist.store); a run killed part-way leaves an unpublished version
@@ -16,7 +19,6 @@ that the next run takes up again. On a Qdrant server a reader may, for the few m
 the surplus delete, see the new chunks together with the old version's tail; it never sees the same chunk twice.
 """
 
-import errno
 import hashlib
 import logging
 import os
@@ -38,14 +40,18 @@ from assist.components.edge_store import EdgeDocumentStore
 from assist.pipeline import write_store_info
 from assist.roles import COLLECTIONS
 from assist.settings import Settings
-from ingest.convert import DEFAULT_MAX_FILE_MB, ConversionError, SourceDocument, check_readable, convert, file_hash
+from ingest.convert import DEFAULT_MAX_FILE_MB, ConversionError, SourceDocument, check_readable, file_hash
 from ingest.split import split_pages
+from ingest.worker import ConversionWorker, ConvertJob
 
 logger = logging.getLogger(__name__)
 
 #: Test hook: "write:3" kills the process (SIGKILL) right after the 3rd batch write, before surplus chunks go.
 KILL_HOOK_ENV = "ASSIST_INGEST_KILL_AT"
-LIGHT_FIELDS = ["meta.doc_id", "meta.chunk", "meta.chunk_count", "meta.file_hash", "meta.source", "meta.collection"]
+LIGHT_FIELDS = [
+    "meta.doc_id", "meta.chunk", "meta.chunk_count", "meta.file_hash", "meta.content_hash", "meta.source",
+    "meta.collection",
+]
 
 
 @dataclass
@@ -95,56 +101,77 @@ class Entry(NamedTuple):
     collection: str
     root: Path
     problem: str = ""
+    ident: tuple[int, int] | None = None  # (st_dev, st_ino) as walked: the file that conversion may open
 
 
 # --- discovery ----------------------------------------------------------------------------------------------------
 
-def _walk(folder: Path, seen: set[tuple[int, int]]) -> Iterator[tuple[Path, str]]:
-    """(path, problem) for every file under `folder`, following folder links but never around a loop."""
+LINK_REFUSED = ("symbolic link: not followed (a link can point outside the folder or into another collection); "
+                "copy the file or folder in instead")
+HARD_LINK_REFUSED = ("hard link: this file has {n} names, and another may lie outside the folder; copy the file in "
+                     "instead")
+
+
+def is_glossary(path: Path) -> bool:
+    """A content owners' glossary (`glossary.*`, any folder): terms for the answer pipeline, not a routine."""
+    return path.name.lower().startswith("glossary.")
+
+
+def _walk(folder: Path) -> Iterator[tuple[Path, str, tuple[int, int] | None]]:
+    """(path, problem, ident) for every file under `folder`; no link is followed, so nothing outside is reached."""
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
-        yield folder, f"cannot read folder ({exc.strerror}): check its permissions"
+        yield folder, f"cannot read folder ({exc.strerror}): check its permissions", None
         return
     for e in entries:
         if e.name.startswith("."):
             continue
         path = Path(e.path)
         try:
-            st = os.stat(e.path)  # follows links
+            st = os.lstat(e.path)  # the entry itself, never what a link points at
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                yield path, "symlink loop: the link points back at itself; remove or fix it"
-            elif e.is_symlink():
-                yield path, "broken link: its target does not exist"
-            else:
-                yield path, f"cannot read ({exc.strerror})"
+            yield path, f"cannot read ({exc.strerror})", None
             continue
-        if stat.S_ISDIR(st.st_mode):
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                if e.is_symlink():
-                    yield path, f"symlink loop: {e.name} points at a folder already walked; skipped"
-                continue
-            yield from _walk(path, seen | {key})
-        elif stat.S_ISREG(st.st_mode):
-            if e.name.lower() != "readme.md":
-                yield path, ""
+        if stat.S_ISLNK(st.st_mode):
+            yield path, LINK_REFUSED, None
+        elif stat.S_ISDIR(st.st_mode):
+            yield from _walk(path)
+        elif not stat.S_ISREG(st.st_mode):
+            yield path, "not a regular file (device, pipe or socket)", None
+        elif e.name.lower() == "readme.md":
+            continue
+        elif is_glossary(path):
+            logger.debug("skipped %s: a glossary, not a routine", path)
+        elif st.st_nlink > 1:
+            yield path, HARD_LINK_REFUSED.format(n=st.st_nlink), None
         else:
-            yield path, "not a regular file (device, pipe or socket)"
+            yield path, "", (st.st_dev, st.st_ino)
 
 
 def discover_entries(root: Path, collection: str | None) -> list[Entry]:
-    """Every file under `root` with its collection: each first-level folder is one, unless one is given."""
+    """Every file under `root` with its collection: each first-level folder is one, unless one is given.
+
+    The root itself may be a link (the operator named it); nothing below it is reached through one.
+    """
     if not root.is_dir():
-        return [Entry(root, collection or "general", root)]
-    st = root.stat()
+        try:
+            st = os.lstat(root)
+        except OSError as exc:
+            return [Entry(root, collection or "general", root, f"cannot read ({exc.strerror})")]
+        if stat.S_ISLNK(st.st_mode):
+            return [Entry(root, collection or "general", root, LINK_REFUSED)]
+        if is_glossary(root):
+            logger.debug("skipped %s: a glossary, not a routine", root)
+            return []
+        problem = HARD_LINK_REFUSED.format(n=st.st_nlink) if st.st_nlink > 1 else ""
+        return [Entry(root, collection or "general", root, problem, None if problem else (st.st_dev, st.st_ino))]
     out = []
-    for path, problem in _walk(root, {(st.st_dev, st.st_ino)}):
+    for path, problem, ident in _walk(root):
         rel = path.relative_to(root)
         coll = collection or (rel.parts[0] if len(rel.parts) > 1 else "general")
-        out.append(Entry(path, coll, root, problem))
+        out.append(Entry(path, coll, root, problem, ident))
     return out
 
 
@@ -234,19 +261,40 @@ class _Stored:
     def sources(self) -> set[str]:
         return {str(c.get("source", "")) for c in self.chunks}
 
+    def collection(self) -> str:
+        return str(self.chunks[0].get("collection", "")) if self.chunks else ""
+
     def matches(self, fhash: str, source: str, collection: str) -> bool:
         current = [c for c in self.chunks if c.get("file_hash") == fhash]
         return all(c.get("source") == source and c.get("collection") == collection for c in current)
 
+    def written(self, fhash: str, count: int, source: str, collection: str) -> dict[int, str]:
+        """chunk number -> content hash of the chunks already written for this very version (a resumed run)."""
+        return {
+            int(c["chunk"]): str(c.get("content_hash"))
+            for c in self.chunks
+            if c.get("file_hash") == fhash and c.get("chunk_count") == count and c.get("source") == source
+            and c.get("collection") == collection and isinstance(c.get("chunk"), int)
+        }
+
+
+def _light(meta: dict[str, Any]) -> dict[str, Any]:
+    """The bookkeeping fields of a chunk's metadata (what `_load_state` reads back)."""
+    return {f.removeprefix("meta."): meta.get(f.removeprefix("meta.")) for f in LIGHT_FIELDS}
+
 
 @dataclass
 class _Pending:
+    """A converted file whose chunks are being embedded and written, a batch at a time."""
+
     entry: Entry
     source: str
     fhash: str
-    docs: list[Document]
+    doc_id: str
+    total: int  # the file's chunk count
+    docs: list[Document]  # chunks still to embed; written ones are dropped, so memory stays bounded
     result: FileResult
-    sent: int = 0  # chunks already embedded and written
+    light: list[dict[str, Any]] = field(default_factory=list)  # bookkeeping of every chunk, for the state
 
 
 class Ingestor:
@@ -268,26 +316,34 @@ class Ingestor:
         self.settings = settings
         self.max_file_mb = max_file_mb
         # Two embedder batches per pipeline run: full batches for the model, little text held in memory.
-        self.batch_chunks = batch_chunks or 2 * settings.embedder.batch_size
+        self.batch_chunks = batch_chunks or settings.ingest.batch_chunks or 2 * settings.embedder.batch_size
+        self.worker = ConversionWorker(
+            timeout_s=settings.ingest.convert_timeout_s, memory_mb=settings.ingest.convert_memory_mb
+        )
         self.store = make_document_store(settings, create=True)
         self.pipeline = build_indexing_pipeline(settings, self.store)
         self._kill_at = _parse_kill_hook(os.environ.get(KILL_HOOK_ENV, ""))
         self._events: dict[str, int] = {}
+        self._on_chunks: Callable[[str, int, int], None] | None = None
         if isinstance(self.store, EdgeDocumentStore):
             # Takes the ingest lock now, so a second ingest is told at once (StoreBusyError); `rebuild` starts from
             # an empty version instead of a copy of the published one.
             self.store.begin(fresh=rebuild)
 
     # --- public -----------------------------------------------------------------------------------------------------
-    def ingest(
+    def ingest(  # noqa: PLR0913 - callbacks and switches, all keyword-friendly
         self,
         roots: list[Path],
         collection: str | None = None,
         on_file: Callable[[FileResult], None] | None = None,
         *,
         prune: bool = False,
+        on_chunks: Callable[[str, int, int], None] | None = None,
     ) -> IngestReport:
-        """Ingest every file under `roots`; failures are reported, never fatal. `prune` drops docs of vanished files."""
+        """Ingest every file under `roots`; failures are reported, never fatal. `prune` drops docs of vanished files.
+
+        `on_chunks(source, written, total)` follows a file's chunks as they are written, batch by batch.
+        """
         if collection is not None and collection not in COLLECTIONS:
             msg = f"Unknown collection {collection!r}: use one of {', '.join(COLLECTIONS)}."
             raise ValueError(msg)
@@ -299,19 +355,23 @@ class Ingestor:
             if on_file:
                 on_file(result)
 
+        self._on_chunks = on_chunks
         state = self._load_state()
+        entries = [entry for root in roots for entry in discover_entries(root, collection)]
+        homes = self._homes(entries, state)
         seen: dict[str, str] = {}
         pending: list[_Pending] = []
-        for root in roots:
-            for entry in discover_entries(root, collection):
-                item = self._prepare(entry, state, seen)
+        try:
+            for entry in entries:
+                item = self._prepare(entry, state, seen, homes)
                 if isinstance(item, FileResult):
                     done(item)
                     continue
                 pending.append(item)
-                if sum(len(p.docs) - p.sent for p in pending) >= self.batch_chunks:
-                    pending = self._write(pending, state, done)
-        self._write(pending, state, done, final=True)
+                pending = self._write(pending, state, done)
+            self._write(pending, state, done, final=True)
+        finally:
+            self.worker.close()
         if prune:
             for result in self._prune(roots, state, seen):
                 done(result)
@@ -323,12 +383,24 @@ class Ingestor:
         return report
 
     def close(self) -> None:
-        """Publish what was written (the embedded store's new version) and release the store."""
+        """Publish what was written (the embedded store's new version); release the store and the conversion process."""
+        self.worker.close()
         if hasattr(self.store, "close"):
             self.store.close()
 
     # --- steps ------------------------------------------------------------------------------------------------------
-    def _prepare(self, entry: Entry, state: dict[str, _Stored], seen: dict[str, str]) -> "_Pending | FileResult":
+    @staticmethod
+    def _homes(entries: list[Entry], state: dict[str, _Stored]) -> dict[str, str]:
+        """doc_id -> collection of every document this run or the store knows: what `replaces` may name."""
+        homes = {doc_id: stored.collection() for doc_id, stored in state.items()}
+        for entry in entries:
+            if not entry.problem and entry.collection in COLLECTIONS:
+                homes.setdefault(entry.path.stem, entry.collection)
+        return homes
+
+    def _prepare(
+        self, entry: Entry, state: dict[str, _Stored], seen: dict[str, str], homes: dict[str, str]
+    ) -> "_Pending | FileResult":
         """Check, hash, convert and split one file; a FileResult when there is nothing to embed."""
         source = source_of(entry)
         if entry.problem:
@@ -348,66 +420,86 @@ class Ingestor:
                 msg = f"same document id {doc_id!r} as {other} already in the store: rename one"
                 raise ConversionError(msg)
             seen[doc_id] = source
-            fhash = file_hash(entry.path)
+            fhash = file_hash(entry.path, entry.ident)
             if stored and stored.complete_at(fhash) and stored.matches(fhash, source, entry.collection):
                 notes = []
                 if stored.other_hashes(fhash):
                     # Left by a run that was killed between writing a new version and removing the old tail.
-                    self._delete_surplus(doc_id, fhash)
+                    self._delete_surplus(doc_id, fhash, len(stored.chunks) - stored.other_hashes(fhash))
                     notes.append("finished an interrupted update")
                 return FileResult(source, "unchanged", notes=notes)
-            src = convert(entry.path)
+            src = self.worker.convert(ConvertJob(entry.path, entry.ident))
         except ConversionError as exc:
             return FileResult(source, "failed", reason=str(exc))
         except OSError as exc:
             return FileResult(source, "failed", reason=f"cannot read file ({exc.strerror}): check its permissions")
-        except RecursionError:
-            return FileResult(source, "failed", reason="file structure nested too deeply to read (corrupt?)")
+        notes = list(src.notes)
+        ignored = _check_replaces(src, entry.collection, homes)
+        if ignored:
+            src.meta["replaces"] = ""  # stored empty, so retrieval never excludes another collection's routine
+            notes.append(ignored)
         docs = make_chunks(src, entry.collection, source, fhash)
         if not docs:
             return FileResult(source, "failed", reason="no text left after cleaning (only headers or page numbers?)")
-        result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=src.notes)
-        return _Pending(entry, source, fhash, docs, result)
+        result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=notes)
+        light = [_light(d.meta) for d in docs]
+        written = stored.written(fhash, len(docs), source, entry.collection) if stored else {}
+        left = [d for d in docs if written.get(d.meta["chunk"]) != d.meta["content_hash"]]
+        if left and len(left) < len(docs):
+            # A run killed half-way through this very version: embed only what it did not write.
+            notes.append(f"resumed: {len(docs) - len(left)} of {len(docs)} chunks were already written")
+            docs = left
+        return _Pending(entry, source, fhash, doc_id, len(light), docs, result, light)
 
     def _write(
         self, pending: list[_Pending], state: dict[str, _Stored], done: Callable[[FileResult], None], *,
         final: bool = False,
     ) -> list[_Pending]:
-        """Embed and write whole batches of pending chunks in one pipeline run; return the files not yet complete.
+        """Embed and write pending chunks a batch at a time; return the files not yet complete.
 
-        Runs are whole multiples of `batch_chunks`, cutting across files where needed, so the embedder always gets
-        full batches (a partial batch costs nearly as much as a full one). A file's surplus old chunks are dropped
-        once its last chunk is written.
+        Each batch is `batch_chunks` chunks, cutting across files where needed, so the embedder always gets full
+        batches (a partial batch costs nearly as much as a full one) and memory stays bounded however large a file
+        is: a batch's embeddings are written before the next batch is embedded. Only `final` writes a partial batch.
+        A file's surplus old chunks are dropped once its last chunk is written.
         """
-        docs = [d for p in pending for d in p.docs[p.sent :]]
-        n = len(docs) if final else len(docs) - len(docs) % self.batch_chunks
-        if n == 0:
-            return pending
-        self._hook("embed")
-        self.pipeline.run({"embedder": {"documents": docs[:n]}})
-        self._hook("write")
-        left = n
-        unfinished = []
-        for p in pending:
-            take = min(left, len(p.docs) - p.sent)
-            p.sent += take
-            left -= take
-            if p.sent < len(p.docs):
-                unfinished.append(p)
-                continue
-            doc_id = p.docs[0].meta["doc_id"]
-            stored = state.get(doc_id)
-            if stored is not None and stored.other_hashes(p.fhash):
-                self._delete_surplus(doc_id, p.fhash)
-            state[doc_id] = _Stored([dict(d.meta) for d in p.docs])
-            done(p.result)
-            self._hook("file")
-        return unfinished
+        while pending:
+            batch: list[Document] = []
+            takes: list[int] = []
+            for p in pending:
+                take = min(self.batch_chunks - len(batch), len(p.docs))
+                batch.extend(p.docs[:take])
+                takes.append(take)
+            if not batch or (len(batch) < self.batch_chunks and not final):
+                return pending
+            self._hook("embed")
+            self.pipeline.run({"embedder": {"documents": batch}})
+            self._hook("write")
+            del batch
+            unfinished = []
+            for p, take in zip(pending, takes, strict=False):
+                del p.docs[:take]
+                if take and self._on_chunks:
+                    self._on_chunks(p.source, p.total - len(p.docs), p.total)
+                if p.docs:
+                    unfinished.append(p)
+                    continue
+                stored = state.get(p.doc_id)
+                if stored is not None and (stored.other_hashes(p.fhash) or len(stored.chunks) > p.total):
+                    self._delete_surplus(p.doc_id, p.fhash, p.total)
+                state[p.doc_id] = _Stored(p.light)
+                done(p.result)
+                self._hook("file")
+            pending = unfinished
+        return pending
 
-    def _delete_surplus(self, doc_id: str, fhash: str) -> None:
+    def _delete_surplus(self, doc_id: str, fhash: str, count: int) -> None:
+        """Delete the doc's chunks of other versions, and any numbered past its `count` chunks."""
         self._delete_where({"operator": "AND", "conditions": [
             {"field": "meta.doc_id", "operator": "==", "value": doc_id},
-            {"field": "meta.file_hash", "operator": "!=", "value": fhash},
+            {"operator": "OR", "conditions": [
+                {"field": "meta.file_hash", "operator": "!=", "value": fhash},
+                {"field": "meta.chunk", "operator": ">=", "value": count},
+            ]},
         ]})
 
     def _prune(self, roots: list[Path], state: dict[str, _Stored], seen: dict[str, str]) -> list[FileResult]:
@@ -473,6 +565,21 @@ def _under(source: str, root: Path) -> bool:
     if root.is_file():
         return source == root.name
     return source.startswith(f"{name}/") or (root.name == "" and "/" in source)
+
+
+def _check_replaces(src: SourceDocument, collection: str, homes: dict[str, str]) -> str:
+    """Why the document's `replaces` is ignored ("" when it names a document of the same collection)."""
+    target = str(src.meta.get("replaces") or "").strip()
+    if not target or target == src.doc_id:
+        return ""
+    home = homes.get(target)
+    if home is None:
+        return (f"'replaces: {target}' ignored: no document {target!r} in the store or in this ingest; "
+                "name the replaced file without its extension")
+    if home != collection:
+        return (f"'replaces: {target}' ignored: {target!r} is in collection {home!r}, this document in "
+                f"{collection!r}; a document may only replace one of its own collection")
+    return ""
 
 
 def _parse_kill_hook(value: str) -> tuple[str, int] | None:

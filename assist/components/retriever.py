@@ -189,10 +189,24 @@ class ScopedRetriever:
         flt = {"field": "meta.replaces", "operator": "!=", "value": ""}
         store = self.document_store
         if isinstance(store, EdgeDocumentStore):
-            fields = ["meta.replaces", "meta.doc_id", "meta.valid_from"]
+            fields = ["meta.replaces", "meta.doc_id", "meta.valid_from", "meta.collection"]
             payloads = store.filter_payloads(flt, fields=fields) if store.exists() else []
         else:
             payloads = [{"meta": d.meta} for d in store.filter_documents(flt)]
+        # A routine replaces only one of its own collection (ingest refuses the others; a store written before that
+        # check may still hold them): one collection's document never hides another's.
+        targets = sorted({str(p["meta"].get("replaces")) for p in payloads})
+        home: dict[str, str] = {}
+        if targets:
+            tflt = {"field": "meta.doc_id", "operator": "in", "value": targets}
+            if isinstance(store, EdgeDocumentStore):
+                found = [p["meta"] for p in store.filter_payloads(tflt, fields=["meta.doc_id", "meta.collection"])]
+            else:
+                found = [d.meta for d in store.filter_documents(tflt)]
+            home = {str(m.get("doc_id")): str(m.get("collection")) for m in found}
+        payloads = [
+            p for p in payloads if home.get(str(p["meta"].get("replaces"))) in (None, p["meta"].get("collection"))
+        ]
         ids = sorted(replaced_doc_ids(payloads))
         with self._lock:
             self._replaced = (now, ids)

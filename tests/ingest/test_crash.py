@@ -78,3 +78,38 @@ def test_killed_from_outside_at_a_random_moment(clean_state: tuple[Path, set], t
         finish(proc)
     assert finish(ingest_process(kb, store)) == 0
     assert stored(store) == clean
+
+
+def test_killed_in_a_long_file_resumes_without_embedding_again(tmp_path: Path):
+    from tests.ingest.test_hostile import long_text  # noqa: PLC0415
+
+    kb = tmp_path / "kb"
+    (kb / "home_care").mkdir(parents=True)
+    (kb / "home_care" / "lang.txt").write_text(long_text(100), encoding="utf-8")
+    run([kb], tmp_path / "clean")
+    store = tmp_path / "store"
+    # batch_chunks=2: three batches (6 chunks) are on disk when the process dies
+    assert finish(ingest_process(kb, store, "write:3")) == -signal.SIGKILL
+    assert len(stored(store)) == 6
+
+    from ingest.pipeline import Ingestor  # noqa: PLC0415
+    from tests.ingest.test_pipeline import settings_for  # noqa: PLC0415
+
+    ing = Ingestor(settings_for(store), batch_chunks=2)
+    embedded: list[int] = []
+    real_run = ing.pipeline.run
+
+    def counting_run(data: dict, **kw):
+        embedded.append(len(data["embedder"]["documents"]))
+        return real_run(data, **kw)
+
+    ing.pipeline.run = counting_run
+    try:
+        report = ing.ingest([kb])
+    finally:
+        ing.close()
+    total = report.files[0].chunks
+    assert total > 12
+    assert sum(embedded) == total - 6
+    assert f"resumed: 6 of {total} chunks were already written" in report.files[0].notes
+    assert stored(store) == stored(tmp_path / "clean")
