@@ -6,7 +6,7 @@ from haystack import Document
 from assist.components.answer_builder import UNSUPPORTED_MARK, build_answer
 from assist.languages import detect_language
 from assist.pipeline import retrieval_query
-from assist.roles import ROLE_COLLECTIONS
+from assist.roles import load_roles
 
 
 def test_injection_line_in_a_document_is_quoted_as_data_never_obeyed(assistant_factory):
@@ -92,7 +92,7 @@ PROBES = [
 @pytest.mark.parametrize("probe", PROBES)
 def test_no_phrasing_reaches_another_roles_documents(assistant_factory, probe):
     answer, docs = assistant_factory().answer_with_sources(probe, role="library")
-    allowed = set(ROLE_COLLECTIONS["library"])
+    allowed = set(load_roles().collections_for("library"))
     assert all(d.meta["collection"] in allowed for d in docs)
     assert all(c.collection in allowed for c in answer.citations)
     assert "1 688" not in answer.answer
