@@ -176,6 +176,30 @@ class TestAgainstTheStore:
             assistant.close()
 
 
+def _assist(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assist.cli", *args], capture_output=True, text=True, env=os.environ | env,
+        timeout=300, check=False,
+    )
+
+
+def test_ask_stops_with_one_line_on_a_role_naming_a_missing_collection(store_dir: Path, tmp_path: Path) -> None:
+    path = write(tmp_path, '[roles.social]\ncollections = ["social_services", "general"]\n')
+    out = _assist("ask", "Var förvaras nycklarna?", "--role", "social", "--store", str(store_dir / "qdrant"),
+                  env={"ASSIST_ROLES_FILE": str(path)})
+    assert out.returncode == 2
+    assert f"The roles file {path}: role 'social' names 'social_services'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_serve_stops_before_listening_on_a_malformed_roles_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[roles.a]\ncollections = ['x']\nadmin = 1\n")
+    out = _assist("serve", "--port", "1", env={"ASSIST_ROLES_FILE": str(path), "ASSIST_DATA_DIR": str(tmp_path)})
+    assert out.returncode == 2
+    assert f"The roles file {path} is not valid: [roles.a] admin" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_cli_token_create_takes_any_configured_role(tmp_path: Path) -> None:
     env = os.environ | {"ASSIST_ROLES_FILE": str(ROLES_CITY), "ASSIST_DATA_DIR": str(tmp_path)}
     run = [sys.executable, "-m", "assist.cli", "token", "create", "--role"]
@@ -187,3 +211,21 @@ def test_cli_token_create_takes_any_configured_role(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "Unknown role 'janitor': use one of home-care, owner-home-care" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_qdrant_server_store_lists_its_collections_too() -> None:
+    """qdrant-client's local mode stands in for a Qdrant server: the same facet call finds the collections."""
+    from haystack import Document  # noqa: PLC0415
+    from haystack_integrations.document_stores.qdrant import QdrantDocumentStore  # noqa: PLC0415
+
+    from assist.backends import stored_collections  # noqa: PLC0415
+
+    store = QdrantDocumentStore(":memory:", embedding_dim=3, recreate_index=True, progress_bar=False)
+    store.write_documents([
+        Document(content="a", meta={"collection": "social_services"}, embedding=[1.0, 0.0, 0.0]),
+        Document(content="b", meta={"collection": "general"}, embedding=[0.0, 1.0, 0.0]),
+        Document(content="c", meta={"collection": "general"}, embedding=[0.0, 0.0, 1.0]),
+    ])
+    assert stored_collections(store) == ["general", "social_services"]
+    with pytest.raises(ConfigError, match="role 'home-care' names 'home_care'"):
+        load_roles(ROLES_CITY).check_collections(stored_collections(store))
