@@ -80,6 +80,17 @@ def make_document_store(settings: Settings, *, embedding_dim: int = 384, create:
     return EdgeDocumentStore(path=str(settings.store_path), embedding_dim=embedding_dim, create=create)
 
 
+def stored_collections(store: Any) -> list[str]:
+    """The distinct collections a document store holds: the embedded shard's or a Qdrant server's, by facet."""
+    if isinstance(store, EdgeDocumentStore):
+        return store.collections()
+    store._initialize_client()  # noqa: SLF001 - qdrant-haystack opens its client lazily and exposes no facet call
+    facet = store._client.facet(  # noqa: SLF001
+        collection_name=store.index, key="meta.collection", limit=100_000, exact=True
+    )
+    return sorted(str(hit.value) for hit in facet.hits)
+
+
 def make_chat_generator(settings: Settings) -> tuple[Any | None, str]:
     """The configured LLM chat generator and its name; None for the extractive generator."""
     g = settings.generator

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from assist.errors import AssistError
-from assist.roles import ROLES
 from assist.schemas import Answer
 from assist.settings import settings_for
 
@@ -66,7 +65,7 @@ def ingest(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in any language.")],
-    role: Annotated[str, typer.Option(help=f"Who is asking: {', '.join(ROLES)}.")],
+    role: Annotated[str, typer.Option(help="Who is asking: a role of the roles file (ASSIST_ROLES_FILE).")],
     language: Annotated[str | None, typer.Option(help="Answer language (ISO 639-1); default the question's.")] = None,
     store: StoreOpt = None,
     url: UrlOpt = None,
@@ -158,7 +157,7 @@ app.add_typer(token_app, name="token")
 
 
 @token_app.command("create")
-def token_create(role: Annotated[str, typer.Option(help=f"The token's role: {', '.join(ROLES)}.")]) -> None:
+def token_create(role: Annotated[str, typer.Option(help="The token's role: any role of the roles file.")]) -> None:
     """Create a token for ROLE and print it once (only its hash is kept)."""
     from serving.cli import token_create as create  # noqa: PLC0415
 
@@ -182,7 +181,9 @@ def tui(
     token: Annotated[
         str | None, typer.Option("--token", envvar="ASSIST_TOKEN", help="Bearer token for --url; it decides the role.")
     ] = None,
-    role: Annotated[str, typer.Option(help=f"Who is asking (in-process): {', '.join(ROLES)}.")] = "library",
+    role: Annotated[
+        str | None, typer.Option(help="Who is asking (in-process): a role of the roles file; default its first.")
+    ] = None,
     store: StoreOpt = None,
     language: Annotated[str | None, typer.Option(help="Answer language (ISO 639-1); default the question's.")] = None,
 ) -> None:

@@ -21,6 +21,7 @@ from assist.backends import (
     make_document_embedder,
     make_document_store,
     make_text_embedder,
+    stored_collections,
 )
 from assist.components.answer_builder import CitedAnswerBuilder, RefusalBuilder
 from assist.components.answer_generator import GuardedAnswerGenerator
@@ -33,7 +34,7 @@ from assist.components.retriever import ScopedRetriever
 from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
 from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
 from assist.privacy import scrub, warm_up_scrub
-from assist.roles import collections_for
+from assist.roles import Roles
 from assist.schemas import Answer
 from assist.settings import Settings
 
@@ -114,6 +115,9 @@ class Assistant:
         self.settings = settings
         self.document_store = make_document_store(settings, create=False)
         self.pipeline = build_answer_pipeline(settings, self.document_store)
+        self.roles = settings.roles
+        #: The collections the store holds, found at warm-up (what a role reading "*" reads).
+        self.collections: list[str] = []
         self._warm = False
 
     def warm_up(self) -> None:
@@ -121,6 +125,7 @@ class Assistant:
         if self._warm:
             return
         check_store(self.settings, self.document_store)
+        self.collections = check_roles(self.roles, self.document_store)
         self.pipeline.warm_up()
         warm_up_scrub()
         self._warm = True
@@ -163,7 +168,9 @@ class Assistant:
     ) -> tuple[Answer, list[Document]]:
         """The answer and every passage retrieved for it (cited or not): what evaluation needs."""
         started = time.perf_counter()
-        allowed = collections_for(role)
+        self.roles.role(role)  # an unknown role is the caller's error, whatever state the store is in
+        self.warm_up()
+        allowed = self.roles.collections_for(role, self.collections)
         if collections:
             refused_scope = sorted(set(collections) - set(allowed))
             if refused_scope:
@@ -187,6 +194,7 @@ class Assistant:
             "text_embedder": {"text": query},
             "sparse_embedder": {"text": query, "language": asked_in},
             "retriever": {"collections": collections, "language": asked_in},
+            "contacts": {"collections": collections},
             "prompt_builder": {
                 "question": question,
                 "language_name": LANGUAGE_NAMES[lang],
@@ -341,3 +349,10 @@ def check_store(settings: Settings, store: Any) -> None:
             )
             raise ConfigError(msg)
     store.verify()
+
+
+def check_roles(roles: Roles, store: Any) -> list[str]:
+    """The collections the store holds; ConfigError when a role names one it does not hold."""
+    present = stored_collections(store)
+    roles.check_collections(present)
+    return present

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assist.roles import Roles, load_roles
+
 
 class QdrantSettings(BaseModel):
     """Where the vectors live: an embedded Qdrant Edge shard by default, a Qdrant server when `url` is set."""
@@ -93,6 +95,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSIST_", env_nested_delimiter="__", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
+    roles_file: Path | None = Field(
+        default=None, description="The roles file (TOML, ASSIST_ROLES_FILE); default the packaged assist/roles.toml."
+    )
     qdrant: QdrantSettings = QdrantSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()
@@ -103,6 +108,11 @@ class Settings(BaseSettings):
     def store_path(self) -> Path:
         """Folder of the embedded shard."""
         return self.qdrant.path or self.data_dir / "qdrant"
+
+    @property
+    def roles(self) -> Roles:
+        """The roles of `roles_file`, read and checked once per process (ConfigError names what to fix)."""
+        return load_roles(self.roles_file)
 
 
 @lru_cache

@@ -38,7 +38,7 @@ from assist.backends import make_document_embedder, make_document_store
 from assist.components.bm25_embedder import Bm25DocumentSparseEmbedder
 from assist.components.edge_store import EdgeDocumentStore
 from assist.pipeline import write_store_info
-from assist.roles import COLLECTIONS
+from assist.roles import is_safe_name
 from assist.settings import Settings
 from ingest.convert import DEFAULT_MAX_FILE_MB, ConversionError, SourceDocument, check_readable, file_hash
 from ingest.split import split_pages
@@ -344,8 +344,8 @@ class Ingestor:
 
         `on_chunks(source, written, total)` follows a file's chunks as they are written, batch by batch.
         """
-        if collection is not None and collection not in COLLECTIONS:
-            msg = f"Unknown collection {collection!r}: use one of {', '.join(COLLECTIONS)}."
+        if collection is not None and not is_safe_name(collection):
+            msg = f"Collection name {collection!r} is not allowed: use letters, digits, '_' and '-' (at most 64)."
             raise ValueError(msg)
         started = time.perf_counter()
         report = IngestReport()
@@ -394,7 +394,7 @@ class Ingestor:
         """doc_id -> collection of every document this run or the store knows: what `replaces` may name."""
         homes = {doc_id: stored.collection() for doc_id, stored in state.items()}
         for entry in entries:
-            if not entry.problem and entry.collection in COLLECTIONS:
+            if not entry.problem and is_safe_name(entry.collection):
                 homes.setdefault(entry.path.stem, entry.collection)
         return homes
 
@@ -405,8 +405,9 @@ class Ingestor:
         source = source_of(entry)
         if entry.problem:
             return FileResult(source, "failed", reason=entry.problem)
-        if entry.collection not in COLLECTIONS:
-            reason = f"folder {entry.collection!r} is not a collection: use one of {', '.join(COLLECTIONS)}"
+        if not is_safe_name(entry.collection):
+            reason = (f"folder {entry.collection!r} is not a collection name: rename it to letters, digits, "
+                      "'_' and '-' (at most 64)")
             return FileResult(source, "failed", reason=reason)
         doc_id = entry.path.stem
         try:

@@ -47,7 +47,7 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
             retry_after_s=serving.busy_retry_after_s,
             max_in_flight_per_caller=serving.max_in_flight_per_token,
         ),
-        tokens=TokenStore(settings.data_dir / SQLITE_FILE),
+        tokens=TokenStore(settings.data_dir / SQLITE_FILE, roles=settings.roles),
         audit=AuditLog(settings.data_dir / AUDIT_FILE),
         feedback=FeedbackStore(settings.data_dir / SQLITE_FILE),
         metrics=Metrics(),

@@ -56,9 +56,14 @@ def serve(
         serving.host = host
     if port is not None:
         serving.port = port
-    tokens = TokenStore(settings.data_dir / SQLITE_FILE)
+    try:
+        check_roles_at_start(settings)
+    except AssistError as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    tokens = TokenStore(settings.data_dir / SQLITE_FILE, roles=settings.roles)
     if not any(t.revoked is None for t in tokens.list()):
-        typer.secho("No access tokens yet: create one with `assist token create --role home-care`.",
+        typer.secho(f"No access tokens yet: create one with `assist token create --role {settings.roles.names[0]}`.",
                     fg=typer.colors.YELLOW, err=True)
     tokens.close()
     if serving.host not in ("127.0.0.1", "localhost", "::1"):
@@ -71,6 +76,33 @@ def serve(
     if not server.started:
         # As uvicorn.run does: the startup error is in the log above; the exit status says it failed.
         raise typer.Exit(code=STARTUP_FAILURE)
+
+
+def check_roles_at_start(settings: Settings) -> None:
+    """Stop at start-up on a malformed roles file or a role naming a collection the store does not hold.
+
+    A store not ingested yet is left to /readyz; the store is opened only for this check (a shard is one process's).
+    """
+    from assist.backends import make_document_store  # noqa: PLC0415
+    from assist.components.edge_store import EdgeDocumentStore  # noqa: PLC0415
+    from assist.pipeline import check_roles  # noqa: PLC0415
+
+    roles = settings.roles
+    store = make_document_store(settings)
+    if isinstance(store, EdgeDocumentStore):
+        if not store.exists():
+            return
+        try:
+            check_roles(roles, store)
+        finally:
+            store.close()
+        return
+    try:
+        check_roles(roles, store)
+    except AssistError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a server that cannot be reached is /readyz's to report
+        logger.warning("Could not check the roles against the Qdrant server: %s", type(exc).__name__)
 
 
 def service_url(serving: ServingSettings) -> str:
@@ -112,6 +144,7 @@ def token_create(role: str, data_dir: Path | None = None, host: str | None = Non
     serving = ServingSettings()
     store = TokenStore(settings.data_dir / SQLITE_FILE)
     try:
+        store.roles = settings.roles
         token_id, token = store.create(role)
     except AssistError as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)

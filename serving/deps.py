@@ -71,9 +71,9 @@ def current_token(request: Request) -> TokenInfo:
     return info
 
 
-def admin_token(token: Annotated[TokenInfo, Depends(current_token)]) -> TokenInfo:
-    """The caller's token, which must have the admin role."""
-    if token.role != "admin":
+def admin_token(request: Request, token: Annotated[TokenInfo, Depends(current_token)]) -> TokenInfo:
+    """The caller's token, whose role must be an admin one (`admin = true` in the roles file)."""
+    if not get_services(request).settings.roles.is_admin(token.role):
         raise HTTPException(403, "This needs an admin token.")
     return token
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assist.roles import collections_for
+from assist.roles import Roles, configured_roles
 from serving.files import private_file
 
 TOKEN_PREFIX = "fa_"
@@ -57,8 +57,10 @@ class TokenStore:
         store.verify(token)                           # TokenInfo(token_id=..., role="home-care")
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, roles: Roles | None = None):
         self.path = path
+        #: The roles a token may be made for; default the configured roles file.
+        self.roles = roles
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -71,7 +73,7 @@ class TokenStore:
 
     def create(self, role: str) -> tuple[str, str]:
         """A new token for `role`: (token id, token). Raises UnknownRoleError for an unknown role."""
-        collections_for(role)
+        (self.roles or configured_roles()).role(role)
         token_id = f"t_{secrets.token_hex(4)}"
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         created = datetime.now(UTC).isoformat(timespec="seconds")

@@ -18,6 +18,8 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 from assist.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "assist" / "data"
+#: A city's roles file with seven roles (an owner, a role reading two collections, one reading only `general`).
+ROLES_CITY = Path(__file__).parent / "data" / "roles_city.toml"
 
 
 def write_pdf(path: Path, title: str, pages: list[list[str]]) -> None:

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, OptionList, Select
 from textual.worker import get_current_worker
 
 from assist.errors import AssistError
-from assist.roles import ROLES
+from assist.roles import Roles, configured_roles
 from assist.schemas import Answer
 from assist.states import closest_heading, closest_preamble
 from tui.backends import Backend, Turn
@@ -90,12 +90,21 @@ class AssistApp(App[None]):
     ]
 
     def __init__(
-        self, backend: Backend, history: HistoryStore, *, role: str = "library", language: str | None = None
+        self,
+        backend: Backend,
+        history: HistoryStore,
+        *,
+        role: str = "library",
+        language: str | None = None,
+        roles: Roles | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.history = history
-        self.role = role
+        #: The roles the picker offers; default the configured roles file.
+        self.roles = roles or configured_roles()
+        # A remote backend's token decides the role; in-process, a role the file lacks falls back to its first.
+        self.role = role if role in self.roles.roles or not backend.picks_role else self.roles.names[0]
         self.language = language
         self.collection = ALL
         self.conversation_id: int | None = None
@@ -108,8 +117,10 @@ class AssistApp(App[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="toolbar"):
-            yield RolePicker(self.role, fixed=not self.backend.picks_role)
-            yield CollectionPicker(self.role, enabled=self.backend.picks_role and self.backend.supports_collections)
+            yield RolePicker(self.role, self.roles, fixed=not self.backend.picks_role)
+            yield CollectionPicker(
+                self.role, self.roles, enabled=self.backend.picks_role and self.backend.supports_collections
+            )
             yield LanguagePicker(self.language)
             yield StatusLabel(self.backend.description, id="status")
         with Horizontal(id="body"):
@@ -240,10 +251,10 @@ class AssistApp(App[None]):
 
     @on(Select.Changed, "#role")
     def role_changed(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str) and event.value in ROLES:
+        if isinstance(event.value, str) and event.value in self.roles.roles:
             self.role = event.value
             picker = self.query_one(CollectionPicker)
-            picker.set_options(CollectionPicker.options_for(self.role))
+            picker.set_options(CollectionPicker.options_for(self.role, self.roles))
             picker.value = ALL
 
     @on(Select.Changed, "#collection")
@@ -283,7 +294,7 @@ class AssistApp(App[None]):
             await view.show_answer(turn.answer, turn.id)
             self.exchanges.append(Exchange(turn.question, turn.answer, turn.id))
         self.conversation_id = conversation_id
-        if self.backend.picks_role and turns[-1].role in ROLES:
+        if self.backend.picks_role and turns[-1].role in self.roles.roles:
             self.query_one(RolePicker).value = turns[-1].role
         self._show_sources(turns[-1].answer)
         chat.scroll_end(animate=False)

@@ -16,13 +16,19 @@ class ContactsLookup:
         self.doc_id = doc_id
 
     @component.output_types(documents=list[Document])
-    def run(self, rejected: list[Document], query_embedding: list[float]) -> dict[str, list[Document]]:
-        """Look up the contacts document (readable by every role: it lives in `general`)."""
+    def run(
+        self, rejected: list[Document], query_embedding: list[float], collections: list[str]
+    ) -> dict[str, list[Document]]:
+        """Look up the contacts document within the caller's `collections`: a role that may not read the
+        collection holding it (in the shipped knowledge, `general`) gets no contacts passage.
+        """
+        if not collections:
+            return {"documents": []}
         filters = {
             "operator": "AND",
             "conditions": [
                 {"field": "meta.doc_id", "operator": "==", "value": self.doc_id},
-                {"field": "meta.collection", "operator": "==", "value": "general"},
+                {"field": "meta.collection", "operator": "in", "value": list(collections)},
             ],
         }
         store = self.document_store

@@ -650,6 +650,14 @@ class EdgeDocumentStore:
             records = self.shard.retrieve([convert_id(i) for i in ids], with_payload=True, with_vector=False)
         return [self._to_document(r.payload, None, None) for r in records]
 
+    def collections(self) -> list[str]:
+        """The distinct `meta.collection` values the store holds (a facet over the indexed field)."""
+        if self._shard is None and not self.exists():
+            return []
+        with self._lock:
+            facet = self.shard.facet(qe.FacetRequest(key="meta.collection", limit=100_000, exact=True))
+        return sorted(str(hit.value) for hit in facet.hits)
+
     def dense_vectors(self, ids: list[str]) -> dict[str, list[float]]:
         """Dense vectors of the given documents, by Haystack id."""
         if not ids:

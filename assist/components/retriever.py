@@ -17,7 +17,6 @@ from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
 from assist.components.edge_store import RRF_K, EdgeDocumentStore
-from assist.roles import COLLECTIONS
 
 RetrievalMode = Literal["dense", "sparse", "hybrid"]
 TITLE_CACHE_SIZE = 50_000  # title vectors kept in memory (1.5 KB each)
@@ -265,8 +264,6 @@ class ScopedRetriever:
         Only the score leaves this method, for the relevance gate: a question whose answer clearly lives in
         another role's routines is refused rather than answered from a weaker passage in the caller's own.
         """
-        outside = [c for c in COLLECTIONS if c not in collections]
-        if not outside:
-            return 0.0
-        docs = self._query("dense", query_embedding, None, collection_filter(outside), 1)
+        outside = {"field": "meta.collection", "operator": "not in", "value": list(collections)}
+        docs = self._query("dense", query_embedding, None, outside, 1)
         return float(docs[0].score) if docs and docs[0].score is not None else 0.0

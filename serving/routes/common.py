@@ -3,7 +3,6 @@
 import secrets
 
 from assist.pipeline import validate_question
-from assist.roles import collections_for
 from serving.deps import Services
 
 
@@ -16,7 +15,7 @@ def check_question(services: Services, question: object, role: str, caller: str 
     """Raise the core's 400 errors, and 429 for a caller who has its share of questions in flight, before any
     work (and before a stream has started with status 200).
     """
-    collections_for(role)
+    services.settings.roles.role(role)
     validate_question(question, services.settings.retrieval.max_question_chars)
     if caller is not None:
         services.asker.scheduler.check(caller)

@@ -29,7 +29,7 @@ async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
     ready = all(c["ok"] for c in checks.values())
     token = bearer_token(request.scope)
     info = services.tokens.verify(token) if token else None
-    if info is None or info.role != "admin":
+    if info is None or not services.settings.roles.is_admin(info.role):
         checks = {name: {"ok": c["ok"]} for name, c in checks.items()}
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)

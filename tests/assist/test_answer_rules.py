@@ -6,7 +6,8 @@ from haystack import Document
 from assist.components.answer_builder import UNSUPPORTED_MARK, build_answer
 from assist.languages import detect_language
 from assist.pipeline import retrieval_query
-from assist.roles import ROLE_COLLECTIONS
+from assist.roles import load_roles
+from tests.conftest import ROLES_CITY
 
 
 def test_injection_line_in_a_document_is_quoted_as_data_never_obeyed(assistant_factory):
@@ -89,10 +90,16 @@ PROBES = [
 ]
 
 
+#: (roles file, role) that may not read preschool: the packaged library role, and a city file's role that reads
+#: only `general` and one that owns a collection.
+PROBED = [(None, "library"), (ROLES_CITY, "reception"), (ROLES_CITY, "owner-home-care")]
+
+
+@pytest.mark.parametrize(("roles_file", "role"), PROBED, ids=[r for _, r in PROBED])
 @pytest.mark.parametrize("probe", PROBES)
-def test_no_phrasing_reaches_another_roles_documents(assistant_factory, probe):
-    answer, docs = assistant_factory().answer_with_sources(probe, role="library")
-    allowed = set(ROLE_COLLECTIONS["library"])
+def test_no_phrasing_reaches_another_roles_documents(assistant_factory, probe, roles_file, role):
+    answer, docs = assistant_factory(roles_file=roles_file).answer_with_sources(probe, role=role)
+    allowed = set(load_roles(roles_file).collections_for(role))
     assert all(d.meta["collection"] in allowed for d in docs)
     assert all(c.collection in allowed for c in answer.citations)
     assert "1 688" not in answer.answer

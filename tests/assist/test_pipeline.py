@@ -4,8 +4,16 @@ import pytest
 
 from assist.errors import InvalidQuestionError, StoreNotFoundError, UnknownRoleError
 from assist.pipeline import Assistant
-from assist.roles import ROLE_COLLECTIONS
-from tests.conftest import free_port, make_settings
+from assist.roles import default_roles_file, load_roles
+from tests.conftest import ROLES_CITY, free_port, make_settings
+
+#: (roles file, role) for every role that does not read everything: the packaged four and a city's seven.
+ROLE_CASES = [
+    (path, role)
+    for path in (default_roles_file(), ROLES_CITY)
+    for role, r in load_roles(path).roles.items()
+    if not r.reads_all
+]
 
 
 def test_answer_on_page_two_of_a_pdf_cites_that_page(assistant_factory):
@@ -35,9 +43,9 @@ def test_question_nothing_answers_is_refused(assistant_factory):
     assert {c.doc_id for c in answer.citations} <= {"general-kontakter"}
 
 
-@pytest.mark.parametrize("role", ["home-care", "preschool", "library"])
-def test_a_role_never_gets_a_citation_from_a_collection_it_may_not_read(assistant_factory, role):
-    assistant = assistant_factory()
+@pytest.mark.parametrize(("roles_file", "role"), ROLE_CASES, ids=[f"{p.stem}-{r}" for p, r in ROLE_CASES])
+def test_a_role_never_gets_a_citation_from_a_collection_it_may_not_read(assistant_factory, roles_file, role):
+    assistant = assistant_factory(roles_file=roles_file)
     questions = [
         "Vad kostar förskolan per månad?",
         "Hur länge får jag boka ett grupprum?",
@@ -46,10 +54,16 @@ def test_a_role_never_gets_a_citation_from_a_collection_it_may_not_read(assistan
         "Hur långt ska lösenordet vara?",
         "förskola avgift maxtaxa 1 688 kronor",
     ]
-    allowed = set(ROLE_COLLECTIONS[role])
+    allowed = set(load_roles(roles_file).collections_for(role))
+    cited = set()
     for q in questions:
-        for c in assistant.ask(q, role=role).citations:
+        answer, docs = assistant.answer_with_sources(q, role=role)
+        assert {d.meta["collection"] for d in docs} <= allowed, q
+        for c in answer.citations:
             assert c.collection in allowed, (q, c.doc_id)
+            cited.add(c.collection)
+    # The role is not simply refused everything: it gets answers from what it may read.
+    assert cited
 
 
 def test_role_reads_general_collection(assistant_factory):

@@ -98,8 +98,8 @@ def test_bad_files_reported_and_the_rest_ingested(kb: Path, tmp_path: Path, monk
     (bad / "secret.md").write_text("# Hemligt\n\nInnehåll.", encoding="utf-8")
     (bad / "loop").symlink_to(bad)
     (bad / "self").symlink_to(bad / "self")
-    (kb / "notacollection").mkdir()
-    (kb / "notacollection" / "x.md").write_text("# X\n\nText.", encoding="utf-8")
+    (kb / "not a collection").mkdir()
+    (kb / "not a collection" / "x.md").write_text("# X\n\nText.", encoding="utf-8")
 
     real_hash = pipeline.file_hash
 

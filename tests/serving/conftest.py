@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An embedded store holding the four fixture routines (home_care, preschool, general)."""
+    """An embedded store holding the fixture routines (home_care, preschool, library, general)."""
     from ingest.pipeline import Ingestor  # noqa: PLC0415
 
     data_dir = tmp_path_factory.mktemp("store")

@@ -7,6 +7,7 @@ import threading
 import pytest
 from textual.widgets import Input, Select
 
+from assist.roles import load_roles
 from tests.tui.conftest import ROOM, FakeBackend
 from tui.app import AssistApp, copy_text
 from tui.history import HistoryStore
@@ -192,7 +193,8 @@ async def test_role_collection_and_language_pickers_reach_the_backend(
         app.query_one("#role", Select).value = "home-care"
         await pilot.pause()
         collection = app.query_one(CollectionPicker)
-        assert [v for _, v in CollectionPicker.options_for("home-care")] == ["all", "home_care", "general"]
+        options = CollectionPicker.options_for("home-care", load_roles())
+        assert [v for _, v in options] == ["all", "home_care", "general"]
         collection.value = "general"
         app.query_one("#language", Select).value = "en"
         await pilot.pause()

@@ -39,3 +39,28 @@ def test_unknown_role_is_refused_before_starting(started: list[AssistApp]) -> No
     with pytest.raises(ValueError, match="use one of home-care, preschool, library, admin"):
         cli.run_tui(None, None, "janitor", None, None)
     assert started == []
+
+
+def test_any_role_of_the_configured_file_and_its_first_by_default(
+    started: list[AssistApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import ROLES_CITY  # noqa: PLC0415
+
+    monkeypatch.setenv("ASSIST_ROLES_FILE", str(ROLES_CITY))
+    cli.run_tui(None, None, "family-services", None, None)
+    cli.run_tui(None, None, None, None, None)
+    assert [app.role for app in started] == ["family-services", "home-care"]
+    assert len(started[0].roles.names) == 7
+
+
+def test_a_malformed_roles_file_is_refused_before_starting(
+    started: list[AssistApp], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from assist.errors import ConfigError  # noqa: PLC0415
+
+    bad = tmp_path / "roles.toml"
+    bad.write_text("[roles.library]\ncollections = ['library']\nowns = ['general']\n", encoding="utf-8")
+    monkeypatch.setenv("ASSIST_ROLES_FILE", str(bad))
+    with pytest.raises(ConfigError, match=r"roles\.toml is not valid: \[roles\.library\]: owns \['general'\]"):
+        cli.run_tui(None, None, "library", None, None)
+    assert started == []

@@ -5,17 +5,17 @@ from __future__ import annotations
 from textual.widgets import Select, Static
 
 from assist.languages import LANGUAGE_NAMES
-from assist.roles import ROLES, collections_for
+from assist.roles import Roles
 
 AUTO = "auto"
 ALL = "all"
 
 
 class RolePicker(Select[str]):
-    """The role decides which collections are searched (its own plus general)."""
+    """The role decides which collections are searched (those the roles file gives it)."""
 
-    def __init__(self, role: str, *, fixed: bool) -> None:
-        options = [(f"Role: {r}", r) for r in ROLES]
+    def __init__(self, role: str, roles: Roles, *, fixed: bool) -> None:
+        options = [(f"Role: {r}", r) for r in roles.names]
         if fixed:
             options = [("Role: set by token", role)]
         super().__init__(options, value=role, allow_blank=False, compact=True, id="role", disabled=fixed)
@@ -24,14 +24,20 @@ class RolePicker(Select[str]):
 class CollectionPicker(Select[str]):
     """Narrows the search to one of the role's collections, where the backend can."""
 
-    def __init__(self, role: str, *, enabled: bool) -> None:
+    def __init__(self, role: str, roles: Roles, *, enabled: bool) -> None:
         super().__init__(
-            self.options_for(role), value=ALL, allow_blank=False, compact=True, id="collection", disabled=not enabled
+            self.options_for(role, roles),
+            value=ALL,
+            allow_blank=False,
+            compact=True,
+            id="collection",
+            disabled=not enabled,
         )
 
     @staticmethod
-    def options_for(role: str) -> list[tuple[str, str]]:
-        readable = collections_for(role) if role in ROLES else []
+    def options_for(role: str, roles: Roles) -> list[tuple[str, str]]:
+        # A role reading "*" is offered the collections the roles name (the store may hold more; "all" reads them).
+        readable = roles.collections_for(role) if role in roles.roles else []
         return [(f"In: {' + '.join(readable) or 'all'}", ALL)] + [(f"In: {c}", c) for c in readable]
 
 
