@@ -172,6 +172,18 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The id printed wh
     revoke(token_id)
 
 
+db_app = typer.Typer(help="The service's database (tokens, feedback, audit log).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (ASSIST_DATABASE__URL, default SQLite under the data dir) to the current schema."""
+    from serving.cli import db_upgrade as upgrade  # noqa: PLC0415
+
+    upgrade()
+
+
 @app.command()
 def tui(
     url: Annotated[

@@ -89,6 +89,16 @@ class IngestSettings(BaseModel):
     )
 
 
+class DatabaseSettings(BaseModel):
+    """Where the service keeps tokens, feedback and the audit log: SQLite under the data dir unless `url` is set."""
+
+    url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:port/db) shared by every replica; "
+        "default <data_dir>/serving.sqlite.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested groups use `__`, e.g. ASSIST_GENERATOR__BACKEND=openai."""
 
@@ -103,6 +113,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     ingest: IngestSettings = IngestSettings()
+    database: DatabaseSettings = DatabaseSettings()
 
     @property
     def store_path(self) -> Path:

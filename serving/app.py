@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assist.errors import AssistError
 from assist.settings import Settings
-from serving.audit import AuditLog
+from serving.audit import AUDIT_FILE, AuditLog
 from serving.config import ServingSettings
 from serving.deps import Services, get_serving_settings, get_settings
 from serving.errors import error_response
@@ -25,16 +25,17 @@ from serving.routes.pages import STATIC_DIR
 from serving.security import GuardMiddleware, RateLimiter
 from serving.server import install_log_redaction
 from serving.service import AskService
+from serving.state import SQLITE_FILE, database_for
 from serving.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
 
-SQLITE_FILE = "serving.sqlite"
-AUDIT_FILE = "audit.log"
+__all__ = ["AUDIT_FILE", "SQLITE_FILE", "build_services", "create_app"]
 
 
 def build_services(settings: Settings, serving: ServingSettings) -> Services:
-    """The stores and the answering service of one app (cheap: no model is loaded here)."""
+    """The stores and the answering service of one app (cheap: no model is loaded and no database is opened here)."""
+    database = database_for(settings)
     return Services(
         settings=settings,
         serving=serving,
@@ -47,24 +48,27 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
             retry_after_s=serving.busy_retry_after_s,
             max_in_flight_per_caller=serving.max_in_flight_per_token,
         ),
-        tokens=TokenStore(settings.data_dir / SQLITE_FILE, roles=settings.roles),
-        audit=AuditLog(settings.data_dir / AUDIT_FILE),
-        feedback=FeedbackStore(settings.data_dir / SQLITE_FILE),
+        database=database,
+        tokens=TokenStore(database, roles=settings.roles),
+        audit=AuditLog(database),
+        feedback=FeedbackStore(database),
         metrics=Metrics(),
     )
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the pipeline and models before the first request; release the store on shutdown."""
+    """Bring the database to the current schema and load the pipeline and models before the first request; release
+    the store and the database's connections on shutdown.
+    """
     services: Services = app.state.services
+    await anyio.to_thread.run_sync(services.database.ensure_current)
     await anyio.to_thread.run_sync(services.asker.start)
     try:
         yield
     finally:
         await anyio.to_thread.run_sync(services.asker.close)
-        services.tokens.close()
-        services.feedback.close()
+        services.database.close()
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:

@@ -1,26 +1,34 @@
-"""The audit log: one JSON line per answered (or failed) question, for an auditor; never the question itself."""
+"""The audit log: one JSON entry per answered (or failed) question, for an auditor; never the question itself."""
 
 import json
-import threading
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert, select
+
 from assist.schemas import Answer
-from serving.files import private_file
+from serving.state import Database
+from serving.state.models import AuditEntry
+from serving.tokens import as_database
+
+logger = logging.getLogger(__name__)
+
+#: Where versions before the database kept the log, as JSON lines under the data dir.
+AUDIT_FILE = "audit.log"
 
 
 class AuditLog:
-    """Appends JSON lines: time, request id, token id, role, route, documents cited, refused, fallback, latency.
+    """Appends entries: time, request id, token id, role, route, documents cited, refused, fallback, latency.
 
     The question is deliberately absent: it may hold personal data the scrubber missed, and the cited documents,
-    refusal and latency are what an audit of the service needs.
+    refusal and latency are what an audit of the service needs. Entries live in the service's database (one table
+    for every replica); `read()` gives them back as the JSON objects the log's lines were.
     """
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._lock = threading.Lock()
-        self._private = False
+    def __init__(self, where: Path | Database):
+        self.db = as_database(where)
 
     def record(
         self,
@@ -58,18 +66,41 @@ class AuditLog:
             }
         if error is not None:
             entry["error"] = error
-        line = json.dumps(entry, ensure_ascii=False)
-        with self._lock:
-            if not self._private:
-                private_file(self.path)
-                self._private = True
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(line + "\n")
+        with self.db.begin() as conn:
+            conn.execute(insert(AuditEntry).values(**_columns(entry)))
         return entry
 
     def read(self) -> list[dict[str, Any]]:
         """Every entry, oldest first."""
-        if not self.path.exists():
-            return []
-        with self.path.open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+        with self.db.begin() as conn:
+            lines = conn.execute(select(AuditEntry.entry).order_by(AuditEntry.seq)).scalars().all()
+        return [json.loads(line) for line in lines]
+
+    def adopt_file(self, path: Path) -> int:
+        """Move the entries of an older version's JSON-lines log at `path` into the database, once: the file is
+        renamed to `<name>.imported` afterwards. Returns how many entries moved.
+        """
+        if not path.is_file():
+            return 0
+        rows = []
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(_columns(json.loads(line)))
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("Audit log %s line %d is not an entry; it stays in the renamed file only.", path, n)
+        with self.db.begin() as conn:
+            if rows:
+                conn.execute(insert(AuditEntry), rows)
+        path.rename(path.with_name(path.name + ".imported"))
+        return len(rows)
+
+
+def _columns(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "time": entry["time"], "request_id": entry["request_id"], "token_id": entry["token_id"],
+        "role": entry["role"], "route": entry["route"], "status": int(entry["status"]),
+        "latency_ms": float(entry["latency_ms"]), "entry": json.dumps(entry, ensure_ascii=False),
+    }

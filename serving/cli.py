@@ -1,4 +1,4 @@
-"""Commands of the HTTP service (`assist serve`, `assist token create`), called by the root CLI."""
+"""Commands of the HTTP service (`assist serve`, `assist token create`, `assist db upgrade`), called by the root CLI."""
 
 import contextlib
 import json
@@ -11,9 +11,10 @@ import typer
 
 from assist.errors import AssistError
 from assist.settings import Settings
-from serving.app import SQLITE_FILE
+from serving.audit import AUDIT_FILE, AuditLog
 from serving.config import ServingSettings
 from serving.files import private_file
+from serving.state import Database, database_for
 from serving.tokens import TokenStore
 
 #: Where `assist serve` notes the address it listens on (read by `assist token create`).
@@ -58,14 +59,17 @@ def serve(
         serving.port = port
     try:
         check_roles_at_start(settings)
+        database = upgrade_database(settings)
+        tokens = TokenStore(database, roles=settings.roles)
+        if not any(t.revoked is None for t in tokens.list()):
+            typer.secho(
+                f"No access tokens yet: create one with `assist token create --role {settings.roles.names[0]}`.",
+                fg=typer.colors.YELLOW, err=True,
+            )
+        database.close()
     except AssistError as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
-    tokens = TokenStore(settings.data_dir / SQLITE_FILE, roles=settings.roles)
-    if not any(t.revoked is None for t in tokens.list()):
-        typer.secho(f"No access tokens yet: create one with `assist token create --role {settings.roles.names[0]}`.",
-                    fg=typer.colors.YELLOW, err=True)
-    tokens.close()
     if serving.host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"Listening on {serving.host}: put TLS in front of it.", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/", err=True)
@@ -76,6 +80,36 @@ def serve(
     if not server.started:
         # As uvicorn.run does: the startup error is in the log above; the exit status says it failed.
         raise typer.Exit(code=STARTUP_FAILURE)
+
+
+def upgrade_database(settings: Settings) -> Database:
+    """Bring the configured database to the current schema, and move an older version's audit.log file into it."""
+    database = database_for(settings)
+    before, after = database.upgrade()
+    if before != after:
+        logger.info("Database %s: schema %s -> %s", database, before or "none", after)
+    moved = AuditLog(database).adopt_file(settings.data_dir / AUDIT_FILE)
+    if moved:
+        logger.info("Moved %d audit entries from %s into the database", moved, settings.data_dir / AUDIT_FILE)
+    return database
+
+
+def db_upgrade(data_dir: Path | None = None) -> None:
+    """`assist db upgrade`: bring the configured database to the current schema and say where it stands."""
+    settings = _settings(data_dir=data_dir)
+    try:
+        database = database_for(settings)
+        before = database.revision()
+        upgrade_database(settings)
+        database.close()
+    except AssistError as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    head = Database.head()
+    if before == head:
+        typer.echo(f"Database {database} is at the current schema ({head}).")
+    else:
+        typer.echo(f"Database {database} upgraded from {before or 'no schema'} to {head}.")
 
 
 def check_roles_at_start(settings: Settings) -> None:
@@ -142,15 +176,16 @@ def token_create(role: str, data_dir: Path | None = None, host: str | None = Non
     """Create a token for `role`, print it once with a link that signs the phone page in, and return it."""
     settings = _settings(data_dir=data_dir)
     serving = ServingSettings()
-    store = TokenStore(settings.data_dir / SQLITE_FILE)
+    store: TokenStore | None = None
     try:
-        store.roles = settings.roles
+        store = TokenStore(database_for(settings), roles=settings.roles)
         token_id, token = store.create(role)
     except AssistError as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     typer.echo(token)
     link = f"{sign_in_base(settings.data_dir, serving, host, port)}#token={token}"
     typer.echo(f"Token {token_id} for role {role}; it is shown only now. Phone page: {link}", err=True)
@@ -159,11 +194,16 @@ def token_create(role: str, data_dir: Path | None = None, host: str | None = Non
 
 def token_revoke(token_id: str, data_dir: Path | None = None) -> None:
     """Revoke a token by its id."""
-    store = TokenStore(_settings(data_dir=data_dir).data_dir / SQLITE_FILE)
+    store: TokenStore | None = None
     try:
+        store = TokenStore(database_for(_settings(data_dir=data_dir)))
         if not store.revoke(token_id):
             typer.secho(f"Error: no active token {token_id}.", fg=typer.colors.RED, err=True)
             raise typer.Exit(code=2)
+    except AssistError as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     typer.echo(f"Revoked {token_id}.")

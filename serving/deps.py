@@ -14,6 +14,7 @@ from serving.config import ServingSettings
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
 from serving.service import AskService
+from serving.state import Database
 from serving.tokens import TokenInfo, TokenStore
 
 
@@ -36,6 +37,7 @@ class Services:
     settings: Settings
     serving: ServingSettings
     asker: AskService
+    database: Database
     tokens: TokenStore
     audit: AuditLog
     feedback: FeedbackStore

@@ -1,36 +1,20 @@
-"""Thumbs up or down on an answer, with an optional reason, kept in SQLite and exportable for QA."""
+"""Thumbs up or down on an answer, with an optional reason, kept in the service's database and exportable for QA."""
 
 import csv
 import io
 import json
 import secrets
-import sqlite3
-import threading
-from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, func, insert, select
+
 from assist.privacy import scrub
 from assist.schemas import Answer
-from serving.tokens import connect
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    feedback_id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    token_id TEXT NOT NULL,
-    role TEXT NOT NULL,
-    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    reason TEXT NOT NULL DEFAULT '',
-    documents TEXT NOT NULL DEFAULT '[]',
-    refused INTEGER,
-    fallback INTEGER,
-    generator TEXT NOT NULL DEFAULT '',
-    language TEXT NOT NULL DEFAULT ''
-)
-"""
+from serving.state import Database
+from serving.state.models import Feedback, RecentAnswer
+from serving.tokens import as_database
 
 EXPORT_FIELDS = (
     "feedback_id", "created", "request_id", "token_id", "role", "rating", "reason",
@@ -54,57 +38,59 @@ def csv_cell(value: Any) -> Any:
 
 
 class FeedbackStore:
-    """Stores feedback; remembers recent answers' metadata (not their text) so feedback names the documents."""
+    """Stores feedback; remembers recent answers' metadata (not their text) so feedback names the documents.
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    The remembered answers are in the database too, so feedback given through one replica names the documents of
+    an answer another replica gave.
+    """
 
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = connect(self.path)
-            self._conn.execute(_SCHEMA)
-        return self._conn
+    def __init__(self, where: Path | Database):
+        self.db = as_database(where)
+        self._remembered = 0
 
     def remember(self, request_id: str, token_id: str, answer: Answer) -> None:
         """Keep what feedback on this answer should carry: cited documents, refused, fallback."""
-        with self._lock:
-            self._recent[request_id] = {
-                "token_id": token_id,
-                "documents": sorted({c.doc_id for c in answer.citations}),
-                "refused": answer.refused,
-                "fallback": answer.fallback,
-                "generator": answer.generator,
-                "language": answer.language,
-            }
-            while len(self._recent) > RECENT_ANSWERS:
-                self._recent.popitem(last=False)
+        row = {
+            "request_id": request_id,
+            "token_id": token_id,
+            "created": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "documents": json.dumps(sorted({c.doc_id for c in answer.citations})),
+            "refused": answer.refused,
+            "fallback": answer.fallback,
+            "generator": answer.generator,
+            "language": answer.language,
+        }
+        with self.db.begin() as conn:
+            conn.execute(insert(RecentAnswer).values(**row))
+            self._remembered += 1
+            if self._remembered % 500 == 0:
+                # Keep the newest RECENT_ANSWERS: feedback comes soon after an answer, or not at all.
+                newest = conn.execute(select(func.max(RecentAnswer.seq))).scalar_one()
+                conn.execute(delete(RecentAnswer).where(RecentAnswer.seq <= newest - RECENT_ANSWERS))
 
     def add(self, *, request_id: str, token_id: str, role: str, rating: str, reason: str = "") -> str:
-        """Store one rating; returns its id. An answer seen by this process adds its documents."""
-        with self._lock:
-            seen = self._recent.get(request_id)
-        # Only the caller who received the answer can attach its metadata; others rate a bare request id.
-        meta = seen if seen and seen["token_id"] == token_id else {}
+        """Store one rating; returns its id. A remembered answer adds its documents."""
         feedback_id = f"f_{secrets.token_hex(6)}"
-        row = (
-            feedback_id, datetime.now(UTC).isoformat(timespec="seconds"), request_id, token_id, role, rating,
-            # A reason is free text typed at a client's door: personal data in it is replaced like a question's.
-            scrub(reason.strip()).text if reason.strip() else "",
-            json.dumps(meta.get("documents", [])), meta.get("refused"), meta.get("fallback"),
-            meta.get("generator", ""), meta.get("language", ""),
-        )
-        with self._lock:
-            self.conn.execute(f"INSERT INTO feedback VALUES ({', '.join('?' * len(row))})", row)
+        with self.db.begin() as conn:
+            seen = conn.execute(select(RecentAnswer).where(RecentAnswer.request_id == request_id)).mappings().first()
+            # Only the caller who received the answer can attach its metadata; others rate a bare request id.
+            meta: Any = seen if seen and seen["token_id"] == token_id else {}
+            conn.execute(insert(Feedback).values(
+                feedback_id=feedback_id,
+                created=datetime.now(UTC).isoformat(timespec="microseconds"),
+                request_id=request_id, token_id=token_id, role=role, rating=rating,
+                # A reason is free text typed at a client's door: personal data in it is replaced like a question's.
+                reason=scrub(reason.strip()).text if reason.strip() else "",
+                documents=meta.get("documents", "[]"), refused=meta.get("refused"), fallback=meta.get("fallback"),
+                generator=meta.get("generator", ""), language=meta.get("language", ""),
+            ))
         return feedback_id
 
     def export(self) -> list[dict[str, Any]]:
         """Every rating, oldest first, documents as a list."""
-        with self._lock:
-            rows = self.conn.execute(f"SELECT {', '.join(EXPORT_FIELDS)} FROM feedback ORDER BY created").fetchall()
+        columns = [getattr(Feedback, name) for name in EXPORT_FIELDS]
+        with self.db.begin() as conn:
+            rows = conn.execute(select(*columns).order_by(Feedback.created, Feedback.feedback_id)).all()
         out = []
         for row in rows:
             item = dict(zip(EXPORT_FIELDS, row, strict=True))
@@ -127,7 +113,4 @@ class FeedbackStore:
         return buf.getvalue()
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self.db.close()

@@ -652,7 +652,7 @@ class EdgeDocumentStore:
 
     def collections(self) -> list[str]:
         """The distinct `meta.collection` values the store holds (a facet over the indexed field)."""
-        if self._shard is None and not self.exists():
+        if not self.exists():
             return []
         with self._lock:
             facet = self.shard.facet(qe.FacetRequest(key="meta.collection", limit=100_000, exact=True))

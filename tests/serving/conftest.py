@@ -1,9 +1,11 @@
 """Fixtures for the service's tests: a small store built once, apps over it, and a running `assist serve`."""
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,15 +16,85 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from assist.settings import GeneratorSettings, QdrantSettings, Settings
+from assist.settings import DatabaseSettings, GeneratorSettings, QdrantSettings, Settings
 from serving.app import SQLITE_FILE, create_app
 from serving.config import ServingSettings
 from serving.deps import Services
+from serving.state import Database
 from serving.tokens import TokenStore
 from tests.conftest import free_port
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
+#: Debian's PostgreSQL server binaries (`apt-get install postgresql`; .ci/run installs it).
+POSTGRES_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+PG_PASSWORD = "assist-test-" + secrets.token_hex(4)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port, with password sign-in: its base URL, no database.
+
+    Run as the `postgres` user when the tests run as root (the server refuses to run as root).
+    """
+    if not POSTGRES_BINS:
+        pytest.skip("Debian's PostgreSQL is not installed (apt-get install postgresql): the PostgreSQL backend's "
+                    "tests need its server binaries in /usr/lib/postgresql/*/bin.")
+    bindir = POSTGRES_BINS[-1].parent
+    root = Path(tempfile.mkdtemp(prefix="assist-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres", "postgres")
+    pwfile = root / "pw"
+    pwfile.write_text(PG_PASSWORD, encoding="utf-8")
+    if as_user:
+        shutil.chown(pwfile, "postgres", "postgres")
+    port = free_port()
+    data = root / "data"
+
+    def run(*argv: object) -> None:
+        subprocess.run([*as_user, *map(str, argv)], check=True, capture_output=True, timeout=120)  # noqa: S603
+
+    run(bindir / "initdb", "-D", data, "-U", "assist", f"--pwfile={pwfile}", "--auth=scram-sha-256",
+        "--encoding=UTF8", "--no-sync")
+    try:
+        run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60", "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", "start")
+        yield f"postgresql://assist:{PG_PASSWORD}@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],  # noqa: S603
+                       check=False, capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database of its own on the throwaway cluster (so tests never see each other's rows)."""
+    import psycopg  # noqa: PLC0415
+
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield f"{postgres_server}/{name}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on both backends: a SQLite file under the test's folder, and a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'serving.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A Database over `database_url`, closed after the test."""
+    db = Database(database_url)
+    yield db
+    db.close()
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +115,12 @@ def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_settings(built_store: Path, tmp_path: Path) -> Callable[..., Settings]:
     """Settings over the shared store with this test's own data dir (tokens, audit log, feedback)."""
 
-    def make(**generator: object) -> Settings:
+    def make(database_url: str | None = None, **generator: object) -> Settings:
         return Settings(
             data_dir=tmp_path,
             qdrant=QdrantSettings(path=built_store),
             generator=GeneratorSettings(**generator),  # type: ignore[arg-type]
+            database=DatabaseSettings(url=database_url),
         )
 
     return make

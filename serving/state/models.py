@@ -1,0 +1,85 @@
+"""The tables of the service's state; one schema for SQLite and PostgreSQL, changed only through a migration.
+
+Times are ISO 8601 text in UTC (`2026-12-01T08:51:05+00:00`), as the first SQLite version wrote them, so that rows
+kept from it sort and compare with new ones.
+"""
+
+from sqlalchemy import Boolean, CheckConstraint, Float, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Token(Base):
+    """A bearer token: its SHA-256 only, never the token itself."""
+
+    __tablename__ = "tokens"
+
+    token_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    sha256: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(Text)
+    created: Mapped[str] = mapped_column(Text)
+    revoked: Mapped[str | None] = mapped_column(Text)
+
+
+class Feedback(Base):
+    """A thumbs up or down on one answer, with the answer's cited documents when they are known."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("rating IN ('up', 'down')", name="rating"),)
+
+    feedback_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    created: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str] = mapped_column(Text)
+    token_id: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    rating: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: JSON list of doc ids.
+    documents: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    refused: Mapped[bool | None] = mapped_column(Boolean(create_constraint=False))
+    fallback: Mapped[bool | None] = mapped_column(Boolean(create_constraint=False))
+    generator: Mapped[str] = mapped_column(Text, default="", server_default="")
+    language: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class RecentAnswer(Base):
+    """What feedback on a recent answer carries (never the answer's text), readable by every replica."""
+
+    __tablename__ = "recent_answers"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[str] = mapped_column(Text)
+    created: Mapped[str] = mapped_column(Text)
+    documents: Mapped[str] = mapped_column(Text)
+    refused: Mapped[bool] = mapped_column(Boolean(create_constraint=False))
+    fallback: Mapped[bool] = mapped_column(Boolean(create_constraint=False))
+    generator: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """One answered or failed question: the JSON entry an auditor reads, plus the columns to search it by."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[str] = mapped_column(Text, index=True)
+    request_id: Mapped[str] = mapped_column(Text, index=True)
+    token_id: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    route: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    #: The whole entry as JSON, exactly as the audit log's JSON lines were.
+    entry: Mapped[str] = mapped_column(Text)
