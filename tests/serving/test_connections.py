@@ -202,7 +202,7 @@ def test_files_the_service_writes_are_private(guarded: LiveServer) -> None:
                headers={"Authorization": f"Bearer {guarded.token()}"}, timeout=SAFETY_S)
     store = TokenStore(guarded.data_dir / SQLITE_FILE)
     store.close()
-    for name in ("audit.log", SQLITE_FILE, f"{SQLITE_FILE}-wal", ADDRESS_FILE):
+    for name in (SQLITE_FILE, f"{SQLITE_FILE}-wal", ADDRESS_FILE):
         path = guarded.data_dir / name
         if name.endswith("-wal") and not path.exists():
             continue

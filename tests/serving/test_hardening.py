@@ -181,26 +181,20 @@ class TestFeedbackExport:
 
 
 class TestPrivateFiles:
-    def test_audit_log_and_sqlite_are_private(self, tmp_path: Path) -> None:
-        AuditLog(tmp_path / "data" / "audit.log").record(
+    def test_the_sqlite_file_holding_tokens_and_the_audit_log_is_private(self, tmp_path: Path) -> None:
+        AuditLog(tmp_path / "data" / "serving.sqlite").record(
             request_id="r_1", token_id="t_1", role="home-care", route="/api/ask", status=200, latency_ms=1.0
         )
         tokens = TokenStore(tmp_path / "data" / "serving.sqlite")
         tokens.create("home-care")
-        for name in ("audit.log", "serving.sqlite", "serving.sqlite-wal", "serving.sqlite-shm"):
+        for name in ("serving.sqlite", "serving.sqlite-wal", "serving.sqlite-shm"):
             assert (tmp_path / "data" / name).stat().st_mode & 0o777 == 0o600, name
         tokens.close()
         assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
 
     def test_files_left_readable_by_an_older_version_are_tightened(self, tmp_path: Path) -> None:
-        for name in ("audit.log", "serving.sqlite"):
-            (tmp_path / name).touch(mode=0o644)
-            (tmp_path / name).chmod(0o644)
-        AuditLog(tmp_path / "audit.log").record(
-            request_id="r_1", token_id="t_1", role="home-care", route="/api/ask", status=200, latency_ms=1.0
-        )
-        TokenStore(tmp_path / "serving.sqlite").close()
-        assert (tmp_path / "audit.log").stat().st_mode & 0o777 == 0o600
+        (tmp_path / "serving.sqlite").touch(mode=0o644)
+        (tmp_path / "serving.sqlite").chmod(0o644)
         store = TokenStore(tmp_path / "serving.sqlite")
         store.list()
         store.close()
