@@ -192,6 +192,10 @@ class TestCommands:
         data_dir = tmp_path / "data"
         monkeypatch.setenv("ASSIST_DATA_DIR", str(data_dir))
         monkeypatch.setenv("ASSIST_DATABASE__URL", database_url)
+        data_dir.mkdir()
+        old_entry = {"time": "2026-11-30T10:00:00.000+00:00", "request_id": "r_old", "token_id": "t_1",
+                     "role": "library", "route": "/api/ask", "status": 200, "latency_ms": 5.0}
+        (data_dir / "audit.log").write_text(json.dumps(old_entry) + "\n", encoding="utf-8")
         runner = CliRunner()
         first = runner.invoke(cli_app, ["db", "upgrade"])
         assert first.exit_code == 0, first.output
@@ -204,6 +208,7 @@ class TestCommands:
         token = made.stdout.strip().splitlines()[0]
         db = Database(database_url)
         info = TokenStore(db).verify(token)
+        assert AuditLog(db).read() == [old_entry]  # an older version's audit.log moved in
         db.close()
         assert info is not None
         assert info.role == "library"
