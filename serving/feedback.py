@@ -20,7 +20,9 @@ EXPORT_FIELDS = (
     "feedback_id", "created", "request_id", "token_id", "role", "rating", "reason",
     "documents", "refused", "fallback", "generator", "language",
 )
+#: Answers remembered for feedback (the newest), pruned every PRUNE_EVERY answers a process remembers.
 RECENT_ANSWERS = 10_000
+PRUNE_EVERY = 500
 
 
 #: What OWASP's CSV injection advice lists as the start of a formula: = + - @, tab and carriage return.
@@ -63,7 +65,7 @@ class FeedbackStore:
         with self.db.begin() as conn:
             conn.execute(insert(RecentAnswer).values(**row))
             self._remembered += 1
-            if self._remembered % 500 == 0:
+            if self._remembered % PRUNE_EVERY == 0:
                 # Keep the newest RECENT_ANSWERS: feedback comes soon after an answer, or not at all.
                 newest = conn.execute(select(func.max(RecentAnswer.seq))).scalar_one()
                 conn.execute(delete(RecentAnswer).where(RecentAnswer.seq <= newest - RECENT_ANSWERS))

@@ -111,6 +111,16 @@ class TestSharedByReplicas:
         one.close()
         two.close()
 
+    def test_only_the_newest_answers_are_remembered(self, database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("serving.feedback.RECENT_ANSWERS", 3)
+        monkeypatch.setattr("serving.feedback.PRUNE_EVERY", 5)
+        store = FeedbackStore(database)
+        for i in range(5):
+            store.remember(f"r_{i}", "t_1", answer(f"doc-{i}"))
+        for i in (0, 1, 2, 4):
+            store.add(request_id=f"r_{i}", token_id="t_1", role="home-care", rating="up")
+        assert [r["documents"] for r in store.export()] == [[], [], ["doc-2"], ["doc-4"]]
+
     def test_a_bad_rating_is_refused_by_the_schema(self, database: Database) -> None:
         from sqlalchemy.exc import IntegrityError  # noqa: PLC0415
 
