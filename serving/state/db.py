@@ -75,7 +75,9 @@ class Database:
 
     def __str__(self) -> str:
         """The database for a message or a log: the SQLite file, or the server's URL without its password."""
-        return str(self.path) if self.path else self.url.render_as_string(hide_password=True)
+        if self.path:
+            return str(self.path)
+        return self.url.set(drivername=self.url.get_backend_name()).render_as_string(hide_password=True)
 
     @property
     def engine(self) -> Engine:
