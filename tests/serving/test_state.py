@@ -1,13 +1,19 @@
 """The service's state on both backends (SQLite file and PostgreSQL): schema and migrations, tokens, feedback and
-the audit log, shared by two Database objects as two replicas share one database.
+the audit log, shared by two Database objects as two replicas share one database; and `assist serve` on PostgreSQL.
 """
 
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -23,7 +29,7 @@ from serving.state import Database
 from serving.state.models import Base
 from serving.tokens import TokenStore, hash_token
 from tests.conftest import free_port
-from tests.serving.conftest import started
+from tests.serving.conftest import REPO, started
 
 FALL = "Vad gör jag om en brukare har ramlat?"
 
@@ -254,3 +260,48 @@ class TestServiceOnBothBackends:
         assert any(e["request_id"] == rid for e in AuditLog(db).read())
         assert FeedbackStore(db).export()[0]["request_id"] == rid
         db.close()
+
+
+@pytest.mark.integration
+def test_assist_serve_migrates_a_fresh_postgresql_at_start_and_writes_there(
+    built_store: Path, postgres_url: str, tmp_path: Path
+) -> None:
+    shutil.copytree(built_store, tmp_path / "qdrant")
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSIST_DATA_DIR": str(tmp_path / "data"),
+           "ASSIST_QDRANT__PATH": str(tmp_path / "qdrant"), "ASSIST_SERVE__PORT": str(port),
+           "ASSIST_DATABASE__URL": postgres_url}
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-c", "from serving.cli import serve; serve(log_level='warning')"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        db = Database(postgres_url)
+        assert db.revision() == Database.head()  # migrated by `assist serve` itself
+        _, token = TokenStore(db).create("home-care")
+        resp = httpx.post(f"{base}/api/ask", json={"question": FALL}, headers={"Authorization": f"Bearer {token}"},
+                          timeout=120)
+        assert resp.status_code == 200, resp.text
+        rid = resp.json()["request_id"]
+        assert [e["documents"] for e in AuditLog(db).read() if e["request_id"] == rid] == [["fall"]]
+        db.close()
+        assert not (tmp_path / "data" / "serving.sqlite").exists()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
