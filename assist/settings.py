@@ -59,6 +59,10 @@ class RetrievalSettings(BaseModel):
     scope_margin: float = Field(
         default=0.03, description="Refuse when another role's routine beats the caller's best passage by this much."
     )
+    calibration: Path | None = Field(
+        default=None,
+        description="Grounding calibration (JSON from scripts/calibrate.py); default the one shipped in the package.",
+    )
     max_question_chars: int = 2000
     contacts_doc_id: str = Field(default="general-kontakter", description="Document that says who to ask.")
 
@@ -69,6 +73,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSIST_", env_nested_delimiter="__", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
+    knowledge_dir: Path | None = Field(
+        default=Path("knowledge"),
+        description="Folder of the routines, one folder per collection: each collection's glossary.toml is read here.",
+    )
     qdrant: QdrantSettings = QdrantSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()
