@@ -114,6 +114,17 @@ def stems(word: str, language: str = "sv") -> frozenset[int]:
     return frozenset(own | _sv_stems(word) | terms(word, "en"))
 
 
+_ENDINGS = ("arna", "erna", "orna", "ade", "are", "ast", "as", "ar", "er", "or", "en", "et", "ad", "at", "a", "e", "s")
+
+
+def _root(word: str) -> str:
+    """The word without one common Swedish ending: what a compound that contains it shares with it."""
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= MIN_KNOWN_PART:
+            return word[: -len(ending)]
+    return word
+
+
 class Lexicon:
     """What the routines say, as term statistics: document frequencies, vocabulary, compound parts.
 
@@ -269,6 +280,19 @@ class KeyTerms:
         if self.lexicon is not None:
             return self.lexicon.text_ids(text, lang)
         return frozenset(terms(text, lang) | terms(text, "sv") | terms(text, "en"))
+
+    def inside_compounds(self, text: str) -> frozenset[int]:
+        """Ids of the key terms whose root lies inside a longer word of `text` ("tappas bort" in "borttappad").
+
+        Lenient, for choosing sentences only: the grounding decision does not use it.
+        """
+        long_words = [w for w in words(text) if len(w) >= MIN_COMPOUND]
+        out: set[int] = set()
+        for t in self.terms:
+            root = _root(t.word)
+            if len(root) >= MIN_KNOWN_PART and t.ids and any(root in w and w != t.word for w in long_words):
+                out.add(min(t.ids))
+        return frozenset(out)
 
     def coverage_of(self, passage: frozenset[int]) -> float:
         """Weighted share of the key terms that the passage's term ids show (0..1)."""

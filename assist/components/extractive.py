@@ -7,7 +7,7 @@ import re
 
 from haystack import Document
 
-from assist.grounding import KeyTerms, key_terms, passage_units
+from assist.grounding import KeyTerms, key_terms, passage_units, words
 
 __all__ = ["extract", "passage_units"]
 
@@ -46,8 +46,16 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     words decide. Lines come back in source order, each ending in its [n] (n is the passage's 1-based number).
     Ties are broken by passage number and position, so the same passages always give the same answer.
     """
-    q = keys or key_terms(question, language)
-    c = _context_terms(q, context, language) if context else None
+    if keys is not None and keys.terms:
+        # The grounding's key terms come from the question and the conversation before it: the question's own
+        # words weigh fully, the earlier ones count for half.
+        own = set(words(question))
+        q = KeyTerms(tuple(t for t in keys.terms if t.word in own) or keys.terms, keys.lexicon, keys.language)
+        rest = tuple(t for t in keys.terms if t not in q.terms)
+        c = KeyTerms(rest, keys.lexicon, keys.language) if rest else None
+    else:
+        q = key_terms(question, language)
+        c = _context_terms(q, context, language) if context else None
     scored: list[tuple[float, float, int, int, str]] = []  # (score, match, passage n, position, sentence)
     doc_rank: dict[str, int] = {}
     for doc in documents:
@@ -56,7 +64,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
         prior = DOC_PRIOR / doc_rank[str(doc.meta.get("doc_id", doc.id))]
         lang = str(doc.meta.get("language", language))
         for pos, sent in enumerate(passage_units(doc.content or "")):
-            ids = q.ids_of(sent, lang)
+            ids = q.ids_of(sent, lang) | q.inside_compounds(sent)
             match = q.coverage_of(ids) + (0.5 * c.coverage_of(c.ids_of(sent, lang)) if c else 0.0)
             if match and _DIGIT.search(sent):
                 match += FACT_BONUS
