@@ -143,3 +143,12 @@ def test_broken_calibration_file_is_a_clear_error(tmp_path):
         load_calibration(bad)
     with pytest.raises(ConfigError, match="calibrate.py"):
         load_calibration(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("collection", ["home_care", "preschool", "library", "general"])
+def test_each_collection_ships_a_readable_glossary(collection):
+    from pathlib import Path
+
+    knowledge = Path(__file__).resolve().parents[2] / "knowledge"
+    assert (knowledge / collection / "glossary.toml").is_file()
+    assert load_glossary(knowledge, [collection])
