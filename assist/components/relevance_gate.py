@@ -50,6 +50,12 @@ class RelevanceGate:
         """Read the calibration and the store's term statistics."""
         if self._lexicon is None:
             return
+        if self.glossary_dir and not Path(self.glossary_dir).is_dir():
+            logger.warning(
+                "No glossary folder at %s: staff jargon is not expanded; set ASSIST_KNOWLEDGE_DIR to the routines' "
+                "folder (one glossary.toml per collection).",
+                self.glossary_dir,
+            )
         if self._calibration is None:
             self._calibration = load_calibration(self.calibration_path)
         self._lexicon.get()
