@@ -39,6 +39,17 @@ ASK_CONTACT = {
     "uk": "Зверніться:",
 }
 
+#: The routines are relevant but none answers the question: the nearest are named, never quoted as the answer.
+CLOSEST = {
+    "sv": "Rutinerna svarar inte direkt på frågan. Närmaste rutiner:",
+    "en": "The routines do not answer this directly; closest routines:",
+}
+
+UNCOVERED = {
+    "sv": "Ingen rutin nämner: {terms}.",
+    "en": "No routine mentions: {terms}.",
+}
+
 FALLBACK_NOTICE = {
     "sv": "Språkmodellen kunde inte nås: svaret är citerade meningar ur rutinerna.",
     "en": "The language model could not be reached: the answer quotes the routines directly.",

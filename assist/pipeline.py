@@ -23,7 +23,7 @@ from assist.backends import (
     make_text_embedder,
     stored_collections,
 )
-from assist.components.answer_builder import CitedAnswerBuilder, RefusalBuilder
+from assist.components.answer_builder import CitedAnswerBuilder, ClosestBuilder, RefusalBuilder
 from assist.components.answer_generator import GuardedAnswerGenerator
 from assist.components.bm25_embedder import Bm25TextSparseEmbedder
 from assist.components.contacts import ContactsLookup
@@ -58,7 +58,8 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     r = settings.retrieval
     p = Pipeline()
     p.add_component("text_embedder", make_text_embedder(settings))
-    p.add_component("sparse_embedder", Bm25TextSparseEmbedder())
+    glossary_dir = str(settings.knowledge_dir) if settings.knowledge_dir else None
+    p.add_component("sparse_embedder", Bm25TextSparseEmbedder(glossary_dir=glossary_dir))
     p.add_component(
         "retriever",
         ScopedRetriever(
@@ -73,12 +74,20 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
         ),
     )
     p.add_component(
-        "gate", RelevanceGate(min_score=settings.retrieval.min_score, scope_margin=settings.retrieval.scope_margin)
+        "gate",
+        RelevanceGate(
+            min_score=r.min_score,
+            scope_margin=r.scope_margin,
+            document_store=document_store,
+            glossary_dir=glossary_dir,
+            calibration=str(r.calibration) if r.calibration else None,
+        ),
     )
     p.add_component("instruction_filter", InstructionFilter())
     p.add_component("prompt_builder", ChatPromptBuilder(template=prompt_template(), required_variables="*"))
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
     p.add_component("answer_builder", CitedAnswerBuilder())
+    p.add_component("closest", ClosestBuilder())
     p.add_component("refusal", RefusalBuilder())
     p.add_component(
         "contacts", ContactsLookup(document_store=document_store, doc_id=settings.retrieval.contacts_doc_id)
@@ -92,6 +101,10 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("instruction_filter.documents", "prompt_builder.documents")
     p.connect("gate.passed", "generator.documents")
     p.connect("gate.passed", "answer_builder.documents")
+    p.connect("gate.closest", "closest.closest")
+    p.connect("gate.grounding", "closest.grounding")
+    p.connect("gate.grounding", "generator.grounding")
+    p.connect("gate.grounding", "answer_builder.grounding")
     p.connect("gate.rejected", "refusal.rejected")
     p.connect("gate.rejected", "contacts.rejected")
     p.connect("text_embedder.embedding", "contacts.query_embedding")
@@ -192,9 +205,11 @@ class Assistant:
         query = retrieval_query(question, turns, max_turns=r.query_turns, turn_chars=r.query_turn_chars)
         data = {
             "text_embedder": {"text": query},
-            "sparse_embedder": {"text": query, "language": asked_in},
+            "sparse_embedder": {"text": query, "language": asked_in, "collections": collections},
             "retriever": {"collections": collections, "language": asked_in},
             "contacts": {"collections": collections},
+            # A follow-up ("and at night?") is judged with the earlier question it continues, as it is retrieved.
+            "gate": {"question": query, "collections": collections, "language": asked_in},
             "prompt_builder": {
                 "question": question,
                 "language_name": LANGUAGE_NAMES[lang],
@@ -207,13 +222,14 @@ class Assistant:
                 "streaming_callback": streaming_callback,
             },
             "answer_builder": {"question": question, "context": query, "language": lang},
+            "closest": {"question": question, "language": lang},
             "refusal": {"language": lang},
         }
         # One store version for the whole question, even when ingest publishes a new one meanwhile.
         pin = self.document_store.pinned() if isinstance(self.document_store, EdgeDocumentStore) else nullcontext()
         with pin:
             result = self.pipeline.run(data, include_outputs_from={"retriever"})
-        answer: Answer = (result.get("answer_builder") or result["refusal"])["answer"]
+        answer: Answer = (result.get("answer_builder") or result.get("closest") or result["refusal"])["answer"]
         if not answer.refused and answer.generator == "extractive":
             source_langs = {
                 str(c.doc_id and d.meta.get("language", "sv"))
@@ -230,10 +246,10 @@ class Assistant:
             answer.notices.insert(0, phrase(SCRUBBED_NOTICE, lang).format(kinds=kinds))
         answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
         logger.info(
-            "answered role=%s language=%s refused=%s citations=%s generator=%s scrubbed=%s ms=%s",
+            "answered role=%s language=%s status=%s citations=%s generator=%s scrubbed=%s ms=%s",
             role,
             lang,
-            answer.refused,
+            answer.status,
             [c.doc_id for c in answer.citations],
             answer.generator,
             sorted(scrubbed.found),

@@ -61,6 +61,10 @@ class RetrievalSettings(BaseModel):
     scope_margin: float = Field(
         default=0.03, description="Refuse when another role's routine beats the caller's best passage by this much."
     )
+    calibration: Path | None = Field(
+        default=None,
+        description="Grounding calibration (JSON from scripts/calibrate.py); default the one shipped in the package.",
+    )
     max_question_chars: int = 2000
     history_turns: int = Field(default=6, ge=0, description="Earlier turns of a conversation that reach the prompt.")
     history_turn_chars: int = Field(
@@ -107,6 +111,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     roles_file: Path | None = Field(
         default=None, description="The roles file (TOML, ASSIST_ROLES_FILE); default the packaged assist/roles.toml."
+    )
+    knowledge_dir: Path | None = Field(
+        default=Path("knowledge"),
+        description="Folder of the routines, one folder per collection: each collection's glossary.toml is read here.",
     )
     qdrant: QdrantSettings = QdrantSettings()
     embedder: EmbedderSettings = EmbedderSettings()

@@ -4,18 +4,20 @@ import re
 
 from haystack import Document, component
 
-from assist.components.extractive import extract
+from assist.components.extractive import extract, passage_units
+from assist.grounding import Assessment, KeyTerms, key_terms
 from assist.instructions import INSTRUCTION_NOTICE, has_flagged, instruction_like, without_flagged
-from assist.languages import ASK_CONTACT, FALLBACK_NOTICE, NOT_COVERED, phrase
+from assist.languages import ASK_CONTACT, CLOSEST, FALLBACK_NOTICE, NOT_COVERED, UNCOVERED, phrase
 from assist.schemas import Answer, Citation
 from assist.text import CITE, overlap, sentences, strip_citations, terms
 
 QUOTE_MAX_CHARS = 600
+CLOSEST_ROUTINES = 3
 
 
 def best_quote(doc: Document, claims: list[str], language: str) -> str:
-    """The sentence(s) of the passage that best support the claims citing it."""
-    sents = [s for s in sentences(doc.content or "") if not instruction_like(s)]
+    """The sentence(s) of the passage that best support the claims citing it (a table row with its headers)."""
+    sents = [s for s in passage_units(doc.content or "") if not instruction_like(s)]
     if not sents:
         return without_flagged(doc.content or "")[:QUOTE_MAX_CHARS]
     picked: list[str] = []
@@ -111,21 +113,22 @@ class CitedAnswerBuilder:
         generator: str = "extractive",
         fallback: bool = False,
         context: str = "",
+        grounding: Assessment | None = None,
     ) -> dict[str, Answer]:
         """Check citations and build the Answer."""
         notices: list[str] = []
+        keys = grounding.key_terms if grounding is not None else None
         if replies and NOT_COVERED_MARK in replies[0] and generator != "extractive":
-            # The model read the sources and found no answer: a refusal, never a guess dressed in citations.
-            return {
-                "answer": Answer(
-                    answer=phrase(NOT_COVERED, language), refused=True, language=language, generator=generator
-                )
-            }
+            # The model read the sources and found no answer: the nearest routines, never a guess dressed in
+            # citations.
+            answer = closest_answer(question, documents, language, grounding)
+            answer.generator = generator
+            return {"answer": answer}
         text, citations, support = build_answer(replies[0] if replies else "", documents, language)
         if not citations and documents:
             # An answer without a valid source is never shown: quote the sources instead.
             text, citations, support = build_answer(
-                extract(question, documents, language, context=context), documents, language
+                extract(question, documents, language, context=context, keys=keys), documents, language
             )
             if generator != "extractive":
                 notices.append("The generated answer cited no source; showing the quoted routines instead.")
@@ -151,6 +154,53 @@ class CitedAnswerBuilder:
                 support=support,
             )
         }
+
+
+def closest_answer(
+    question: str, documents: list[Document], language: str, grounding: Assessment | None = None
+) -> Answer:
+    """The routines are relevant but do not answer the question: say so, name the nearest, and what none mentions.
+
+    The nearest routines are named by title and cited (the quote is the passage closest to the question, for
+    reading), but no sentence of theirs is written as the answer.
+    """
+    keys = grounding.key_terms if grounding is not None and grounding.key_terms.terms else key_terms(question, language)
+    uncovered = list(grounding.uncovered) if grounding is not None else []
+    picked: list[Document] = []
+    for doc in documents:
+        doc_id = str(doc.meta.get("doc_id", doc.id))
+        if doc_id not in {str(d.meta.get("doc_id", d.id)) for d in picked}:
+            picked.append(doc)
+        if len(picked) == CLOSEST_ROUTINES:
+            break
+    citations = [citation_for(n, doc, closest_quote(doc, keys)) for n, doc in enumerate(picked, start=1)]
+    names = "; ".join(f"{c.title or c.doc_id} [{c.n}]" for c in citations)
+    text = f"{phrase(CLOSEST, language)} {names}."
+    if uncovered:
+        text = f"{text}\n{phrase(UNCOVERED, language).format(terms=', '.join(uncovered))}"
+    return Answer(answer=text, citations=citations, status="closest", uncovered=uncovered, language=language)
+
+
+def closest_quote(doc: Document, keys: KeyTerms) -> str:
+    """The passage's sentence that shares most with the question (its first when none does)."""
+    units = passage_units(doc.content or "")
+    if not units:
+        return (doc.content or "")[:QUOTE_MAX_CHARS]
+    lang = str(doc.meta.get("language", keys.language))
+    best = max(enumerate(units), key=lambda u: (keys.coverage(u[1], lang), -u[0]))[1]
+    return best[:QUOTE_MAX_CHARS]
+
+
+@component
+class ClosestBuilder:
+    """The answer when relevant routines do not answer the question: the nearest, plainly not an answer."""
+
+    @component.output_types(answer=Answer)
+    def run(
+        self, closest: list[Document], question: str, language: str = "sv", grounding: Assessment | None = None
+    ) -> dict[str, Answer]:
+        """Build the closest-routines answer."""
+        return {"answer": closest_answer(question, closest, language, grounding)}
 
 
 def table_rows(text: str) -> list[str]:
@@ -180,4 +230,4 @@ class RefusalBuilder:
             if rows:
                 text = f"{text} {phrase(ASK_CONTACT, language)} {rows[0]} [1]"
                 citations = [citation_for(1, doc, rows[0])]
-        return {"answer": Answer(answer=text, citations=citations, refused=True, language=language)}
+        return {"answer": Answer(answer=text, citations=citations, status="refused", language=language)}

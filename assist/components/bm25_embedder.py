@@ -6,6 +6,7 @@ vectors work on the embedded shard and on a server.
 
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
@@ -13,6 +14,7 @@ from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
 from assist.components.e5_embedder import embedding_text
+from assist.glossary import load_glossary
 
 #: Languages whose stemmer and stopwords ship with qdrant-edge (ISO 639-1 → Bm25Config language).
 BM25_LANGUAGES = {
@@ -36,22 +38,31 @@ def _to_sparse(vec: Any) -> SparseEmbedding:
     return SparseEmbedding(indices=list(vec.indices), values=list(vec.values))
 
 
+def _sv_stem(word: str) -> frozenset[int]:
+    return frozenset(_model("sv").embed_query(word).indices)
+
+
 @component
 class Bm25TextSparseEmbedder:
     """Sparse query vector (each unique stemmed token weighs 1; IDF comes from the collection).
 
     The question is stemmed the way each corpus language stems it (`corpus_languages`) and, where qdrant-edge has
     a stemmer for it, the way its own language does; the union finds a Swedish routine from an English question
-    that shares its terms, and the reverse.
+    that shares its terms, and the reverse. With a `glossary_dir`, the glossary synonyms of the words the question
+    uses (staff jargon such as "ssk") are added for the collections the caller reads (`collections`).
     """
 
-    def __init__(self, *, corpus_languages: tuple[str, ...] = ("sv", "en")):
+    def __init__(self, *, corpus_languages: tuple[str, ...] = ("sv", "en"), glossary_dir: str | None = None):
         self.corpus_languages = corpus_languages
+        self.glossary_dir = glossary_dir
 
     @component.output_types(sparse_embedding=SparseEmbedding)
-    def run(self, text: str, language: str = "sv") -> dict[str, SparseEmbedding]:
+    def run(self, text: str, language: str = "sv", collections: list[str] | None = None) -> dict[str, SparseEmbedding]:
         """Embed one query text."""
         langs = dict.fromkeys([*self.corpus_languages, *([language] if language in BM25_LANGUAGES else [])])
+        if self.glossary_dir and collections:
+            extra = load_glossary(Path(self.glossary_dir), collections).expansion(text, _sv_stem)
+            text = f"{text} {extra}" if extra else text
         indices: set[int] = set()
         for lang in langs:
             indices |= set(_model(lang).embed_query(text).indices)

@@ -1,25 +1,98 @@
-"""Lets a question through to generation only when the retrieved evidence is strong enough."""
+"""Decides what the retrieved evidence allows: an answer, only the closest routines, or a refusal."""
+
+import logging
+from pathlib import Path
+from typing import Any
 
 from haystack import Document, component
+
+from assist.glossary import load_glossary
+from assist.grounding import Assessment, Calibration, LexiconCache, assess, load_calibration
+
+logger = logging.getLogger(__name__)
 
 
 @component
 class RelevanceGate:
-    """Routes to `passed` when the evidence is good enough, else to `rejected`.
+    """Routes the retrieved documents to `passed` (answer), `closest` (nearest routines only) or `rejected`.
 
-    Two rules, tuned on eval_sets/dev: the best passage's cosine similarity must reach `min_score`, and no
-    passage outside the caller's collections may beat it by more than `scope_margin` (then the answer is
-    another role's routine, and a weaker passage of the caller's own would be a wrong answer).
+    Relevance first, two rules tuned on eval_sets/dev: the best passage's cosine similarity must reach
+    `min_score`, and no passage outside the caller's collections may beat it by more than `scope_margin` (then the
+    answer is another role's routine, and a weaker passage of the caller's own would be a wrong answer). Failing
+    either, the question is `rejected`: no routine is relevant.
+
+    Then grounding, when a `document_store` is given: a relevant routine may still not answer what was asked
+    ("how many vacation days do I have?" finds the routines about staff). The question's key terms, weighted by
+    rarity in the store, are looked for in the passages (stems, compound parts, glossary synonyms from
+    `glossary_dir`), and a calibrated model (`calibration`, default the packaged file fitted on eval_sets/dev)
+    turns those findings and the retrieval scores into the probability that the passages answer the question.
+    Below its threshold the documents go to `closest`. `grounding` carries the assessment either way.
     """
 
-    def __init__(self, *, min_score: float = 0.8, scope_margin: float = 0.03):
+    def __init__(
+        self,
+        *,
+        min_score: float = 0.8,
+        scope_margin: float = 0.03,
+        document_store: Any | None = None,
+        glossary_dir: str | None = None,
+        calibration: str | None = None,
+    ):
         self.min_score = min_score
         self.scope_margin = scope_margin
+        self.document_store = document_store
+        self.glossary_dir = glossary_dir
+        self.calibration_path = calibration
+        self._calibration: Calibration | None = None
+        self._lexicon = LexiconCache(document_store) if document_store is not None else None
 
-    @component.output_types(passed=list[Document], rejected=list[Document])
-    def run(self, documents: list[Document], outside_best: float = 0.0) -> dict[str, list[Document]]:
-        """Route the retrieved documents."""
+    def warm_up(self) -> None:
+        """Read the calibration and the store's term statistics."""
+        if self._lexicon is None:
+            return
+        if self.glossary_dir and not Path(self.glossary_dir).is_dir():
+            logger.warning(
+                "No glossary folder at %s: staff jargon is not expanded; set ASSIST_KNOWLEDGE_DIR to the routines' "
+                "folder (one glossary.toml per collection).",
+                self.glossary_dir,
+            )
+        if self._calibration is None:
+            self._calibration = load_calibration(self.calibration_path)
+        self._lexicon.get()
+
+    def relevant(self, documents: list[Document], outside_best: float = 0.0) -> bool:
+        """Is any retrieved routine relevant enough to answer from (the first two rules)?"""
         best = max((d.meta.get("relevance", 0.0) for d in documents), default=0.0)
-        if documents and best >= self.min_score and outside_best - best <= self.scope_margin:
+        return bool(documents) and best >= self.min_score and outside_best - best <= self.scope_margin
+
+    def assess(self, question: str, documents: list[Document], language: str, collections: list[str]) -> Assessment:
+        """The grounding of `documents` for `question` (features, uncovered terms, probability when calibrated)."""
+        lexicon = self._lexicon.get() if self._lexicon is not None else None
+        glossary = load_glossary(Path(self.glossary_dir) if self.glossary_dir else None, collections)
+        assessment = assess(question, documents, language, lexicon, glossary, collections)
+        if self._calibration is not None:
+            assessment.probability = round(self._calibration.probability(assessment.features), 4)
+        return assessment
+
+    @component.output_types(
+        passed=list[Document], closest=list[Document], rejected=list[Document], grounding=Assessment
+    )
+    def run(
+        self,
+        documents: list[Document],
+        outside_best: float = 0.0,
+        question: str = "",
+        collections: list[str] | None = None,
+        language: str = "sv",
+    ) -> dict[str, Any]:
+        """Route the retrieved documents."""
+        if not self.relevant(documents, outside_best):
+            return {"rejected": documents}
+        if self._lexicon is None or not question:
             return {"passed": documents}
-        return {"rejected": documents}
+        self.warm_up()
+        assessment = self.assess(question, documents, language, collections or [])
+        cal = self._calibration
+        answers = cal is not None and assessment.probability is not None and assessment.probability >= cal.threshold
+        logger.debug("grounding p=%s features=%s", assessment.probability, assessment.features)
+        return {"passed" if answers else "closest": documents, "grounding": assessment}

@@ -105,15 +105,18 @@ def test_no_phrasing_reaches_another_roles_documents(assistant_factory, probe, r
     assert "1 688" not in answer.answer
 
 
-def test_model_saying_not_covered_becomes_a_refusal():
+def test_model_saying_not_covered_gives_the_closest_routines_never_an_answer():
     from assist.components.answer_builder import CitedAnswerBuilder
 
-    docs = [Document(content="Nycklar förvaras i nyckelskåpet.", meta={"doc_id": "a"})]
+    docs = [Document(content="Nycklar förvaras i nyckelskåpet.", meta={"doc_id": "a", "title": "Nycklar"})]
     out = CitedAnswerBuilder().run(
         replies=["NOT_COVERED"], documents=docs, question="Vad tjänar jag?", generator="openai:m"
     )["answer"]
     assert out.refused
-    assert out.citations == []
+    assert out.status == "closest"
+    assert [c.doc_id for c in out.citations] == ["a"]
+    assert "Nycklar [1]" in out.answer
+    assert "nyckelskåpet" not in out.answer
 
 
 def test_collections_narrow_the_role_scope_and_never_widen_it(assistant_factory):
