@@ -57,8 +57,9 @@ class RetrievalSettings(BaseModel):
     )
     by_language: bool = Field(
         default=True,
-        description="Dense candidates fetched per document language and scored against that language's own best "
-        "matches, so a routine in another language than the question competes on equal terms.",
+        description="For a question in one of the stored languages, dense candidates are fetched per document "
+        "language and scored against that language's own best matches, so a routine in another language than the "
+        "question competes on equal terms.",
     )
     language_rank: int = Field(
         default=3, ge=1, description="by_language: each language's cosines are measured from its n-th best chunk."

@@ -155,9 +155,10 @@ class ScopedRetriever:
 
     Dense candidates are calibrated per document language (`by_language`): a question's cosines to routines in its
     own language run higher than to routines in another language, whatever the topic, so in one dense list a
-    same-language routine on another topic pushes out the right routine in another language. Each language's
-    chunks are fetched apart and scored by how far their cosine stands above that language's `language_rank`-th
-    best for this question; the one dense list then ranks the languages' chunks on that common scale.
+    same-language routine on another topic pushes out the right routine in another language. For a question in
+    one of the stored languages, each language's chunks are fetched apart and scored by how far their cosine
+    stands above that language's `language_rank`-th best for this question; the one dense list then ranks the
+    languages' chunks on that common scale.
 
     With a `title_embedder` (the passage embedder), the candidates' documents are re-ranked with their titles:
     a title says what a routine is about in a few words, and that short text matches a question in another
@@ -266,7 +267,8 @@ class ScopedRetriever:
         collection_filter(collections)  # an empty scope fails before the store is read
         filters = scope_filter(collections, self.replaced())
         mode = self.mode if language in self.lexical_languages else "dense"
-        docs, fused = self._candidates(mode, query_embedding, query_sparse_embedding, filters, max(k, self.candidates))
+        limit = max(k, self.candidates)
+        docs, fused = self._candidates(mode, query_embedding, query_sparse_embedding, filters, limit, language)
         q = np.asarray(query_embedding, dtype=np.float32)
         scored = []
         for doc in docs:
@@ -308,20 +310,28 @@ class ScopedRetriever:
             self._languages = (now, langs)
         return langs
 
-    def _candidates(
-        self, mode: str, dense: list[float], sparse: SparseEmbedding | None, filters: dict[str, Any], limit: int
+    def _candidates(  # noqa: PLR0913
+        self,
+        mode: str,
+        dense: list[float],
+        sparse: SparseEmbedding | None,
+        filters: dict[str, Any],
+        limit: int,
+        language: str,
     ) -> tuple[list[Document], bool]:
         """Candidate chunks with their dense vectors, and whether their order is a fusion of rank lists.
 
         Each list comes from the store with the filter inside the query; the fusion happens here, so that ties
-        are broken by the stable key and the dense lists can be ranked per document language.
+        are broken by the stable key. The dense candidates are calibrated per document language when the question
+        is in one of the stored languages: that is where its own language's routines have the edge. A question in
+        none of them (German against Swedish and English routines) is foreign to every routine alike.
         """
         lists: list[tuple[float, list[Document]]] = []
         if mode in ("sparse", "hybrid"):
             lists.append((1.0, self._query("sparse", dense, sparse, filters, limit)))
         if mode in ("dense", "hybrid"):
             langs = self.languages() if self.by_language else []
-            if len(langs) > 1:
+            if len(langs) > 1 and language in langs:
                 per_language = [
                     self._query(
                         "dense",
