@@ -1,8 +1,9 @@
 """Retrieves passages for a question from Qdrant, scoped to the caller's collections inside the query.
 
-Two steps: Qdrant returns candidate chunks (dense, sparse or hybrid, the role filter and the exclusion of replaced
-routines inside the query); then the candidates' documents are ranked with their titles as a second view of each
-routine, and the best chunks of the best documents are kept.
+Two steps: Qdrant returns rank lists of candidate chunks (dense and BM25, the role filter and the exclusion of
+replaced routines inside each query), fused here by reciprocal rank fusion, the dense ones calibrated per document
+language; then the candidates' documents are ranked with their titles as a second view of each routine, and the
+best chunks of the best documents are kept.
 
 Every ranking step breaks ties by a stable key (document id, chunk number, point id): the store returns points of
 equal score in no fixed order, and the same question must always get the same answer.
