@@ -305,7 +305,13 @@ class ScopedRetriever:
             if self._languages is not None and now - self._languages[0] < self.replaced_ttl_s:
                 return self._languages[1]
         langs = stored_languages(self.document_store)
-        if len(langs) > 1 and self.document_store.count_documents(language_filter("", langs)):
+        store = self.document_store
+        unlabelled = language_filter("", langs)
+        if len(langs) > 1 and (
+            store.count_documents(unlabelled)
+            if isinstance(store, EdgeDocumentStore)
+            else store.count_documents_by_filter(unlabelled)
+        ):
             langs.append("")  # chunks with no language recorded form a list of their own, never lost
         with self._lock:
             self._languages = (now, langs)

@@ -6,6 +6,7 @@ import random
 import numpy as np
 import pytest
 from haystack import Document, component
+from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from assist.components.bm25_embedder import Bm25DocumentSparseEmbedder, Bm25TextSparseEmbedder
 from assist.components.e5_embedder import E5DocumentEmbedder, E5TextEmbedder
@@ -205,7 +206,8 @@ def test_a_question_in_no_stored_language_is_ranked_as_one_list(bilingual_store)
     assert ask(bilingual_store, question, "de") == ask(bilingual_store, question, "de", by_language=False)
 
 
-def test_chunks_with_no_language_recorded_are_still_found(tmp_path):
+@pytest.mark.parametrize("kind", ["edge", "local"])
+def test_chunks_with_no_language_recorded_are_still_found(kind, tmp_path):
     docs = [
         Document(content="Larma 112 om det brinner.", meta={"doc_id": "brand", "language": "sv", "chunk": 0}),
         Document(content="Use two staff for every hoist lift.", meta={"doc_id": "lift", "language": "en", "chunk": 0}),
@@ -213,7 +215,12 @@ def test_chunks_with_no_language_recorded_are_still_found(tmp_path):
     ]
     docs = [Document(content=d.content, meta={**d.meta, "collection": "home_care"}) for d in docs]
     docs = Bm25DocumentSparseEmbedder().run(E5DocumentEmbedder().run(docs)["documents"])["documents"]
-    store = EdgeDocumentStore(path=str(tmp_path / "edge"), embedding_dim=384)
+    if kind == "edge":
+        store = EdgeDocumentStore(path=str(tmp_path / "edge"), embedding_dim=384)
+    else:  # qdrant-client's local mode stands in for a Qdrant server
+        store = QdrantDocumentStore(
+            location=":memory:", embedding_dim=384, use_sparse_embeddings=True, sparse_idf=True, progress_bar=False
+        )
     store.write_documents(docs)
     retriever = ScopedRetriever(document_store=store, mode="dense", top_k=5, per_doc=1)
     got = retriever.run(
@@ -223,7 +230,8 @@ def test_chunks_with_no_language_recorded_are_still_found(tmp_path):
     )["documents"]
     assert retriever.languages() == ["en", "sv", ""]
     assert {d.meta["doc_id"] for d in got} == {"brand", "lift", "keys"}
-    store.close()
+    if kind == "edge":
+        store.close()
 
 
 QUESTIONS = [
