@@ -90,7 +90,7 @@ def stored_languages(store: Any) -> list[str]:
             {str((p.get("meta") or {}).get("language") or "") for p in store.filter_payloads(fields=["meta.language"])}
             - {""}
         )
-    client = getattr(store, "_client", None)
+    client: Any = getattr(store, "_client", None)
     try:
         hits = client.facet(collection_name=store.index, key="meta.language", limit=1000, exact=True).hits
     except Exception:  # noqa: BLE001 - no facet (older server, no index): one dense list for all languages
@@ -365,8 +365,10 @@ class ScopedRetriever:
         edge = isinstance(store, EdgeDocumentStore)
         args = {"filters": filters, "top_k": limit, "return_embedding": True}
         if mode == "dense":
-            return (store.query_by_embedding if edge else store._query_by_embedding)(dense, **args)
-        return (store.query_by_sparse if edge else store._query_by_sparse)(sparse, **args)
+            docs: list[Document] = (store.query_by_embedding if edge else store._query_by_embedding)(dense, **args)
+        else:
+            docs = (store.query_by_sparse if edge else store._query_by_sparse)(sparse, **args)
+        return docs
 
     def _by_document(self, chunks: list[Document], q: np.ndarray, *, fused: bool) -> list[Document]:
         """Chunks ordered by their document's score, at most `per_doc` of each, in candidate order within one.
