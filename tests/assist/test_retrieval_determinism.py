@@ -234,6 +234,19 @@ def test_chunks_with_no_language_recorded_are_still_found(kind, tmp_path):
         store.close()
 
 
+class ShufflingEdgeStore(EdgeDocumentStore):
+    """The embedded store, returning each result list in a new order: what a store may do with points of equal
+    score (Qdrant gives tied points no fixed order), made to happen on every call."""
+
+    calls = 0
+
+    def _run(self, request):  # type: ignore[no-untyped-def]
+        docs = super()._run(request)
+        ShufflingEdgeStore.calls += 1
+        random.Random(ShufflingEdgeStore.calls).shuffle(docs)
+        return docs
+
+
 QUESTIONS = [
     ("The client has fallen, who do I call?", "home-care"),
     ("brukaren har ramlat, vem ringer jag?", "home-care"),
@@ -243,8 +256,15 @@ QUESTIONS = [
 ]
 
 
-def test_the_same_question_always_gets_the_same_answer(assistant_factory):
+@pytest.mark.parametrize("shuffling", [False, True])
+def test_the_same_question_always_gets_the_same_answer(assistant_factory, monkeypatch, shuffling):
+    if shuffling:
+        monkeypatch.setattr(
+            "assist.pipeline.make_document_store",
+            lambda settings, create=False: ShufflingEdgeStore(path=str(settings.store_path), create=create),
+        )
     assistant = assistant_factory()
+    assert isinstance(assistant.document_store, ShufflingEdgeStore) == shuffling
     seen: dict[str, set[tuple]] = {}
     for _ in range(5):
         for question, role in QUESTIONS:
