@@ -71,6 +71,8 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
             title_embedder=make_document_embedder(settings),
             title_weight=r.title_weight,
             title_weight_fused=r.title_weight_fused,
+            by_language=r.by_language,
+            language_rank=r.language_rank,
         ),
     )
     p.add_component(

@@ -57,6 +57,15 @@ class RetrievalSettings(BaseModel):
     title_weight_fused: float = Field(
         default=0.5, description="Hybrid/sparse ranking: weight of the title order as a further RRF list; 0 = off."
     )
+    by_language: bool = Field(
+        default=True,
+        description="For a question in one of the stored languages, dense candidates are fetched per document "
+        "language and scored against that language's own best matches, so a routine in another language than the "
+        "question competes on equal terms.",
+    )
+    language_rank: int = Field(
+        default=3, ge=1, description="by_language: each language's cosines are measured from its n-th best chunk."
+    )
     min_score: float = Field(default=0.80, description="Below this top dense score the question is refused.")
     scope_margin: float = Field(
         default=0.03, description="Refuse when another role's routine beats the caller's best passage by this much."

@@ -38,7 +38,7 @@ from assist.errors import AssistError, StoreBusyError, StoreDamagedError, StoreN
 logger = logging.getLogger(__name__)
 
 #: Payload fields the role filter and ingest bookkeeping look up; indexed so filtered HNSW stays fast.
-INDEXED_FIELDS = ("meta.collection", "meta.doc_id", "meta.source")
+INDEXED_FIELDS = ("meta.collection", "meta.doc_id", "meta.source", "meta.language")
 RRF_K = 2  # Qdrant server's default, so Edge and server fuse alike.
 PROBE_SAMPLES = 8  # scrolls from random ids, each reading PROBE_POINTS vectors
 PROBE_POINTS = 8
@@ -636,6 +636,12 @@ class EdgeDocumentStore:
             with_vector=[DENSE_VECTORS_NAME] if return_embedding else None,
         )
         return self._run(request)
+
+    def distinct_values(self, key: str, limit: int = 1000) -> list[str]:
+        """The distinct values of an indexed payload field (e.g. "meta.language"), sorted."""
+        with self._lock:
+            hits = self.shard.facet(qe.FacetRequest(key, limit=limit, exact=True)).hits
+        return sorted({str(h.value) for h in hits} - {""})
 
     # --- helpers ----------------------------------------------------------------------------------------------------
     def _run(self, request: qe.QueryRequest) -> list[Document]:

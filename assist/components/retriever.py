@@ -1,10 +1,16 @@
 """Retrieves passages for a question from Qdrant, scoped to the caller's collections inside the query.
 
-Two steps: Qdrant returns candidate chunks (dense, sparse or hybrid, the role filter and the exclusion of replaced
-routines inside the query); then the candidates' documents are ranked with their titles as a second view of each
-routine, and the best chunks of the best documents are kept.
+Two steps: Qdrant returns rank lists of candidate chunks (dense and BM25, the role filter and the exclusion of
+replaced routines inside each query), fused here by reciprocal rank fusion, the dense ones calibrated per document
+language; then the candidates' documents are ranked with their titles as a second view of each routine, and the
+best chunks of the best documents are kept.
+
+Every ranking step breaks ties by a stable key (document id, chunk number, point id): the store returns points of
+equal score in no fixed order, and the same question must always get the same answer.
 """
 
+import contextlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +23,8 @@ from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
 from assist.components.edge_store import RRF_K, EdgeDocumentStore
+
+logger = logging.getLogger(__name__)
 
 RetrievalMode = Literal["dense", "sparse", "hybrid"]
 TITLE_CACHE_SIZE = 50_000  # title vectors kept in memory (1.5 KB each)
@@ -57,6 +65,81 @@ def replaced_doc_ids(payloads: list[dict[str, Any]], today: date | None = None) 
     return out
 
 
+def language_filter(language: str, languages: list[str]) -> dict[str, Any]:
+    """The Haystack filter that keeps a query to documents in one language (payload `language`); the empty
+    language "" stands for the documents in none of `languages` (no language recorded)."""
+    if language:
+        return {"field": "meta.language", "operator": "==", "value": language}
+    named = [lang for lang in languages if lang]
+    return {"operator": "NOT", "conditions": [{"field": "meta.language", "operator": "in", "value": named}]}
+
+
+def stored_languages(store: Any) -> list[str]:
+    """The distinct document languages in a store, sorted; empty when the store cannot say.
+
+    The embedded shard answers from its payload index on `language` (a facet) or, on a shard built without that
+    index, from a scroll of that one field. A server answers through its facet call, which needs the index.
+    """
+    if isinstance(store, EdgeDocumentStore):
+        if not store.exists():
+            return []
+        with contextlib.suppress(Exception):  # a shard written before the language index existed
+            return store.distinct_values("meta.language")
+        return sorted(
+            {str((p.get("meta") or {}).get("language") or "") for p in store.filter_payloads(fields=["meta.language"])}
+            - {""}
+        )
+    client: Any = getattr(store, "_client", None)
+    try:
+        hits = client.facet(collection_name=store.index, key="meta.language", limit=1000, exact=True).hits
+    except Exception:  # noqa: BLE001 - no facet (older server, no index): one dense list for all languages
+        logger.info("The store cannot list its languages; dense candidates are ranked as one list.")
+        return []
+    return sorted({str(h.value) for h in hits} - {""})
+
+
+def stable_key(doc: Document) -> tuple[str, int, str]:
+    """The tie-breaker of every ranking step: document id, chunk number, point id."""
+    chunk = doc.meta.get("chunk")
+    return (str(doc.meta.get("doc_id", doc.id)), chunk if isinstance(chunk, int) else 0, str(doc.id))
+
+
+def ranked(docs: list[Document]) -> list[Document]:
+    """One store result list in a fixed order: best score first, equal scores by the stable key."""
+    return sorted(docs, key=lambda d: (-(d.score if d.score is not None else 0.0), stable_key(d)))
+
+
+def rrf_fuse(lists: list[tuple[float, list[Document]]], limit: int, k: int = RRF_K) -> list[Document]:
+    """Weighted reciprocal rank fusion: a point scores the sum of weight / (k + rank) over the lists it is in.
+
+    Ranks count from 0, as Qdrant's RRF does, so a list's first point adds weight / k. Each list is first put in
+    its fixed order (`ranked`), and equal fused scores are ordered by the stable key.
+    """
+    scores: dict[str, float] = {}
+    docs: dict[str, Document] = {}
+    for weight, items in lists:
+        for rank, doc in enumerate(ranked(items)):
+            scores[doc.id] = scores.get(doc.id, 0.0) + weight / (k + rank)
+            docs.setdefault(doc.id, doc)
+    order = sorted(docs, key=lambda i: (-scores[i], stable_key(docs[i])))[:limit]
+    return [replace(docs[i], score=scores[i]) for i in order]
+
+
+def calibrated(per_language: list[list[Document]], rank: int) -> list[Document]:
+    """One dense list from per-language ones: each chunk scored by its cosine less its language's `rank`-th best.
+
+    A language with fewer chunks than `rank` is measured from its last one. Scores are differences of cosines,
+    comparable across languages; the raw cosine stays the evidence the relevance gate reads.
+    """
+    merged: list[Document] = []
+    for language_docs in per_language:
+        docs = ranked(language_docs)
+        if docs:
+            base = docs[min(rank, len(docs)) - 1].score or 0.0
+            merged += [replace(d, score=(d.score or 0.0) - base) for d in docs]
+    return ranked(merged)
+
+
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / ((float(np.linalg.norm(a)) or 1.0) * (float(np.linalg.norm(b)) or 1.0)))
 
@@ -69,6 +152,13 @@ class ScopedRetriever:
     exclusion of routines replaced by a newer version in force. Each returned document carries
     `meta["relevance"]`: its cosine similarity to the question, the score the relevance gate reads (fused RRF
     scores are ranks, not evidence).
+
+    Dense candidates are calibrated per document language (`by_language`): a question's cosines to routines in its
+    own language run higher than to routines in another language, whatever the topic, so in one dense list a
+    same-language routine on another topic pushes out the right routine in another language. For a question in
+    one of the stored languages, each language's chunks are fetched apart and scored by how far their cosine
+    stands above that language's `language_rank`-th best for this question; the one dense list then ranks the
+    languages' chunks on that common scale.
 
     With a `title_embedder` (the passage embedder), the candidates' documents are re-ranked with their titles:
     a title says what a routine is about in a few words, and that short text matches a question in another
@@ -89,6 +179,8 @@ class ScopedRetriever:
         title_embedder: Any | None = None,
         title_weight: float = 1.0,
         title_weight_fused: float = 0.5,
+        by_language: bool = True,
+        language_rank: int = 3,
         lexical_languages: tuple[str, ...] = ("sv", "en", "no", "da"),
         replaced_ttl_s: float = 60.0,
     ):
@@ -103,9 +195,15 @@ class ScopedRetriever:
         self.title_embedder = title_embedder
         self.title_weight = title_weight
         self.title_weight_fused = title_weight_fused
+        if language_rank < 1:
+            msg = f"language_rank must be at least 1 (the language's best chunk), not {language_rank}."
+            raise ValueError(msg)
+        self.by_language = by_language
+        self.language_rank = language_rank
         self.lexical_languages = lexical_languages
         self.replaced_ttl_s = replaced_ttl_s
         self._replaced: tuple[float, list[str]] | None = None
+        self._languages: tuple[float, list[str]] | None = None
         self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._prefetch: threading.Thread | None = None
@@ -169,15 +267,16 @@ class ScopedRetriever:
         collection_filter(collections)  # an empty scope fails before the store is read
         filters = scope_filter(collections, self.replaced())
         mode = self.mode if language in self.lexical_languages else "dense"
-        docs = self._query(mode, query_embedding, query_sparse_embedding, filters, max(k, self.candidates))
+        limit = max(k, self.candidates)
+        docs, fused = self._candidates(mode, query_embedding, query_sparse_embedding, filters, limit, language)
         q = np.asarray(query_embedding, dtype=np.float32)
         scored = []
         for doc in docs:
             vec = doc.embedding
             relevance = _cos(q, np.asarray(vec, dtype=np.float32)) if vec is not None else 0.0
             scored.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
-        ranked = self._by_document(scored, q, fused=mode != "dense")
-        return {"documents": ranked[:k], "outside_best": self._outside_best(query_embedding, collections)}
+        ranked_docs = self._by_document(scored, q, fused=fused)
+        return {"documents": ranked_docs[:k], "outside_best": self._outside_best(query_embedding, collections)}
 
     def replaced(self) -> list[str]:
         """Doc ids replaced by a newer routine in force; read from the store at most once per `replaced_ttl_s`."""
@@ -211,40 +310,104 @@ class ScopedRetriever:
             self._replaced = (now, ids)
         return ids
 
+    def languages(self) -> list[str]:
+        """The stored documents' languages (payload `language`), sorted, then "" when some chunks have none; read
+        at most once per `replaced_ttl_s`."""
+        now = time.monotonic()
+        with self._lock:
+            if self._languages is not None and now - self._languages[0] < self.replaced_ttl_s:
+                return self._languages[1]
+        langs = stored_languages(self.document_store)
+        store = self.document_store
+        unlabelled = language_filter("", langs)
+        if len(langs) > 1 and (
+            store.count_documents(unlabelled)
+            if isinstance(store, EdgeDocumentStore)
+            else store.count_documents_by_filter(unlabelled)
+        ):
+            langs.append("")  # chunks with no language recorded form a list of their own, never lost
+        with self._lock:
+            self._languages = (now, langs)
+        return langs
+
+    def _candidates(  # noqa: PLR0913
+        self,
+        mode: str,
+        dense: list[float],
+        sparse: SparseEmbedding | None,
+        filters: dict[str, Any],
+        limit: int,
+        language: str,
+    ) -> tuple[list[Document], bool]:
+        """Candidate chunks with their dense vectors, and whether their order is a fusion of rank lists.
+
+        Each list comes from the store with the filter inside the query; the fusion happens here, so that ties
+        are broken by the stable key. The dense candidates are calibrated per document language when the question
+        is in one of the stored languages: that is where its own language's routines have the edge. A question in
+        none of them (German against Swedish and English routines) is foreign to every routine alike.
+        """
+        lists: list[tuple[float, list[Document]]] = []
+        if mode in ("sparse", "hybrid"):
+            lists.append((1.0, self._query("sparse", dense, sparse, filters, limit)))
+        if mode in ("dense", "hybrid"):
+            langs = self.languages() if self.by_language else []
+            if len(langs) > 1 and language in langs:
+                per_language = [
+                    self._query(
+                        "dense",
+                        dense,
+                        None,
+                        {"operator": "AND", "conditions": [filters, language_filter(lang, langs)]},
+                        limit,
+                    )
+                    for lang in langs
+                ]
+                lists.append((1.0, calibrated(per_language, self.language_rank)[:limit]))
+            else:
+                lists.append((1.0, ranked(self._query("dense", dense, None, filters, limit))))
+        if mode == "dense":
+            return lists[0][1], False
+        return rrf_fuse(lists, limit), True
+
     def _query(
         self, mode: str, dense: list[float], sparse: SparseEmbedding | None, filters: dict[str, Any], limit: int
     ) -> list[Document]:
-        """Candidates with their dense vectors, from the embedded shard or qdrant-haystack's server store (the two
+        """One rank list with its dense vectors, from the embedded shard or qdrant-haystack's server store (the two
         share these calls; the server's are private in qdrant-haystack)."""
         store = self.document_store
         edge = isinstance(store, EdgeDocumentStore)
         args = {"filters": filters, "top_k": limit, "return_embedding": True}
         if mode == "dense":
-            return (store.query_by_embedding if edge else store._query_by_embedding)(dense, **args)
-        if mode == "sparse":
-            return (store.query_by_sparse if edge else store._query_by_sparse)(sparse, **args)
-        return (store.query_hybrid if edge else store._query_hybrid)(dense, sparse, **args)
+            docs: list[Document] = (store.query_by_embedding if edge else store._query_by_embedding)(dense, **args)
+        else:
+            docs = (store.query_by_sparse if edge else store._query_by_sparse)(sparse, **args)
+        return docs
 
     def _by_document(self, chunks: list[Document], q: np.ndarray, *, fused: bool) -> list[Document]:
-        """Chunks ordered by their document's score, at most `per_doc` of each, in candidate order within one."""
+        """Chunks ordered by their document's score, at most `per_doc` of each, in candidate order within one.
+
+        Equal document scores keep the candidate order, itself fixed by the stable key.
+        """
         groups: dict[str, list[Document]] = {}
         for d in chunks:
             groups.setdefault(str(d.meta.get("doc_id", d.id)), []).append(d)
         order = list(groups)  # by each document's best candidate rank
+        position = {doc_id: i for i, doc_id in enumerate(order)}
         titles = self._title_scores(groups, q)
         if titles:
-            by_title = sorted(order, key=lambda doc_id: -titles[doc_id])
             if fused:
+                by_title = sorted(order, key=lambda doc_id: (-titles[doc_id], position[doc_id]))
+                title_rank = {doc_id: rank for rank, doc_id in enumerate(by_title)}
                 score = {
-                    doc_id: 1 / (RRF_K + rank) + self.title_weight_fused / (RRF_K + by_title.index(doc_id))
-                    for rank, doc_id in enumerate(order)
+                    doc_id: 1 / (RRF_K + position[doc_id]) + self.title_weight_fused / (RRF_K + title_rank[doc_id])
+                    for doc_id in order
                 }
             else:
                 score = {
                     doc_id: max(c.meta["relevance"] for c in groups[doc_id]) + self.title_weight * titles[doc_id]
                     for doc_id in order
                 }
-            order = sorted(order, key=lambda doc_id: -score[doc_id])
+            order = sorted(order, key=lambda doc_id: (-score[doc_id], position[doc_id]))
         return [c for doc_id in order for c in groups[doc_id][: self.per_doc]]
 
     def _title_scores(self, groups: dict[str, list[Document]], q: np.ndarray) -> dict[str, float]:
