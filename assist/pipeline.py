@@ -101,8 +101,10 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("retriever.outside_best", "gate.outside_best")
     p.connect("gate.passed", "instruction_filter.documents")
     p.connect("instruction_filter.documents", "prompt_builder.documents")
-    p.connect("gate.passed", "generator.documents")
-    p.connect("gate.passed", "answer_builder.documents")
+    # The generator and the answer read the passages without instruction-like lines: an LLM generator sends its
+    # passages to the model (the answerability check too), and the answer quotes them.
+    p.connect("instruction_filter.documents", "generator.documents")
+    p.connect("instruction_filter.documents", "answer_builder.documents")
     p.connect("gate.closest", "closest.closest")
     p.connect("gate.grounding", "closest.grounding")
     p.connect("gate.grounding", "generator.grounding")

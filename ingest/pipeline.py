@@ -434,12 +434,11 @@ class Ingestor:
             return FileResult(source, "failed", reason=str(exc))
         except OSError as exc:
             return FileResult(source, "failed", reason=f"cannot read file ({exc.strerror}): check its permissions")
-        notes = list(src.notes)
         ignored = _check_replaces(src, entry.collection, homes)
         if ignored:
             src.meta["replaces"] = ""  # stored empty, so retrieval never excludes another collection's routine
-            notes.append(ignored)
-        docs = make_chunks(src, entry.collection, source, fhash)
+        docs = make_chunks(src, entry.collection, source, fhash)  # adds the flagged-lines note to src.notes
+        notes = list(src.notes) + ([ignored] if ignored else [])
         if not docs:
             return FileResult(source, "failed", reason="no text left after cleaning (only headers or page numbers?)")
         result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=notes)

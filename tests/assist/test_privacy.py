@@ -171,7 +171,9 @@ class RecordingChatGenerator:
         self.sent: list[str] = []
 
     @component.output_types(replies=list[ChatMessage])
-    def run(self, messages: list[ChatMessage], streaming_callback: object = None) -> dict:
+    def run(
+        self, messages: list[ChatMessage], streaming_callback: object = None, generation_kwargs: dict | None = None
+    ) -> dict:
         self.sent.extend(m.text or "" for m in messages)
         return {"replies": [ChatMessage.from_assistant("Ring sjuksköterskan på 08-123 40 20 inom 15 minuter. [1]")]}
 
