@@ -119,6 +119,7 @@ def check_roles_at_start(settings: Settings) -> None:
     """
     from assist.backends import make_document_store  # noqa: PLC0415
     from assist.components.edge_store import EdgeDocumentStore  # noqa: PLC0415
+    from assist.errors import StoreDamagedError  # noqa: PLC0415
     from assist.pipeline import check_roles  # noqa: PLC0415
 
     roles = settings.roles
@@ -128,6 +129,9 @@ def check_roles_at_start(settings: Settings) -> None:
             return
         try:
             check_roles(roles, store)
+        except StoreDamagedError as exc:
+            # The service still starts: /readyz reports the damage and questions get 503 until it is rebuilt.
+            logger.warning("Roles not checked against the store: %s", exc)
         finally:
             store.close()
         return

@@ -21,7 +21,7 @@ from haystack.dataclasses import StreamingChunk
 from starlette.exceptions import HTTPException
 
 from assist.components.edge_store import EdgeDocumentStore
-from assist.errors import AssistError, StoreDamagedError, StoreNotFoundError
+from assist.errors import AssistError, ConfigError, StoreDamagedError, StoreNotFoundError
 from assist.languages import phrase
 from assist.pipeline import Assistant, build_answer_pipeline
 from assist.schemas import Answer
@@ -371,6 +371,10 @@ class AskService:
             return {"ok": False, "detail": exc.public}
         except StoreNotFoundError:
             return {"ok": False, "detail": "there is no document store yet: run `assist ingest knowledge`"}
+        except ConfigError as exc:
+            # A configuration mistake (e.g. a role naming a collection the store lacks) says what to fix; /readyz
+            # shows details to admin tokens only.
+            return {"ok": False, "detail": str(exc)}
         except AssistError as exc:
             logger.warning("Store check failed: %s", exc)
             return {"ok": False, "detail": f"the store cannot be used ({type(exc).__name__}): see the service log"}

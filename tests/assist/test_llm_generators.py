@@ -48,7 +48,9 @@ def test_openai_compatible_endpoint_against_llama_cpp_server(llama_server):
         }
     )
     chat, name = make_chat_generator(settings)
-    gen = GuardedAnswerGenerator(chat_generator=chat, name=name)
+    # The generation call and its stream are what this test checks; the answerability call before it has its own
+    # test (tests/assist/test_trust.py), and SmolLM2-135M's verdict on it is no better than chance.
+    gen = GuardedAnswerGenerator(chat_generator=chat, name=name, check_answerable=False)
     streamed: list[str] = []
     out = gen.run(
         messages=_messages(),

@@ -179,12 +179,15 @@ def test_answerability_check_against_llama_cpp_server(llama_server):
 
     calls: list[dict] = []
 
-    class Counting(OpenAIChatGenerator):
-        def run(self, messages, streaming_callback=None, generation_kwargs=None, **kw):  # type: ignore[override]
-            calls.append(generation_kwargs or {})
-            return super().run(messages, streaming_callback=streaming_callback, generation_kwargs=generation_kwargs)
+    chat = OpenAIChatGenerator(api_key=Secret.from_token("none"), model="smollm2", api_base_url=llama_server,
+                               max_retries=0)
+    real_run = chat.run
 
-    chat = Counting(api_key=Secret.from_token("none"), model="smollm2", api_base_url=llama_server, max_retries=0)
+    def counting_run(messages, streaming_callback=None, generation_kwargs=None, tools=None):  # noqa: ANN001, ANN202
+        calls.append(generation_kwargs or {})
+        return real_run(messages, streaming_callback=streaming_callback, generation_kwargs=generation_kwargs)
+
+    chat.run = counting_run  # type: ignore[method-assign]
     generator = GuardedAnswerGenerator(chat_generator=chat, name="openai:smollm2")
     out = generator.run(messages=prompt_template(), question="Vem ringer jag vid fall?", documents=PASSAGES)
     assert calls[0]["max_tokens"] <= 3

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from assist.components.answer_generator import ANSWERABILITY_MAX_TOKENS
 from assist.settings import Settings
 from serving.config import ServingSettings
 from serving.service import DEFAULT_OPENAI_IN_FLIGHT, AskService
@@ -30,11 +31,25 @@ CAP, CALLERS = 2, 8
 SAFETY_S = 60  # only so that a broken build fails instead of hanging; nothing asserts on time
 
 
+def answerability_check(body: dict[str, Any]) -> bool:
+    """The core's short YES/NO call before generation (assist/components/answer_generator.py)."""
+    return body.get("max_tokens") == ANSWERABILITY_MAX_TOKENS
+
+
+def chat_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-stand-in", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
 class HeldLLM:
     """An OpenAI-compatible chat endpoint that answers only when `release()` is called."""
 
     def __init__(self) -> None:
-        self.received = 0
+        self.received = 0  # generation calls
+        self.checks = 0  # answerability calls, answered YES at once
         self._released = threading.Event()
         app = FastAPI()
 
@@ -44,6 +59,9 @@ class HeldLLM:
 
         @app.post("/v1/chat/completions")
         async def completions(body: dict[str, Any]) -> dict[str, Any]:
+            if answerability_check(body):
+                self.checks += 1
+                return chat_reply(body, "YES")
             self.received += 1
             while not self._released.is_set():
                 await asyncio.sleep(0.01)
@@ -181,6 +199,7 @@ def test_extractive_policy_answers_past_the_cap_from_the_routines_marked(
         pool.shutdown()
         assert all(r.status_code == 200 and r.json()["fallback"] is False for r in admitted)
         assert held_llm.received == CAP
+        assert held_llm.checks == CAP  # nor its answerability call
 
 
 def test_defaults_cap_an_openai_endpoint_and_leave_extractive_alone(

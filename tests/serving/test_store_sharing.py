@@ -133,7 +133,7 @@ def test_ingest_while_the_service_runs_and_the_service_answers_from_the_new_rout
         cli = assist("ask", question, "--role", "home-care", "--json", env=env_for(data_dir, store))
         assert cli.returncode == 0, cli.stderr
         assert json.loads(cli.stdout)["citations"][0]["doc_id"] == "sopor"
-        ready = httpx.get(f"{base}/readyz", timeout=30).json()
+        ready = httpx.get(f"{base}/readyz", headers=token(data_dir, "admin"), timeout=30).json()  # details: admins
         published = (store / versions.CURRENT_FILE).read_text().strip()
         assert published in ready["checks"]["store"]["detail"]
     # Once the service has let the first version go, only the published one is left on disk.
