@@ -15,6 +15,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
+from haystack import component  # noqa: E402
+from haystack.dataclasses import ChatMessage  # noqa: E402
+
 from assist.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "assist" / "data"
@@ -62,6 +65,33 @@ def build_corpus(root: Path) -> Path:
 def make_settings(tmp: Path, **overrides: object) -> Settings:
     """Settings with the store and data under tmp."""
     return Settings(data_dir=tmp, qdrant={"path": tmp / "qdrant"}, **overrides)
+
+
+@component
+class RecordingChatGenerator:
+    """Stands in for a remote LLM: records exactly what would be sent to it, and answers `reply`."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.sent: list[str] = []
+
+    @component.output_types(replies=list[ChatMessage])
+    def run(
+        self, messages: list[ChatMessage], streaming_callback: object = None, generation_kwargs: dict | None = None
+    ) -> dict:
+        self.sent.extend(m.text or "" for m in messages)
+        return {"replies": [ChatMessage.from_assistant(self.reply)]}
+
+
+def garble_vectors(store: Path) -> None:
+    """Random bytes over the dense vectors of the published store version: a damaged store."""
+    from assist import store as versions
+
+    name = (store / versions.CURRENT_FILE).read_text().strip()
+    folder = store / versions.VERSIONS_DIR / name
+    path = next(folder.glob("segments/*/vector_storage-text-dense/vectors/chunk_0.mmap"))
+    with open(path, "r+b") as f:
+        f.write(os.urandom(64 * 384 * 4))
 
 
 def free_port() -> int:

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from assist import doctor
-from assist import store as versions
 from assist.settings import Settings
-from tests.conftest import free_port, make_settings
+from tests.conftest import free_port, garble_vectors, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,13 +26,6 @@ def store_copy(store_dir: Path, tmp_path: Path) -> Path:
     shutil.copytree(store_dir / "qdrant", tmp_path / "qdrant")
     return tmp_path
 
-
-def garble_vectors(store: Path) -> None:
-    name = (store / versions.CURRENT_FILE).read_text().strip()
-    folder = store / versions.VERSIONS_DIR / name
-    path = next(folder.glob("segments/*/vector_storage-text-dense/vectors/chunk_0.mmap"))
-    with open(path, "r+b") as f:
-        f.write(os.urandom(64 * 384 * 4))
 
 
 def test_sound_store_passes(store_copy: Path):

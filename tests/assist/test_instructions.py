@@ -4,14 +4,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from haystack import Document, component
-from haystack.dataclasses import ChatMessage
+from haystack import Document
 from rich.console import Console
 
 from assist.components.instruction_filter import InstructionFilter
 from assist.instructions import INSTRUCTION_NOTICE, flagged_sentences, instruction_like, without_flagged
 from assist.text import sentences
-from tests.conftest import DATA, make_settings
+from tests.conftest import DATA, RecordingChatGenerator, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,21 +134,6 @@ def test_instruction_filter_keeps_numbering_and_metadata():
     assert docs[1].content.endswith(CANARY_LINES[1]), "the original passage is left as it was"
 
 
-@component
-class RecordingChatGenerator:
-    """Stands in for a remote LLM: records exactly what would be sent to it."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    @component.output_types(replies=list[ChatMessage])
-    def run(
-        self, messages: list[ChatMessage], streaming_callback: object = None, generation_kwargs: dict | None = None
-    ) -> dict:
-        self.sent.extend(m.text or "" for m in messages)
-        return {"replies": [ChatMessage.from_assistant("Ring vårdnadshavaren direkt när barnet blir sjukt. [1]")]}
-
-
 @pytest.fixture(scope="module")
 def canary_store(tmp_path_factory):
     """The small test corpus plus a preschool routine with planted instructions, ingested by the real Ingestor."""
@@ -210,7 +194,7 @@ def test_llm_never_reads_the_flagged_lines(canary_store):
 
     root, _ = canary_store
     assistant = Assistant(make_settings(root))
-    recorder = RecordingChatGenerator()
+    recorder = RecordingChatGenerator("Ring vårdnadshavaren direkt när barnet blir sjukt. [1]")
     assistant.pipeline.get_component("generator").chat_generator = recorder
     try:
         answer = assistant.ask("Vad gör jag när ett barn blir sjukt på förskolan?", role="preschool")

@@ -5,10 +5,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from haystack import component
-from haystack.dataclasses import ChatMessage
 
 from assist.privacy import luhn_ok, scrub
+from tests.conftest import RecordingChatGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,24 +162,9 @@ def test_checksum_is_checked():
     assert not luhn_ok("8112189875")
 
 
-@component
-class RecordingChatGenerator:
-    """Stands in for a remote LLM: records exactly what would be sent to it."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    @component.output_types(replies=list[ChatMessage])
-    def run(
-        self, messages: list[ChatMessage], streaming_callback: object = None, generation_kwargs: dict | None = None
-    ) -> dict:
-        self.sent.extend(m.text or "" for m in messages)
-        return {"replies": [ChatMessage.from_assistant("Ring sjuksköterskan på 08-123 40 20 inom 15 minuter. [1]")]}
-
-
 def test_personal_data_reaches_neither_logs_nor_the_model(assistant_factory, caplog):
     assistant = assistant_factory()
-    recorder = RecordingChatGenerator()
+    recorder = RecordingChatGenerator("Ring sjuksköterskan på 08-123 40 20 inom 15 minuter. [1]")
     assistant.pipeline.get_component("generator").chat_generator = recorder
     caplog.set_level(logging.DEBUG)
 

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from assist.components.answer_generator import ANSWERABILITY_MAX_TOKENS
 from assist.settings import DatabaseSettings, GeneratorSettings, QdrantSettings, Settings
 from serving.app import SQLITE_FILE, create_app
 from serving.config import ServingSettings
@@ -167,11 +169,11 @@ class LiveServer:
             store.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The serve command in its own process, over its own copy of the store (a shard is one process's)."""
-    data_dir = tmp_path_factory.mktemp("live")
-    shutil.copytree(built_store, data_dir / "qdrant")
+@contextmanager
+def serve_process(
+    data_dir: Path, extra_env: dict[str, str] | None = None, log_level: str = "warning"
+) -> Iterator[LiveServer]:
+    """`assist serve` in its own process on a free loopback port over `data_dir`, until it answers /readyz."""
     port = free_port()
     env = os.environ | {
         "HF_HUB_OFFLINE": "1",
@@ -180,10 +182,12 @@ def live_server(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "ASSIST_SERVE__PORT": str(port),
         "ASSIST_SERVE__RATE_PER_MINUTE": "6000",
         "ASSIST_SERVE__RATE_BURST": "1000",
+        **(extra_env or {}),
     }
-    log = (data_dir / "server.log").open("w")
+    log_path = data_dir / "server.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-c", "from serving.cli import serve; serve(log_level='warning')"],
+        [sys.executable, "-c", f"from serving.cli import serve; serve(log_level={log_level!r})"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -191,14 +195,14 @@ def live_server(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"assist serve exited: {(data_dir / 'server.log').read_text()}")
+                pytest.fail(f"assist serve exited: {log_path.read_text()}")
             try:
                 if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"assist serve did not get ready: {(data_dir / 'server.log').read_text()}")
+                pytest.fail(f"assist serve did not get ready: {log_path.read_text()}")
             time.sleep(0.3)
         yield LiveServer(base_url=base_url, data_dir=data_dir)
     finally:
@@ -208,3 +212,26 @@ def live_server(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The serve command in its own process, over its own copy of the store (a shard is one process's)."""
+    data_dir = tmp_path_factory.mktemp("live")
+    shutil.copytree(built_store, data_dir / "qdrant")
+    with serve_process(data_dir) as server:
+        yield server
+
+
+# An OpenAI-compatible LLM stand-in's replies, shared by the admission and fairness tests.
+def answerability_check(body: dict[str, Any]) -> bool:
+    """The core's short YES/NO call before generation (assist/components/answer_generator.py)."""
+    return body.get("max_tokens") == ANSWERABILITY_MAX_TOKENS
+
+
+def chat_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-stand-in", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }

@@ -18,30 +18,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from assist.components.answer_generator import ANSWERABILITY_MAX_TOKENS
 from assist.settings import Settings
 from serving.config import ServingSettings
 from serving.service import DEFAULT_OPENAI_IN_FLIGHT, AskService
-from tests.serving.conftest import Api, started
+from tests.serving.conftest import Api, answerability_check, chat_reply, started
 
 pytestmark = pytest.mark.integration
 
 FALL = "Vad gör jag om en brukare har ramlat?"
 CAP, CALLERS = 2, 8
 SAFETY_S = 60  # only so that a broken build fails instead of hanging; nothing asserts on time
-
-
-def answerability_check(body: dict[str, Any]) -> bool:
-    """The core's short YES/NO call before generation (assist/components/answer_generator.py)."""
-    return body.get("max_tokens") == ANSWERABILITY_MAX_TOKENS
-
-
-def chat_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-stand-in", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
 
 
 class HeldLLM:
@@ -66,11 +52,7 @@ class HeldLLM:
             while not self._released.is_set():
                 await asyncio.sleep(0.01)
             text = "Larma sjuksköterskan och hjälp inte brukaren upp själv [1]."
-            return {
-                "id": "chatcmpl-held", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }
+            return chat_reply(body, text)
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

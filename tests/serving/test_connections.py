@@ -6,11 +6,8 @@ server closes it, and a safety bound only turns a connection that is never close
 """
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +18,7 @@ import pytest
 from serving.app import SQLITE_FILE
 from serving.cli import ADDRESS_FILE, token_create
 from serving.tokens import TokenStore
-from tests.conftest import free_port
-from tests.serving.conftest import REPO, LiveServer
+from tests.serving.conftest import LiveServer, serve_process
 
 pytestmark = pytest.mark.integration
 
@@ -35,45 +31,9 @@ def guarded(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """`assist serve` with 1 s header and body deadlines and its access log on."""
     data_dir = tmp_path_factory.mktemp("guarded")
     shutil.copytree(built_store, data_dir / "qdrant")
-    port = free_port()
-    env = os.environ | {
-        "HF_HUB_OFFLINE": "1",
-        "ASSIST_DATA_DIR": str(data_dir),
-        "ASSIST_QDRANT__PATH": str(data_dir / "qdrant"),
-        "ASSIST_SERVE__PORT": str(port),
-        "ASSIST_SERVE__RATE_PER_MINUTE": "6000",
-        "ASSIST_SERVE__RATE_BURST": "1000",
-        "ASSIST_SERVE__HEADER_TIMEOUT_S": "1",
-        "ASSIST_SERVE__BODY_TIMEOUT_S": "1",
-    }
-    log_path = data_dir / "server.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-c", "from serving.cli import serve; serve(log_level='info')"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"assist serve exited: {log_path.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"assist serve did not get ready: {log_path.read_text()}")
-            time.sleep(0.3)
-        yield LiveServer(base_url=base_url, data_dir=data_dir)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    extra = {"ASSIST_SERVE__HEADER_TIMEOUT_S": "1", "ASSIST_SERVE__BODY_TIMEOUT_S": "1"}
+    with serve_process(data_dir, extra, log_level="info") as server:
+        yield server
 
 
 def port_of(server: LiveServer) -> int:

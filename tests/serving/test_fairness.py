@@ -17,12 +17,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from assist.components.answer_generator import ANSWERABILITY_MAX_TOKENS
 from assist.settings import Settings
 from serving.config import ServingSettings
 from serving.service import BusyError, CallerBusyError, FairScheduler
 from tests.conftest import free_port
-from tests.serving.conftest import started
+from tests.serving.conftest import answerability_check, chat_reply, started
 
 FALL = "Vad gör jag om en brukare har ramlat?"
 KEYS = "Var förvaras brukarnas nycklar?"
@@ -168,19 +167,6 @@ class TestFairScheduler:
         asyncio.run(run())
 
 
-def answerability_check(body: dict[str, Any]) -> bool:
-    """The core's short YES/NO call before generation (assist/components/answer_generator.py)."""
-    return body.get("max_tokens") == ANSWERABILITY_MAX_TOKENS
-
-
-def chat_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-stand-in", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-
-
 class SteppedLLM:
     """An OpenAI-compatible chat endpoint that answers one held request per `step()`, recording what it was asked."""
 
@@ -206,11 +192,7 @@ class SteppedLLM:
             while self._allowed <= turn:
                 await asyncio.sleep(0.01)
             text = "Följ rutinen [1]."
-            return {
-                "id": "chatcmpl-stepped", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }
+            return chat_reply(body, text)
 
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))

@@ -16,7 +16,7 @@ import pytest
 from assist import store as versions
 from serving.app import SQLITE_FILE
 from serving.tokens import TokenStore
-from tests.conftest import free_port
+from tests.conftest import free_port, garble_vectors
 
 pytestmark = pytest.mark.integration
 
@@ -168,13 +168,6 @@ def test_second_ingest_at_once_gets_a_clear_error_and_exit_2(store_copy):
     assert "Traceback" not in plain.stderr
     assert "another ingest is running" in plain.stderr
 
-
-def garble_vectors(store: Path) -> None:
-    name = (store / versions.CURRENT_FILE).read_text().strip()
-    folder = store / versions.VERSIONS_DIR / name
-    path = next(folder.glob("segments/*/vector_storage-text-dense/vectors/chunk_0.mmap"))
-    with open(path, "r+b") as f:
-        f.write(os.urandom(64 * 384 * 4))
 
 
 def test_damaged_store_service_starts_not_ready_without_paths_cli_says_how_to_recover(store_copy):
