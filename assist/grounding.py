@@ -25,6 +25,7 @@ from typing import Any
 
 from haystack import Document
 
+from assist.answer_types import asked_kinds, states
 from assist.errors import ConfigError
 from assist.glossary import Glossary
 from assist.text import sentences, terms
@@ -73,6 +74,10 @@ FEATURES = (
     "absent_share",
     "cross_language",
     "cross_cosine",
+    "asks_fact",
+    "fact_window_coverage",
+    "foreign",
+    "foreign_sentence_cosine",
 )
 DEFAULT_CALIBRATION = "calibration.json"
 _MODEL_KEYS = {"features", "mean", "scale", "coef", "intercept", "threshold"}
@@ -138,6 +143,7 @@ class Lexicon:
         self.df: Counter[int] = Counter()
         self.collection_terms: dict[str, set[int]] = {}
         self.known: set[int] = set()
+        self.languages: set[str] = set()
         self._word_ids: dict[str, frozenset[int]] = {}
         self._lock = threading.Lock()
 
@@ -169,6 +175,7 @@ class Lexicon:
             per_collection.setdefault(collection, set()).update(ids)
         self.df = df
         self.collection_terms = per_collection
+        self.languages = {language for _, _, language in texts}
         self.chunks = len(texts)
 
     def _known(self, part: str) -> bool:
@@ -180,15 +187,16 @@ class Lexicon:
         df = self.df.get(term_id, 0)
         return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
 
-    def split(self, word: str) -> list[str]:
+    def split(self, word: str, *, frequent: bool = False) -> list[str]:
         """Two parts of a compound, one of them known to the corpus ("semesterdagar" → ["semester", "dagar"]).
 
-        A word the corpus uses often is not split; a hyphenated word splits at its hyphens. Parts known to the
+        A word the corpus uses often is not split (unless `frequent`: a passage's "lånetid" still shows "lån");
+        a hyphenated word splits at its hyphens. Parts known to the
         corpus (as words or by their stems) win, then the longer tail. An unknown part is what no routine mentions.
         """
         if "-" in word:
             return [p for p in word.split("-") if len(p) >= 2]
-        if len(word) < MIN_COMPOUND or self.vocab[word] >= 2:
+        if len(word) < MIN_COMPOUND or (self.vocab[word] >= 2 and not frequent):
             return []
         best: tuple[int, int, str, str] | None = None
         for i in range(MIN_PART, len(word) - MIN_PART + 1):
@@ -223,7 +231,7 @@ class Lexicon:
                 ids |= stems(suffix, "sv")
             if base:
                 ids |= stems(base, "sv")
-            for part in self.split(word):
+            for part in self.split(word, frequent=True):
                 ids |= stems(part, "sv")
         out = frozenset(ids)
         with self._lock:
@@ -362,6 +370,9 @@ class Assessment:
     uncovered: list[str]
     probability: float | None = None
     key_terms: KeyTerms = field(default_factory=KeyTerms)
+    #: Cosine of each sentence of the top routines with the question, when its words cannot be matched (a question
+    #: in a language no routine is written in): what the extractive answer quotes by.
+    unit_scores: dict[str, float] = field(default_factory=dict)
 
 
 def assess(
@@ -390,6 +401,8 @@ def assess(
     second = sorted(best_per_doc, reverse=True)[1] if len(best_per_doc) > 1 else 0.0
     top = doc_ids[:top_documents]
     window_cov = 0.0
+    kinds = asked_kinds(question, language)
+    fact_window_cov = 0.0  # the best window that also states the kind of fact asked for (a duration, a price, ...)
     doc_covs: list[float] = []
     top_union: set[int] = set()
     union: set[int] = set()
@@ -397,14 +410,18 @@ def assess(
         doc_terms: set[int] = set()
         for chunk in by_doc[k]:
             lang = str(chunk.meta.get("language", "sv"))
-            unit_ids = [known.ids_of(u, lang) for u in passage_units(chunk.content or "")]
+            units = passage_units(chunk.content or "")
+            unit_ids = [known.ids_of(u, lang) for u in units]
             for ids in unit_ids:
                 doc_terms |= ids
             if k in top:
                 # A sentence and the next one: a routine often names the case, then says what to do.
                 for n, ids in enumerate(unit_ids):
                     pair = ids | unit_ids[n + 1] if n + 1 < len(unit_ids) else ids
-                    window_cov = max(window_cov, known.coverage_of(frozenset(pair)))
+                    cov = known.coverage_of(frozenset(pair))
+                    window_cov = max(window_cov, cov)
+                    if kinds and cov > fact_window_cov and states(" ".join(units[n : n + 2]), kinds):
+                        fact_window_cov = cov
         if k in top:
             doc_covs.append(known.coverage_of(frozenset(doc_terms)))
             top_union |= doc_terms
@@ -413,6 +430,7 @@ def assess(
     total = keys.total or 1.0
     top_langs = {str(c.meta.get("language", "sv")) for k in top for c in by_doc[k]}
     cross = float(bool(documents) and language not in top_langs)
+    foreign = lexicon is not None and bool(lexicon.languages) and language not in lexicon.languages
     features = {
         "best_cosine": best,
         "margin": best - second,
@@ -425,6 +443,10 @@ def assess(
         "absent_share": sum(t.weight for t in absent) / total if keys.terms else 0.0,
         "cross_language": cross,
         "cross_cosine": best * cross,
+        "asks_fact": float(bool(kinds)),
+        "fact_window_coverage": fact_window_cov if kinds else window_cov,
+        "foreign": float(foreign),
+        "foreign_sentence_cosine": 0.0,  # set by the gate, which holds the embedder
     }
     uncovered = _uncovered_words(absent, lexicon, collections)
     return Assessment(features=features, uncovered=uncovered, key_terms=keys)

@@ -31,6 +31,7 @@ from assist.components.edge_store import EdgeDocumentStore
 from assist.components.instruction_filter import InstructionFilter
 from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
+from assist.components.routine_expander import RoutineExpander
 from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
 from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
 from assist.privacy import scrub, warm_up_scrub
@@ -83,8 +84,10 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
             document_store=document_store,
             glossary_dir=glossary_dir,
             calibration=str(r.calibration) if r.calibration else None,
+            unit_embedder=make_document_embedder(settings),
         ),
     )
+    p.add_component("expander", RoutineExpander(document_store=document_store))
     p.add_component("instruction_filter", InstructionFilter())
     p.add_component("prompt_builder", ChatPromptBuilder(template=prompt_template(), required_variables="*"))
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
@@ -99,7 +102,9 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
     p.connect("retriever.documents", "gate.documents")
     p.connect("retriever.outside_best", "gate.outside_best")
-    p.connect("gate.passed", "instruction_filter.documents")
+    p.connect("text_embedder.embedding", "gate.query_embedding")
+    p.connect("gate.passed", "expander.documents")
+    p.connect("expander.documents", "instruction_filter.documents")
     p.connect("instruction_filter.documents", "prompt_builder.documents")
     # The generator and the answer read the passages without instruction-like lines: an LLM generator sends its
     # passages to the model (the answerability check too), and the answer quotes them.

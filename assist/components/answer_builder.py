@@ -118,6 +118,7 @@ class CitedAnswerBuilder:
         """Check citations and build the Answer."""
         notices: list[str] = []
         keys = grounding.key_terms if grounding is not None else None
+        units = grounding.unit_scores if grounding is not None else None
         if replies and NOT_COVERED_MARK in replies[0] and generator != "extractive":
             # The model read the sources and found no answer: the nearest routines, never a guess dressed in
             # citations.
@@ -127,9 +128,8 @@ class CitedAnswerBuilder:
         text, citations, support = build_answer(replies[0] if replies else "", documents, language)
         if not citations and documents:
             # An answer without a valid source is never shown: quote the sources instead.
-            text, citations, support = build_answer(
-                extract(question, documents, language, context=context, keys=keys), documents, language
-            )
+            quoted = extract(question, documents, language, context=context, keys=keys, unit_scores=units)
+            text, citations, support = build_answer(quoted, documents, language)
             if generator != "extractive":
                 notices.append("The generated answer cited no source; showing the quoted routines instead.")
                 generator = "extractive"

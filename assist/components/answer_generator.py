@@ -70,8 +70,9 @@ class GuardedAnswerGenerator:
     ) -> dict[str, Any]:
         """Generate one reply; on any generator error answer extractively and mark it."""
         keys = grounding.key_terms if grounding is not None else None
+        units = grounding.unit_scores if grounding is not None else None
         if self.chat_generator is None:
-            text = extract(question, documents, language, context=context, keys=keys)
+            text = extract(question, documents, language, context=context, keys=keys, unit_scores=units)
             if streaming_callback is not None and text:
                 streaming_callback(StreamingChunk(content=text))
             return {"replies": [text], "generator": "extractive", "fallback": False, "error": ""}
@@ -82,7 +83,7 @@ class GuardedAnswerGenerator:
             text = result["replies"][0].text or ""
         except Exception as exc:  # noqa: BLE001 - any generator failure degrades to the extractive answer
             logger.warning("Generator %s failed (%s); answering extractively", self.name, type(exc).__name__)
-            text = extract(question, documents, language, context=context, keys=keys)
+            text = extract(question, documents, language, context=context, keys=keys, unit_scores=units)
             return {"replies": [text], "generator": "extractive", "fallback": True, "error": type(exc).__name__}
         return {"replies": [text], "generator": self.name, "fallback": False, "error": ""}
 

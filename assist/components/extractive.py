@@ -7,6 +7,7 @@ import re
 
 from haystack import Document
 
+from assist.answer_types import asked_kinds, states
 from assist.grounding import KeyTerms, key_terms, passage_units, words
 from assist.instructions import instruction_like
 
@@ -22,6 +23,10 @@ DOC_PRIOR = 1.0
 KEEP_SHARE = 0.6
 #: Added to a matching sentence that states a number (a phone number, a time, a dose, a fee): staff ask for facts.
 FACT_BONUS = 0.1
+#: Added instead when the sentence states the kind of fact the question asks for ("how long" → "28 dagar").
+ASKED_FACT_BONUS = 0.3
+#: Cosine below the best sentence's at which a sentence chosen by meaning (`unit_scores`) no longer counts.
+UNIT_SPAN = 0.05
 _DIGIT = re.compile(r"\d")
 
 
@@ -39,6 +44,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     max_sentences: int = MAX_SENTENCES,
     context: str = "",
     keys: KeyTerms | None = None,
+    unit_scores: dict[str, float] | None = None,
 ) -> str:
     """Pick the sentences (and table rows) that carry the question's key terms, favouring higher-ranked documents.
 
@@ -46,6 +52,8 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     word weighs the same. `context` (earlier questions of the conversation) counts for half: a follow-up's own
     words decide. Lines come back in source order, each ending in its [n] (n is the passage's 1-based number).
     Ties are broken by passage number and position, so the same passages always give the same answer.
+    `unit_scores` (sentence → cosine with the question, from the grounding check) choose the sentences when the
+    question's words match none: a question in a language no routine is written in.
     """
     if keys is not None and keys.terms:
         # The grounding's key terms come from the question and the conversation before it: the question's own
@@ -57,6 +65,8 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     else:
         q = key_terms(question, language)
         c = _context_terms(q, context, language) if context else None
+    kinds = asked_kinds(question, language)
+    best_unit = max(unit_scores.values(), default=0.0) if unit_scores else 0.0
     scored: list[tuple[float, float, int, int, str]] = []  # (score, match, passage n, position, sentence)
     doc_rank: dict[str, int] = {}
     for doc in documents:
@@ -69,7 +79,12 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
                 continue  # text aimed at the assistant is never quoted as a step (CitedAnswerBuilder says so)
             ids = q.ids_of(sent, lang) | q.inside_compounds(sent)
             match = q.coverage_of(ids) + (0.5 * c.coverage_of(c.ids_of(sent, lang)) if c else 0.0)
-            if match and _DIGIT.search(sent):
+            if unit_scores and sent in unit_scores:
+                # The sentences nearest the question in meaning: the best scores 1, one UNIT_SPAN below it 0.
+                match = max(match, (unit_scores[sent] - best_unit + UNIT_SPAN) / UNIT_SPAN)
+            if match and kinds and states(sent, kinds):
+                match += ASKED_FACT_BONUS
+            elif match and _DIGIT.search(sent):
                 match += FACT_BONUS
             scored.append((match + prior, match, n, pos, sent))
     if not scored:

@@ -1,15 +1,27 @@
 """Decides what the retrieved evidence allows: an answer, only the closest routines, or a refusal."""
 
 import logging
+import math
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from haystack import Document, component
 
 from assist.glossary import load_glossary
-from assist.grounding import Assessment, Calibration, LexiconCache, assess, load_calibration
+from assist.grounding import Assessment, Calibration, LexiconCache, assess, load_calibration, passage_units
 
 logger = logging.getLogger(__name__)
+
+#: Sentences of this many top routines are compared with a question in a language no routine is written in.
+UNIT_DOCUMENTS = 1
+#: Sentence embeddings kept between questions (the same routines come up again and again).
+UNIT_CACHE = 4096
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 @component
@@ -37,6 +49,8 @@ class RelevanceGate:
         document_store: Any | None = None,
         glossary_dir: str | None = None,
         calibration: str | None = None,
+        unit_embedder: Any | None = None,
+        max_units: int = 24,
     ):
         self.min_score = min_score
         self.scope_margin = scope_margin
@@ -45,6 +59,9 @@ class RelevanceGate:
         self.calibration_path = calibration
         self._calibration: Calibration | None = None
         self._lexicon = LexiconCache(document_store) if document_store is not None else None
+        self.unit_embedder = unit_embedder
+        self.max_units = max_units
+        self._unit_vectors: OrderedDict[str, list[float]] = OrderedDict()
 
     def warm_up(self) -> None:
         """Read the calibration and the store's term statistics."""
@@ -58,6 +75,8 @@ class RelevanceGate:
             )
         if self._calibration is None:
             self._calibration = load_calibration(self.calibration_path)
+        if self.unit_embedder is not None and hasattr(self.unit_embedder, "warm_up"):
+            self.unit_embedder.warm_up()
         self._lexicon.get()
 
     def relevant(self, documents: list[Document], outside_best: float = 0.0) -> bool:
@@ -65,14 +84,46 @@ class RelevanceGate:
         best = max((d.meta.get("relevance", 0.0) for d in documents), default=0.0)
         return bool(documents) and best >= self.min_score and outside_best - best <= self.scope_margin
 
-    def assess(self, question: str, documents: list[Document], language: str, collections: list[str]) -> Assessment:
+    def assess(
+        self,
+        question: str,
+        documents: list[Document],
+        language: str,
+        collections: list[str],
+        query_embedding: list[float] | None = None,
+    ) -> Assessment:
         """The grounding of `documents` for `question` (features, uncovered terms, probability when calibrated)."""
         lexicon = self._lexicon.get() if self._lexicon is not None else None
         glossary = load_glossary(Path(self.glossary_dir) if self.glossary_dir else None, collections)
         assessment = assess(question, documents, language, lexicon, glossary, collections)
+        if assessment.features.get("foreign") and query_embedding:
+            # No word of the question can match a routine's: compare it with each sentence of the top routines
+            # in the embedding space, which is shared across languages.
+            assessment.unit_scores = self.unit_scores(query_embedding, documents)
+            assessment.features["foreign_sentence_cosine"] = max(assessment.unit_scores.values(), default=0.0)
         if self._calibration is not None:
             assessment.probability = round(self._calibration.probability(assessment.features), 4)
         return assessment
+
+    def unit_scores(self, query_embedding: list[float], documents: list[Document]) -> dict[str, float]:
+        """Cosine of the question with each sentence (or table row) of the two best-ranked routines' passages."""
+        if self.unit_embedder is None:
+            return {}
+        top = list(dict.fromkeys(str(d.meta.get("doc_id", d.id)) for d in documents))[:UNIT_DOCUMENTS]
+        units = list(
+            dict.fromkeys(
+                u for d in documents if str(d.meta.get("doc_id", d.id)) in top for u in passage_units(d.content or "")
+            )
+        )[: self.max_units]
+        missing = [u for u in units if u not in self._unit_vectors]
+        if missing:
+            embedded = self.unit_embedder.run(documents=[Document(content=u) for u in missing])["documents"]
+            for u, d in zip(missing, embedded, strict=True):
+                self._unit_vectors[u] = d.embedding
+                if len(self._unit_vectors) > UNIT_CACHE:
+                    self._unit_vectors.popitem(last=False)
+        q = _unit(query_embedding)
+        return {u: round(sum(a * b for a, b in zip(q, _unit(self._unit_vectors[u]), strict=True)), 4) for u in units}
 
     @component.output_types(
         passed=list[Document], closest=list[Document], rejected=list[Document], grounding=Assessment
@@ -84,6 +135,7 @@ class RelevanceGate:
         question: str = "",
         collections: list[str] | None = None,
         language: str = "sv",
+        query_embedding: list[float] | None = None,
     ) -> dict[str, Any]:
         """Route the retrieved documents."""
         if not self.relevant(documents, outside_best):
@@ -91,7 +143,7 @@ class RelevanceGate:
         if self._lexicon is None or not question:
             return {"passed": documents}
         self.warm_up()
-        assessment = self.assess(question, documents, language, collections or [])
+        assessment = self.assess(question, documents, language, collections or [], query_embedding)
         cal = self._calibration
         answers = cal is not None and assessment.probability is not None and assessment.probability >= cal.threshold
         logger.debug("grounding p=%s features=%s", assessment.probability, assessment.features)

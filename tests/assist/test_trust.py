@@ -224,3 +224,17 @@ def test_calibration_script_fits_on_a_tiny_subset(trust_store, tmp_path, monkeyp
     from assist.grounding import load_calibration
 
     assert load_calibration(out).features == tuple(fitted["features"])
+
+
+def test_question_in_a_language_no_routine_uses_is_grounded_by_sentence_meaning(trust_assistant):
+    a = trust_assistant()
+    question = "Klientka upadła, do kogo dzwonię?"
+    _, docs = a.answer_with_sources(question, role="home-care")
+    gate = a.pipeline.get_component("gate")
+    embedding = a.pipeline.get_component("text_embedder").run(text=question)["embedding"]
+    assessment = gate.assess(question, docs, "pl", ["home_care", "general"], embedding)
+    assert assessment.features["foreign"] == 1.0
+    assert assessment.unit_scores, "no sentence was compared with the question"
+    assert assessment.features["foreign_sentence_cosine"] == max(assessment.unit_scores.values())
+    swedish = gate.assess("Vem ringer jag när en brukare har ramlat?", docs, "sv", ["home_care", "general"], embedding)
+    assert swedish.features["foreign"] == 0.0 and not swedish.unit_scores  # words match: no embedding cost

@@ -1,0 +1,75 @@
+"""The kind of fact a question asks for, and whether a sentence states it."""
+
+import pytest
+
+from assist.answer_types import COUNT, DURATION, MONEY, PHONE, TEMPERATURE, TIME, asked_kinds, states
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "kind"),
+    [
+        ("hur länge får man låna en bok", "sv", DURATION),
+        ("How long can I borrow a book?", "en", DURATION),
+        ("vad kostar fjärrlån", "sv", MONEY),
+        ("how much is colour printing A4", "en", MONEY),
+        ("hur många e-böcker får man låna i veckan", "sv", COUNT),
+        ("när är språkcaféet", "sv", TIME),
+        ("vem ringer jag när brukaren har ramlat", "sv", PHONE),
+        ("hur kall ska matlådan vara", "sv", TEMPERATURE),
+    ],
+)
+def test_question_asks_for_a_kind_of_fact(question, language, kind):
+    assert kind in asked_kinds(question, language)
+
+
+def test_open_questions_and_other_languages_ask_for_no_kind():
+    assert asked_kinds("får jag använda storasyster som tolk", "sv") == frozenset()
+    # Question words of languages the routines are not written in are not read.
+    assert asked_kinds("Paljonko kaukolaina maksaa?", "fi") == frozenset()
+
+
+def test_a_sentence_states_the_kind_asked_for():
+    duration = frozenset({DURATION})
+    assert states("Böcker och ljudböcker | Lånetid: 28 dagar", duration)
+    assert not states("Besökaren kan låna om själv i appen.", duration)
+    money = frozenset({MONEY})
+    assert states("Fjärrlån kostar 20 kronor per beställning.", money)
+    assert states("Reservationer är avgiftsfria.", money)  # free is a price too
+    assert states("Lånekortet är gratis.", money)
+    assert states("Ring sjuksköterskan på 08-123 40 20.", frozenset({PHONE}))
+    assert not states("Ring sjuksköterskan.", frozenset({PHONE}))
+    assert states("Maten ska hålla högst 8 °C.", frozenset({TEMPERATURE}))
+    assert states("Öppet måndag–fredag 10.00–19.00", frozenset({TIME}))
+    assert states("Högst 5 aktiva beställningar.", frozenset({COUNT}))
+
+
+def test_the_extractive_answer_prefers_the_sentence_that_states_what_was_asked():
+    from haystack import Document
+
+    from assist.components.extractive import extract
+
+    doc = Document(
+        content="Besökaren kan låna om boken 3 gånger i appen.\nEn bok lånas i 28 dagar.\nBoken lånas med lånekort.",
+        meta={"doc_id": "lan", "language": "sv"},
+    )
+    first = extract("hur länge får man låna en bok", [doc], "sv", max_sentences=1)
+    assert "28 dagar" in first
+
+
+def test_a_question_in_another_language_is_answered_by_the_sentences_nearest_in_meaning():
+    from haystack import Document
+
+    from assist.components.extractive import extract
+
+    doc = Document(
+        content="Gå fram lugnt och fråga var det gör ont.\nRing nattsjuksköterskan på 08-123 40 99 inom 5 minuter.",
+        meta={"doc_id": "fall-natt", "language": "sv"},
+    )
+    question = "Klientka upadła w nocy, do kogo dzwonię?"
+    first_sentence = extract(question, [doc], "pl", max_sentences=1)
+    assert "Gå fram lugnt" in first_sentence  # no word matches: the routine's first sentence
+    scores = {"Gå fram lugnt och fråga var det gör ont.": 0.80,
+              "Ring nattsjuksköterskan på 08-123 40 99 inom 5 minuter.": 0.84}
+    chosen = extract(question, [doc], "pl", max_sentences=1, unit_scores=scores)
+    assert "08-123 40 99" in chosen
+    assert "Gå fram" not in chosen
