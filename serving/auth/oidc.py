@@ -7,13 +7,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
+import httpx2  # Authlib's HTTP client (httpx only without it, deprecated): its errors are httpx2's
 from authlib.common.errors import AuthlibBaseError
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.starlette_client import OAuth
 from joserfc.errors import JoseError
-
-# Authlib's HTTP client is httpx2's (it falls back to httpx, deprecated, only without httpx2): its errors are httpx2's.
 
 from serving.auth.errors import ProviderUnavailableError, SignInError
 from serving.auth.sessions import Login
