@@ -110,10 +110,14 @@ class SessionStore:
         return result.rowcount > 0
 
     def begin_login(self, *, state: str, nonce: str, code_verifier: str, next_path: str) -> str:
-        """Keep a sign-in under way for LOGIN_TTL_S; returns its id (for the login cookie only)."""
+        """Keep a sign-in under way for LOGIN_TTL_S; returns its id (for the login cookie only). Removes expired
+        sign-ins.
+        """
         login_id = secrets.token_urlsafe(32)
         now = _now()
         with self.db.begin() as conn:
+            # Anyone may start a sign-in: expired ones go at once, so abandoned sign-ins cannot pile up.
+            conn.execute(delete(PendingLogin).where(PendingLogin.expires <= _iso(now)))
             conn.execute(insert(PendingLogin).values(
                 sha256=hash_token(login_id), state=state, nonce=nonce, code_verifier=code_verifier,
                 next_path=next_path, created=_iso(now), expires=_iso(now + timedelta(seconds=LOGIN_TTL_S)),

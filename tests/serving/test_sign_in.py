@@ -113,6 +113,7 @@ def site(issuer: str, built_store: Path, tmp_path_factory: pytest.TempPathFactor
 def test_sign_in_maps_the_group_claim_to_a_role_and_the_session_asks(site: Site) -> None:
     back = site.sign_in("anna", next_path="/?from=link")
     assert back.status_code == 303 and back.headers["location"] == "/?from=link"
+    assert back.headers["cache-control"] == "no-store"
     cookie = next(c for c in back.headers.get_list("set-cookie") if c.startswith(f"{SESSION_COOKIE}="))
     attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
     assert {"secure", "httponly", "path", "max-age"} <= attributes and "domain" not in attributes
@@ -339,6 +340,22 @@ def test_settings_come_from_assist_oidc_variables(monkeypatch: pytest.MonkeyPatc
         ServingSettings()
     monkeypatch.delenv("ASSIST_OIDC__ISSUER")
     assert not ServingSettings().oidc.enabled
+
+
+def test_serve_stops_at_start_on_an_issuer_without_a_client_id(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import typer  # noqa: PLC0415
+
+    from serving.cli import serve  # noqa: PLC0415
+
+    monkeypatch.setenv("ASSIST_OIDC__ISSUER", "https://login.city.example")
+    monkeypatch.delenv("ASSIST_OIDC__CLIENT_ID", raising=False)
+    with pytest.raises(typer.Exit) as stopped:
+        serve(settings=Settings(data_dir=tmp_path))
+    assert stopped.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "without ASSIST_OIDC__CLIENT_ID" in err and err.count("\n") == 1
 
 
 class TestSessionStore:
