@@ -15,6 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assist.errors import AssistError
 from assist.settings import Settings
 from serving.audit import AUDIT_FILE, AuditLog
+from serving.auth import routes as auth_routes
+from serving.auth.csrf import allowed_origins
+from serving.auth.oidc import OIDCClient
+from serving.auth.sessions import SessionStore
 from serving.config import ServingSettings
 from serving.deps import Services, get_serving_settings, get_settings
 from serving.errors import error_response
@@ -53,6 +57,9 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
         audit=AuditLog(database),
         feedback=FeedbackStore(database),
         metrics=Metrics(),
+        sessions=(SessionStore(database, lifetime_s=serving.oidc.session_lifetime_s, roles=settings.roles)
+                  if serving.oidc.enabled else None),
+        oidc=OIDCClient(settings=serving.oidc) if serving.oidc.enabled else None,
     )
 
 
@@ -129,6 +136,8 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
     install_error_handlers(app)
     for module in (pages, ask, openai_compat, feedback, health):
         app.include_router(module.router)
+    if services.oidc is not None:
+        app.include_router(auth_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         GuardMiddleware,
@@ -138,6 +147,9 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         metrics=services.metrics,
         hsts=serving.hsts,
         body_timeout_s=serving.body_timeout_s,
+        sessions=services.sessions,
+        public_paths=auth_routes.AUTH_PATHS if services.oidc is not None else frozenset(),
+        origins=allowed_origins([serving.oidc.redirect_base_url, serving.public_url]),
     )
     install_log_redaction()
     if serving.cors_origins:

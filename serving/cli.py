@@ -6,8 +6,10 @@ import logging
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
+from pydantic import ValidationError
 
 from assist.errors import AssistError
 from assist.settings import Settings
@@ -52,7 +54,12 @@ def serve(
     from serving.server import server_config  # noqa: PLC0415
 
     settings = settings or _settings(store, url)
-    serving = ServingSettings()
+    try:
+        serving = ServingSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        typer.secho(f"Error: the service's settings are not valid: {problems}.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
     if host is not None:
         serving.host = host
     if port is not None:
@@ -61,7 +68,7 @@ def serve(
         check_roles_at_start(settings)
         database = upgrade_database(settings)
         tokens = TokenStore(database, roles=settings.roles)
-        if not any(t.revoked is None for t in tokens.list()):
+        if not serving.oidc.enabled and not any(t.revoked is None for t in tokens.list()):
             typer.secho(
                 f"No access tokens yet: create one with `assist token create --role {settings.roles.names[0]}`.",
                 fg=typer.colors.YELLOW, err=True,
@@ -73,6 +80,8 @@ def serve(
     if serving.host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"Listening on {serving.host}: put TLS in front of it.", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/", err=True)
+    if serving.oidc.enabled:
+        _sign_in_notes(serving)
     record_address(settings.data_dir, serving)
     server = uvicorn.Server(server_config(create_app(settings, serving), serving, log_level=log_level))
     with contextlib.suppress(KeyboardInterrupt):
@@ -80,6 +89,22 @@ def serve(
     if not server.started:
         # As uvicorn.run does: the startup error is in the log above; the exit status says it failed.
         raise typer.Exit(code=STARTUP_FAILURE)
+
+
+def _sign_in_notes(serving: ServingSettings) -> None:
+    """Say where sign-in goes, and warn where browsers would drop the Secure session cookie (plain http that is not
+    loopback) or where the redirect address would come from each request's Host header.
+    """
+    base = serving.oidc.redirect_base_url or serving.public_url
+    typer.echo(f"Sign-in with the city's accounts at {serving.oidc.issuer}", err=True)
+    if base is None:
+        typer.secho("Set ASSIST_OIDC__REDIRECT_BASE_URL (or ASSIST_SERVE__PUBLIC_URL) to the address browsers use: "
+                    "without it the provider's redirect address follows each request.",
+                    fg=typer.colors.YELLOW, err=True)
+    elif base.startswith("http://") and urlsplit(base).hostname not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(f"{base} is plain http: browsers keep the Secure session cookie only over https (or on "
+                    "loopback), so sign-in will not hold. Put TLS in front of the service.",
+                    fg=typer.colors.YELLOW, err=True)
 
 
 def upgrade_database(settings: Settings) -> Database:

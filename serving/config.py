@@ -2,8 +2,66 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OIDCSettings(BaseSettings):
+    """Sign-in with the city's identity provider (OpenID Connect), read from ASSIST_OIDC__* variables.
+
+    With no issuer nothing changes: bearer tokens are the only sign-in. With one, the phone page offers "Sign in
+    with your city account" and a signed-in browser's session cookie stands in for the token on its API calls;
+    tokens keep working for the API, the terminal client and scripts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ASSIST_OIDC__", env_file=".env", extra="ignore")
+
+    issuer: str | None = Field(
+        default=None,
+        description="The provider's issuer URL (its discovery document is ISSUER/.well-known/openid-configuration).",
+    )
+    client_id: str = Field(default="", description="This service's client id at the provider.")
+    client_secret: SecretStr | None = Field(default=None, description="This service's client secret at the provider.")
+    redirect_base_url: str | None = Field(
+        default=None,
+        description="The address browsers reach the service at (https://assist.city.example); the provider sends "
+                    "them back to REDIRECT_BASE_URL/auth/callback. Default ASSIST_SERVE__PUBLIC_URL.",
+    )
+    scopes: list[str] = Field(
+        default=["openid", "profile"],
+        description='Scopes asked for; add the one your provider needs for the groups claim (e.g. "groups").',
+    )
+    session_lifetime_s: int = Field(
+        default=8 * 3600, ge=60, description="A signed-in session ends this long after sign-in (a working shift)."
+    )
+    http_timeout_s: float = Field(default=10.0, gt=0, description="Deadline of each call to the provider.")
+
+    @field_validator("issuer", "redirect_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("https://", "http://")):
+            msg = f"{value!r} is not a URL: write https://host[:port][/path]"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        return value if "openid" in value else ["openid", *value]
+
+    @model_validator(mode="after")
+    def _client_for_issuer(self) -> "OIDCSettings":
+        if self.issuer and not self.client_id:
+            msg = "ASSIST_OIDC__ISSUER is set without ASSIST_OIDC__CLIENT_ID: set both, or unset the issuer"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when an issuer is configured."""
+        return self.issuer is not None
 
 
 class ServingSettings(BaseSettings):
@@ -54,3 +112,4 @@ class ServingSettings(BaseSettings):
         description="The address staff's phones reach the service at (e.g. https://assist.city.example), used in "
                     "the sign-in link `assist token create` prints; default the address `assist serve` listens on.",
     )
+    oidc: OIDCSettings = Field(default_factory=OIDCSettings, description="Sign-in with the city's identity provider.")

@@ -10,6 +10,8 @@ from fastapi import Depends, HTTPException, Request
 from assist.schemas import Answer
 from assist.settings import Settings
 from serving.audit import AuditLog
+from serving.auth.oidc import OIDCClient
+from serving.auth.sessions import SessionStore
 from serving.config import ServingSettings
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
@@ -42,6 +44,9 @@ class Services:
     audit: AuditLog
     feedback: FeedbackStore
     metrics: Metrics
+    #: Signed-in browsers' sessions and the provider: both None unless ASSIST_OIDC__ISSUER is set.
+    sessions: SessionStore | None = None
+    oidc: OIDCClient | None = None
 
     def record_answer(self, *, route: str, token: TokenInfo, request_id: str, started: float, answer: Answer) -> None:
         """Audit and count a delivered answer; remember it for feedback."""
@@ -66,7 +71,9 @@ def get_services(request: Request) -> Services:
 
 
 def current_token(request: Request) -> TokenInfo:
-    """The caller's token, checked by the guard middleware before the route runs."""
+    """The caller's token, checked by the guard middleware before the route runs; a signed-in browser's session
+    stands in for it, with the role the sign-in mapped to and the person's pseudonymous id as `token_id`.
+    """
     info = getattr(request.state, "token", None)
     if not isinstance(info, TokenInfo):
         raise HTTPException(401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"})

@@ -1,5 +1,5 @@
-"""The guard in front of every route: bearer token (header only), per-token rate limit, body size and deadline,
-security headers.
+"""The guard in front of every route: bearer token (header only) or a signed-in browser's session cookie, per-caller
+rate limit, cross-site checks for cookie-authenticated requests, body size and deadline, security headers.
 """
 
 import json
@@ -10,11 +10,14 @@ from urllib.parse import parse_qsl
 
 import anyio
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.auth.csrf import CROSS_SITE, UNSAFE_METHODS, same_origin
+from serving.auth.sessions import SESSION_COOKIE, SessionStore
 from serving.errors import error_body
 from serving.metrics import Metrics
-from serving.tokens import TOKEN_PREFIX, TokenStore
+from serving.tokens import TOKEN_PREFIX, TokenInfo, TokenStore
 
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
@@ -89,11 +92,29 @@ def bearer_token(scope: Scope) -> str | None:
     return None
 
 
+def session_cookie(scope: Scope) -> str | None:
+    """The session cookie's value, if the request carries one."""
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            found = cookie_parser(value.decode("latin-1")).get(SESSION_COOKIE)
+            if found:
+                return found
+    return None
+
+
+#: Clears the session cookie of a browser whose session has ended (expired, signed out elsewhere, unknown).
+CLEAR_SESSION = f"{SESSION_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=lax"
+SIGN_IN = "Sign in with your city account, or send a valid bearer token."
+SESSION_ENDED = "Your session has ended: sign in again."
+
+
 class GuardMiddleware:
     """Pure ASGI middleware, so it also covers streamed responses and runs before the body is parsed.
 
     Without a valid token a protected path answers 401 and nothing else: no validation errors, no hint of
-    which routes exist.
+    which routes exist. With `sessions` (sign-in configured), a request without an Authorization header may be
+    authenticated by the session cookie instead; such a request that may change something (POST, ...) must carry
+    this service's Origin, or it gets 403. A bearer header, when present, decides alone.
     """
 
     def __init__(
@@ -106,8 +127,16 @@ class GuardMiddleware:
         metrics: Metrics,
         hsts: bool = False,
         body_timeout_s: float = 30.0,
+        sessions: SessionStore | None = None,
+        public_paths: frozenset[str] = frozenset(),
+        origins: frozenset[str] = frozenset(),
     ):
         self.app = app
+        self.sessions = sessions
+        #: Paths served without a token besides PUBLIC_PATHS (the sign-in routes, which check what they need).
+        self.public_paths = public_paths
+        #: The service's own origins besides the one each request was sent to (see serving/auth/csrf.py).
+        self.origins = origins
         self.tokens = tokens
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
@@ -134,12 +163,9 @@ class GuardMiddleware:
             self.metrics.auth_failures.inc()
             await _send_error(send, 401, TOKEN_IN_URL, {"www-authenticate": "Bearer"})
             return
-        if not is_public(path):
-            token = bearer_token(scope)
-            info = self.tokens.verify(token) if token else None
+        if not is_public(path) and path not in self.public_paths:
+            info = await self._caller(scope, send)
             if info is None:
-                self.metrics.auth_failures.inc()
-                await _send_error(send, 401, "A valid bearer token is required.", {"www-authenticate": "Bearer"})
                 return
             wait = self.limiter.allow(info.token_id)
             if wait > 0:
@@ -153,6 +179,29 @@ class GuardMiddleware:
             await _send_error(send, 413, f"The request body is {length} bytes: the limit is {self.max_body_bytes}.")
             return
         await self.app(scope, self._limit_receive(receive), send)
+
+    async def _caller(self, scope: Scope, send: Send) -> TokenInfo | None:
+        """The caller of a protected path, from the bearer token or else the session cookie; None once refused."""
+        token = bearer_token(scope)
+        if token is not None or self.sessions is None:
+            info = self.tokens.verify(token) if token else None
+            if info is None:
+                self.metrics.auth_failures.inc()
+                message = "A valid bearer token is required." if self.sessions is None else SIGN_IN
+                await _send_error(send, 401, message, {"www-authenticate": "Bearer"})
+            return info
+        session_id = session_cookie(scope)
+        info = self.sessions.resolve(session_id) if session_id else None
+        if info is None:
+            self.metrics.auth_failures.inc()
+            headers = {"www-authenticate": "Bearer"} | ({"set-cookie": CLEAR_SESSION} if session_id else {})
+            await _send_error(send, 401, SESSION_ENDED if session_id else SIGN_IN, headers)
+            return None
+        if scope["method"] in UNSAFE_METHODS and not same_origin(scope, self.origins):
+            self.metrics.auth_failures.inc()
+            await _send_error(send, 403, CROSS_SITE)
+            return None
+        return info
 
     def _limit_receive(self, receive: Receive) -> Receive:
         """Counts a body sent without Content-Length (chunked) and stops it at the limit; a body that is not

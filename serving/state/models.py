@@ -83,3 +83,30 @@ class AuditEntry(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     #: The whole entry as JSON, exactly as the audit log's JSON lines were.
     entry: Mapped[str] = mapped_column(Text)
+
+
+class Session(Base):
+    """A signed-in browser's session (OpenID Connect sign-in): the SHA-256 of its id only, never the id itself."""
+
+    __tablename__ = "sessions"
+
+    sha256: Mapped[str] = mapped_column(Text, primary_key=True)
+    #: A pseudonymous id of the person (a hash of the provider's issuer and subject): audit and rate limits.
+    user_id: Mapped[str] = mapped_column(Text, index=True)
+    role: Mapped[str] = mapped_column(Text)
+    created: Mapped[str] = mapped_column(Text)
+    expires: Mapped[str] = mapped_column(Text, index=True)
+
+
+class PendingLogin(Base):
+    """A sign-in under way: what the provider's answer must match (state, nonce) and the PKCE verifier."""
+
+    __tablename__ = "oidc_logins"
+
+    sha256: Mapped[str] = mapped_column(Text, primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str] = mapped_column(Text)
+    code_verifier: Mapped[str] = mapped_column(Text)
+    next_path: Mapped[str] = mapped_column(Text)
+    created: Mapped[str] = mapped_column(Text)
+    expires: Mapped[str] = mapped_column(Text, index=True)

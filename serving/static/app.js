@@ -5,8 +5,53 @@ const TOKEN_KEY = "frontline-assist-token";
 const $ = (id) => document.getElementById(id);
 
 const state = { question: "", requestId: null, answer: null, lastCite: null, busy: false };
+// Sign-in with the city's accounts (when the service has it): the session cookie is HttpOnly, so the page asks
+// /auth/session who is signed in. A saved token, when there is one, is sent instead and decides alone.
+const session = { oidc: false, signedIn: false, role: null };
 
 function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
+
+function signedIn() { return Boolean(token()) || session.signedIn; }
+
+function authHeaders() { return token() ? { Authorization: `Bearer ${token()}` } : {}; }
+
+async function loadSession() {
+  try {
+    const resp = await fetch("/auth/session", { headers: { Accept: "application/json" } });
+    if (!resp.ok) return; // no sign-in with city accounts here: tokens only
+    const body = await resp.json();
+    session.oidc = Boolean(body.oidc);
+    session.signedIn = Boolean(body.signed_in);
+    session.role = body.role || null;
+  } catch {
+    // Offline: a saved token still works once the connection is back.
+  }
+}
+
+function renderSession() {
+  $("city-signin").hidden = !session.oidc;
+  $("logout").hidden = !session.signedIn;
+  $("who").hidden = !session.signedIn;
+  $("who").textContent = session.signedIn ? `Signed in with your city account (${session.role}).` : "";
+  showSignin(!signedIn());
+}
+
+async function logout() {
+  let body = {};
+  try {
+    const resp = await fetch("/auth/logout", { method: "POST", headers: { Accept: "application/json" } });
+    body = await resp.json().catch(() => ({}));
+  } catch {
+    setStatus("Could not sign out: you seem to be offline.", true);
+    return;
+  }
+  session.signedIn = false;
+  session.role = null;
+  renderSession();
+  // Signing out at the city's sign-in service too, so the next person on a shared phone must sign in again.
+  if (body.end_session_url) location.assign(body.end_session_url);
+  else setStatus("Signed out.");
+}
 
 function takeTokenFromLink() {
   // `assist token create` prints a link with #token=...; the fragment never reaches the server or its logs.
@@ -275,7 +320,11 @@ async function ask(plain) {
     $("question").focus();
     return;
   }
-  if (!token()) { showSignin(true); setStatus("Enter your access token first.", true); return; }
+  if (!signedIn()) {
+    showSignin(true);
+    setStatus(session.oidc ? "Sign in first." : "Enter your access token first.", true);
+    return;
+  }
   if (state.busy) return;
   state.question = question;
   setBusy(true);
@@ -295,7 +344,7 @@ async function ask(plain) {
       headers: {
         "Content-Type": "application/json",
         Accept: "text/event-stream",
-        Authorization: `Bearer ${token()}`,
+        ...authHeaders(),
       },
       body: JSON.stringify({ question, language: $("language").value || null, plain: Boolean(plain) }),
     });
@@ -311,8 +360,14 @@ async function ask(plain) {
     setState("failed");
     const body = await resp.json().catch(() => ({}));
     const message = (body.error && body.error.message) || `The service answered ${resp.status}.`;
-    if (resp.status === 401) { showSignin(true); setStatus("Your token was not accepted: enter it again.", true); }
-    else setStatus(message, true);
+    if (resp.status === 401 && !token() && session.signedIn) {
+      session.signedIn = false;
+      renderSession();
+      setStatus("Your session has ended: sign in again.", true);
+    } else if (resp.status === 401) {
+      showSignin(true);
+      setStatus("Your token was not accepted: enter it again.", true);
+    } else setStatus(message, true);
     return;
   }
 
@@ -379,7 +434,7 @@ async function sendFeedback(rating, reason) {
   try {
     const resp = await fetch("/api/feedback", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token()}` },
+      headers: { "Content-Type": "application/json", ...authHeaders() },
       body: JSON.stringify({ request_id: state.requestId, rating, reason: reason || "" }),
     });
     $("feedback-status").textContent = resp.ok ? "Thank you: your feedback was saved." : "Feedback could not be saved.";
@@ -393,6 +448,7 @@ async function sendFeedback(rating, reason) {
 function init() {
   takeTokenFromLink();
   showSignin(!token());
+  loadSession().then(renderSession);
   updateOnline();
   window.addEventListener("online", updateOnline);
   window.addEventListener("offline", updateOnline);
@@ -431,9 +487,10 @@ function init() {
   $("send-reason").addEventListener("click", () => sendFeedback("down", $("reason").value.trim()));
   $("signout").addEventListener("click", () => {
     localStorage.removeItem(TOKEN_KEY);
-    showSignin(true);
+    showSignin(!signedIn());
     setStatus("Token removed from this phone.");
   });
+  $("logout").addEventListener("click", logout);
 }
 
 document.addEventListener("DOMContentLoaded", init);

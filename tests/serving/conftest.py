@@ -171,10 +171,12 @@ class LiveServer:
 
 @contextmanager
 def serve_process(
-    data_dir: Path, extra_env: dict[str, str] | None = None, log_level: str = "warning"
+    data_dir: Path, extra_env: dict[str, str] | None = None, log_level: str = "warning", port: int | None = None
 ) -> Iterator[LiveServer]:
-    """`assist serve` in its own process on a free loopback port over `data_dir`, until it answers /readyz."""
-    port = free_port()
+    """`assist serve` in its own process on a loopback port (default a free one) over `data_dir`, until it answers
+    /readyz.
+    """
+    port = port or free_port()
     env = os.environ | {
         "HF_HUB_OFFLINE": "1",
         "ASSIST_DATA_DIR": str(data_dir),

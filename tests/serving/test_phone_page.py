@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.serving.closest import ClosestServer, serve_closest
-from tests.serving.conftest import REPO, LiveServer
+from tests.serving.conftest import REPO, LiveServer, serve_process
 
 pytestmark = pytest.mark.integration
 
@@ -286,3 +286,52 @@ def test_refused_answer_says_who_to_ask(live_server: LiveServer, page) -> None: 
     assert page.locator("#closest-banner").is_hidden()
     assert "Rutinerna svarar inte på den frågan" in page.locator("#answer").inner_text()
     assert "Ask your manager" in page.locator("#notice").inner_text()
+
+
+def test_sign_in_with_a_city_account_ask_and_sign_out(built_store: Path, tmp_path: Path, page) -> None:  # noqa: ANN001
+    """The whole sign-in in Chromium over plain http on loopback: the provider's login form, the Secure session
+    cookie kept by the browser, a question asked with the cookie alone (the browser's own Origin header passes the
+    check), and sign-out here and at the provider.
+    """
+    from tests.conftest import ROLES_CITY, free_port  # noqa: PLC0415
+    from tests.serving.oidc import CLIENT_ID, CLIENT_SECRET, provider  # noqa: PLC0415
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    shutil.copytree(built_store, tmp_path / "qdrant")
+    with provider(redirect_base=base) as issuer:
+        env = {
+            "ASSIST_ROLES_FILE": str(ROLES_CITY),
+            "ASSIST_OIDC__ISSUER": issuer,
+            "ASSIST_OIDC__CLIENT_ID": CLIENT_ID,
+            "ASSIST_OIDC__CLIENT_SECRET": CLIENT_SECRET,
+            "ASSIST_OIDC__SCOPES": '["openid", "groups"]',
+            "ASSIST_OIDC__REDIRECT_BASE_URL": base,
+        }
+        with serve_process(tmp_path, extra_env=env, port=port) as server:
+            page.goto(server.base_url)
+            page.get_by_role("link", name="Sign in with your city account").click()
+            page.wait_for_url(f"{issuer}/**")
+            page.fill("input[name=login]", "anna")
+            page.fill("input[name=password]", "any")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            page.wait_for_selector("#who:has-text('Signed in with your city account (home-care)')")
+            cookie = next(c for c in page.context.cookies() if c["name"] == "__Host-fa_session")
+            assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+            assert page.evaluate("document.cookie") == ""  # the page's scripts never see it
+            assert page.locator("#signin").is_hidden()
+
+            page.get_by_label("Your question").fill("Vad gör jag om en brukare har ramlat?")
+            page.get_by_role("button", name="Ask", exact=True).tap()
+            page.wait_for_selector("#status:has-text('Answer ready')")
+            assert "ramlat" in page.locator("#answer").inner_text()
+            page.get_by_role("button", name="Yes").tap()  # feedback: a cookie-authenticated POST too
+            page.wait_for_selector("#feedback-status:has-text('Thank you')")
+
+            page.get_by_role("button", name="Sign out").click()
+            page.wait_for_url(f"{issuer}/session/end**")
+            page.get_by_role("button", name="Yes, sign me out").click()
+            page.wait_for_url(f"{base}/")
+            page.get_by_role("link", name="Sign in with your city account").wait_for()
+            assert not [c for c in page.context.cookies() if c["name"] == "__Host-fa_session"]

@@ -1,0 +1,1 @@
+"""Sign-in with the city's identity provider (OpenID Connect) and the browser sessions it opens."""
