@@ -14,13 +14,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assist.errors import AssistError
 from assist.settings import Settings
+from owners.changes import ChangeLog
+from owners.uploads import RoutineDesk
 from serving.audit import AUDIT_FILE, AuditLog
 from serving.config import ServingSettings
 from serving.deps import Services, get_serving_settings, get_settings
 from serving.errors import error_response
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
-from serving.routes import ask, feedback, health, openai_compat, pages
+from serving.routes import ask, feedback, health, openai_compat, owners, pages
 from serving.routes.pages import STATIC_DIR
 from serving.security import GuardMiddleware, RateLimiter
 from serving.server import install_log_redaction
@@ -124,10 +126,13 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         redoc_url=None,
     )
     app.state.services = services
+    app.state.routine_desk = RoutineDesk(
+        settings=settings, changes=ChangeLog(services.database), max_upload_mb=serving.max_upload_mb
+    )
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_serving_settings] = lambda: serving
     install_error_handlers(app)
-    for module in (pages, ask, openai_compat, feedback, health):
+    for module in (pages, ask, openai_compat, feedback, health, owners):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
@@ -138,6 +143,8 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         metrics=services.metrics,
         hsts=serving.hsts,
         body_timeout_s=serving.body_timeout_s,
+        upload_prefix="/api/owners/documents",
+        max_upload_bytes=int(serving.max_upload_mb * 1024 * 1024),
     )
     install_log_redaction()
     if serving.cors_origins:

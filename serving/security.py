@@ -17,7 +17,7 @@ from serving.metrics import Metrics
 from serving.tokens import TOKEN_PREFIX, TokenStore
 
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
+PUBLIC_PATHS = frozenset({"/", "/owners", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
 PUBLIC_PREFIXES = ("/static/",)
 
 CSP = (
@@ -106,8 +106,14 @@ class GuardMiddleware:
         metrics: Metrics,
         hsts: bool = False,
         body_timeout_s: float = 30.0,
+        upload_prefix: str = "",
+        max_upload_bytes: int = 0,
     ):
         self.app = app
+        #: POSTs under this path take bodies up to `max_upload_bytes` (the owners' file uploads), the rest
+        #: `max_body_bytes`.
+        self.upload_prefix = upload_prefix
+        self.max_upload_bytes = max_upload_bytes
         self.tokens = tokens
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
@@ -148,19 +154,21 @@ class GuardMiddleware:
                 await _send_error(send, 429, f"Too many requests: try again in {retry} s.", {"retry-after": retry})
                 return
             scope.setdefault("state", {})["token"] = info
+        limit = self.max_body_bytes
+        if self.upload_prefix and scope["method"] == "POST" and path.startswith(self.upload_prefix):
+            limit = max(limit, self.max_upload_bytes)
         length = _content_length(scope)
-        if length is not None and length > self.max_body_bytes:
-            await _send_error(send, 413, f"The request body is {length} bytes: the limit is {self.max_body_bytes}.")
+        if length is not None and length > limit:
+            await _send_error(send, 413, f"The request body is {length} bytes: the limit is {limit}.")
             return
-        await self.app(scope, self._limit_receive(receive), send)
+        await self.app(scope, self._limit_receive(receive, limit), send)
 
-    def _limit_receive(self, receive: Receive) -> Receive:
+    def _limit_receive(self, receive: Receive, limit: int) -> Receive:
         """Counts a body sent without Content-Length (chunked) and stops it at the limit; a body that is not
         complete `body_timeout_s` after the headers gets 408 (a client that trickles its body holds no worker).
         """
         seen = 0
         done = False
-        limit = self.max_body_bytes
         timeout = self.body_timeout_s
         deadline = time.monotonic() + timeout
 
