@@ -448,7 +448,7 @@ class Ingestor:
             for result in self._prune(prune_roots, state, seen):
                 done(result)
         write_store_info(self.settings)
-        record_status(self.settings, report.files)
+        record_status(self.settings, report.files, roots=sorted({e.root for e in entries}))
         if hasattr(self.store, "flush"):
             self.store.flush()
         report.files.sort(key=lambda f: (f.status == "removed", f.path))
@@ -668,15 +668,21 @@ def read_status(settings: Settings) -> dict[str, dict[str, Any]]:
     return files if isinstance(files, dict) else {}
 
 
-def record_status(settings: Settings, results: list[FileResult]) -> None:
+def record_status(settings: Settings, results: list[FileResult], roots: list[Path] | None = None) -> None:
     """Merge these outcomes into the status file (written by the one ingest holding the lock, atomically).
 
-    A removed document's entry goes; an unchanged file keeps the time it was last ingested.
+    A removed document's entry goes, and so does a failure of a file under `roots` (the folders walked) that is no
+    longer there; an unchanged file keeps the time it was last ingested.
     """
-    if not results:
-        return
     path = status_path(settings)
     files = read_status(settings)
+    if not results and not files:
+        return
+    for source, last in list(files.items()):
+        if last.get("status") == "failed" and any(_under(source, r) for r in roots or []):
+            root = next(r for r in roots or [] if _under(source, r))
+            if not (root.parent / source).exists():
+                del files[source]
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for r in results:
         if r.status == "removed":

@@ -30,6 +30,8 @@ def docs(
     """List every routine per collection: title, id, file, format, pages, chunks, language, owner, valid from,
     what it replaces and what replaces it, review date, when it was last ingested, and its ingest status."""
     from assist.backends import make_document_store  # noqa: PLC0415
+    from assist.components.edge_store import EdgeDocumentStore  # noqa: PLC0415
+    from assist.errors import StoreNotFoundError  # noqa: PLC0415
     from assist.settings import settings_for  # noqa: PLC0415
     from ingest.pipeline import read_status  # noqa: PLC0415
     from owners.inventory import build_inventory, filter_rows, read_payloads  # noqa: PLC0415
@@ -37,6 +39,9 @@ def docs(
     settings = settings_for(store, url)
     try:
         doc_store = make_document_store(settings)
+        if isinstance(doc_store, EdgeDocumentStore) and not doc_store.exists():
+            msg = f"No document store at {settings.store_path}: run `assist ingest knowledge` first."
+            raise StoreNotFoundError(msg)
         try:
             payloads = read_payloads(doc_store)
         finally:
@@ -57,27 +62,36 @@ def docs(
 
 
 def _print_table(rows: list) -> None:  # type: ignore[type-arg]
+    import sys  # noqa: PLC0415
+
     from rich.console import Console  # noqa: PLC0415
     from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console()
+    # Piped into a file or a mail, the table keeps a readable width instead of the 80 columns rich assumes.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     if not rows:
         console.print("No routines match.")
         return
     for name in dict.fromkeys(r.collection for r in rows):
         table = Table(title=f"{name}", title_justify="left")
-        for col in ("title", "id", "file", "pages", "chunks", "lang", "owner", "valid from", "replaces",
-                    "replaced by", "review", "ingested", "status"):
+        for col in ("title", "id", "file", "pages", "chunks", "lang", "owner", "valid from", "review", "ingested",
+                    "status"):
             table.add_column(col, overflow="fold")
         for r in (r for r in rows if r.collection == name):
             review = f"[red]{r.review_date} overdue[/red]" if r.review_overdue else r.review_date
-            status = f"[red]failed: {escape(r.reason)}[/red]" if r.status == "failed" else r.status
-            # Titles, ids and file names come from the documents: never markup.
+            # Titles, ids, file names and reasons come from the documents: never markup.
+            if r.status == "failed":
+                status = f"[red]failed: {escape(r.reason)}[/red]"
+            elif r.replaced_by:
+                status = f"{r.status}, replaced by {escape(r.replaced_by)}"
+            elif r.replaces:
+                status = f"{r.status}, replaces {escape(r.replaces)}"
+            else:
+                status = r.status
             table.add_row(
-                escape(r.title), escape(r.doc_id), escape(r.file), str(r.pages or ""), str(r.chunks),
-                r.language, escape(r.owner), r.valid_from, escape(r.replaces), escape(r.replaced_by), review,
-                r.ingested_at[:16].replace("T", " "), status,
+                escape(r.title), escape(r.doc_id), escape(r.file), str(r.pages or ""), str(r.chunks), r.language,
+                escape(r.owner), r.valid_from, review, r.ingested_at[:16].replace("T", " "), status,
             )
         console.print(table)
 
