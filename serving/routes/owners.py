@@ -70,6 +70,15 @@ def owner_caller(request: Request, token: TokenDep) -> OwnerCaller:
 OwnerDep = Annotated[OwnerCaller, Depends(owner_caller)]
 
 
+def owned_collection(caller: OwnerDep, collection: Annotated[str, Query(max_length=64)]) -> str:
+    """The `collection` query parameter, which the caller must manage (checked before the body is read)."""
+    caller.check(collection)
+    return collection
+
+
+CollectionDep = Annotated[str, Depends(owned_collection)]
+
+
 class OwnerInfo(BaseModel):
     """Who is signed in on the owners' page."""
 
@@ -158,7 +167,7 @@ def _fields(title: str, owner: str, valid_from: date | None, review_date: date |
 async def add_document(  # noqa: PLR0913 - the form's fields, as query parameters beside the file's bytes
     request: Request,
     caller: OwnerDep,
-    collection: Annotated[str, Query(max_length=64)],
+    collection: CollectionDep,
     filename: Annotated[str, Query(max_length=255, description="The file's name; its id is made from it.")],
     title: Annotated[str, Query(max_length=200)] = "",
     owner: Annotated[str, Query(max_length=200)] = "",
@@ -169,7 +178,6 @@ async def add_document(  # noqa: PLR0913 - the form's fields, as query parameter
 
     It is converted and ingested at once; a file that cannot be read is refused (415, 422) and nothing changes.
     """
-    caller.check(collection)
     data = await request.body()
     desk = _desk(request)
     fields = _fields(title, owner, valid_from, review_date)
@@ -182,7 +190,7 @@ async def replace_document(  # noqa: PLR0913 - as add_document
     request: Request,
     caller: OwnerDep,
     doc_id: str,
-    collection: Annotated[str, Query(max_length=64)],
+    collection: CollectionDep,
     filename: Annotated[str, Query(max_length=255)],
     title: Annotated[str, Query(max_length=200)] = "",
     owner: Annotated[str, Query(max_length=200)] = "",
@@ -190,7 +198,6 @@ async def replace_document(  # noqa: PLR0913 - as add_document
     review_date: date | None = None,
 ) -> ChangeOut:
     """Replace a routine with a new file from `valid_from`: until that day the old one stays in force."""
-    caller.check(collection)
     data = await request.body()
     desk = _desk(request)
     fields = _fields(title, owner, valid_from, review_date)
@@ -202,11 +209,9 @@ async def replace_document(  # noqa: PLR0913 - as add_document
 
 @router.post("/api/owners/documents/{doc_id}/retire")
 async def retire_document(
-    request: Request, caller: OwnerDep, doc_id: str, collection: Annotated[str, Query(max_length=64)],
-    body: RetireRequest | None = None,
+    request: Request, caller: OwnerDep, doc_id: str, collection: CollectionDep, body: RetireRequest | None = None,
 ) -> ChangeOut:
     """Retire a routine: it leaves the answers at once; what was removed, and by whom, goes to the change log."""
-    caller.check(collection)
     desk = _desk(request)
     reason = body.reason if body else ""
     outcome = await anyio.to_thread.run_sync(lambda: desk.retire(doc_id, collection, caller.actor, reason))
