@@ -53,10 +53,8 @@ class ChangeLog:
             query = query.where(OwnerChange.collection.in_(collections))
         with self.db.begin() as conn:
             rows = conn.execute(query).mappings().all()
-        return [
-            Change(**{k: row[k] for k in Change.model_fields if k != "detail"}, detail=json.loads(row["detail"] or "{}"))
-            for row in rows
-        ]
+        fields = [k for k in Change.model_fields if k != "detail"]
+        return [Change(**{k: row[k] for k in fields}, detail=json.loads(row["detail"] or "{}")) for row in rows]
 
 
 def now() -> str:

@@ -53,7 +53,7 @@ def read_payloads(store: Any) -> list[dict[str, Any]]:
     return [dict(d.meta) for d in store.filter_documents()]
 
 
-def build_inventory(  # noqa: C901, PLR0912 - one pass per source of facts, in order
+def build_inventory(
     payloads: Iterable[dict[str, Any]],
     status: dict[str, dict[str, Any]],
     roles: Roles | None = None,

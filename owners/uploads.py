@@ -222,7 +222,8 @@ class RoutineDesk:
             try:
                 stored = self._stored(ingestor).get(doc_id)
                 if stored is None or stored["collection"] != collection:
-                    raise UnknownDocumentError(f"No routine {doc_id!r} in {collection!r}: check the inventory.")
+                    msg = f"No routine {doc_id!r} in {collection!r}: check the inventory."
+                    raise UnknownDocumentError(msg)  # noqa: TRY301 - the store is released below
                 title = stored["title"]
                 source = stored["sources"][0] if stored["sources"] else ""
                 moved = self._move_out(source, collection)
@@ -272,20 +273,22 @@ class RoutineDesk:
                 if replaces:
                     old = stored.get(replaces)
                     if old is None or old["collection"] != collection:
-                        raise UnknownDocumentError(f"No routine {replaces!r} in {collection!r} to replace.")
+                        msg = f"No routine {replaces!r} in {collection!r} to replace: check the inventory."
+                        raise UnknownDocumentError(msg)  # noqa: TRY301 - the store is released below
                 folder = self._folder(collection)
                 taken = doc_id in stored or any(p.stem == doc_id and not p.name.endswith(SIDECAR)
                                                 for p in folder.iterdir())
                 if taken:
                     msg = (f"A routine with the id {doc_id!r} is already there: replace it from its row in the list, "
                            "or rename the file.")
-                    raise DocumentExistsError(msg)
+                    raise DocumentExistsError(msg)  # noqa: TRY301 - the store is released below
                 placed = _place(folder / (doc_id + suffix), data, sidecar)
                 report = ingestor.ingest_files([placed[0]], root=uploads_root(self.settings), collection=collection)
                 result = next((f for f in report.files if f.path.endswith(placed[0].name)), None)
                 if result is None or result.status != "ingested":
                     reason = result.reason if result else "the ingest did not take the file"
-                    raise UnreadableFileError(f"The file could not be ingested: {reason}.")
+                    msg = f"The file could not be ingested: {reason}."
+                    raise UnreadableFileError(msg)  # noqa: TRY301 - the placed files are removed below
                 ingestor.close()
             except BaseException:
                 _abandon(ingestor)

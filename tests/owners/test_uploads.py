@@ -12,8 +12,13 @@ from assist.settings import Settings
 from assist.store import CURRENT_FILE
 from ingest.pipeline import read_status
 from owners.changes import ChangeLog
-from owners.errors import DocumentExistsError, UnknownDocumentError, UnreadableFileError, UnsupportedFileError
-from owners.errors import UploadTooLargeError
+from owners.errors import (
+    DocumentExistsError,
+    UnknownDocumentError,
+    UnreadableFileError,
+    UnsupportedFileError,
+    UploadTooLargeError,
+)
 from owners.inventory import build_inventory, read_payloads
 from owners.uploads import Actor, RoutineDesk, RoutineFields, doc_id_for, sniff
 from serving.state import Database
@@ -78,7 +83,8 @@ def test_an_uploaded_word_routine_is_answered_from_with_its_overdue_review_notic
     assert (out.action, out.doc_id, out.title) == ("add", "halka-entre", ICE_TITLE)
     # Stored in the knowledge folder that `assist ingest` reads, with the form's fields beside it.
     assert (settings.knowledge_dir / "home_care" / "halka-entre.docx").is_file()
-    assert 'review_date = "2025-11-30"' in (settings.knowledge_dir / "home_care" / "halka-entre.docx.meta.toml").read_text()
+    side = settings.knowledge_dir / "home_care" / "halka-entre.docx.meta.toml"
+    assert 'review_date = "2025-11-30"' in side.read_text()
 
     answer = _ask(settings)
     assert answer.status == "answered"

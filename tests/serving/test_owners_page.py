@@ -101,7 +101,8 @@ def test_an_owner_adds_and_replaces_a_routine_and_a_bad_file_changes_nothing(
     page.get_by_label("Valid from").fill("2099-01-01")
     page.get_by_role("button", name="Upload replacement").click()
     page.wait_for_selector("#upload-status:has-text('Replacement halka-entre-2099-01-01 saved')", timeout=120_000)
-    assert "scheduled (from 2099-01-01)" in page.locator("#inventory tr[data-doc-id='halka-entre-2099-01-01']").inner_text()
+    new_row = page.locator("#inventory tr[data-doc-id='halka-entre-2099-01-01']")
+    assert "scheduled (from 2099-01-01)" in new_row.inner_text()
     assert "halka-entre-2099-01-01" in page.locator("#inventory tr[data-doc-id='halka-entre']").inner_text()
 
     shown = ask_on_the_phone(browser, owners_server, staff)
