@@ -1,3 +1,3 @@
-"""The routine owners' loop: the inventory of routines, uploads (add, replace, retire) and review dates; pure logic
-plus the `assist docs` command. serving/ mounts the owners' page over it.
+"""The routine owners' loop: the routine inventory, uploads (add, replace, retire) and review dates, as pure logic
+plus the `assist docs` command; serving/ mounts the owners' page over it.
 """

@@ -10,17 +10,17 @@ from pathlib import Path
 from assist.settings import Settings
 from owners.uploads import Actor, RoutineDesk, RoutineFields
 from tests.conftest import ROLES_CITY
-from tests.owners.docs import ICE, ICE_TITLE, docx_bytes
+from tests.owners.docs import ICE, ICE_QUESTION, ICE_TITLE, docx_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = {"doc_id", "collection", "title", "owner", "review_date", "review_overdue", "valid_from", "replaces",
             "replaced_by", "status"}
 
 
-def _assist(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _assist(settings: Settings, *args: str, command: str = "docs") -> subprocess.CompletedProcess[str]:
     env = os.environ | {"ASSIST_ROLES_FILE": str(ROLES_CITY), "ASSIST_DATA_DIR": str(settings.data_dir),
                         "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "assist.cli", "docs", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "assist.cli", command, *args], capture_output=True, text=True,
                           timeout=300, check=False, cwd=REPO, env=env)
 
 
@@ -38,6 +38,12 @@ def test_docs_json_lists_every_routine_with_the_contract_fields(settings: Settin
     assert (halka["collection"], halka["title"], halka["review_overdue"], halka["status"], halka["format"]) == (
         "home_care", ICE_TITLE, True, "indexed", "docx")
     assert halka["file"] == "knowledge/home_care/halka.docx" and halka["ingested_at"]
+
+    # `assist ask` answers from the overdue routine and says it was due for review.
+    asked = _assist(settings, ICE_QUESTION, "--role", "home-care", "--store", str(settings.store_path),
+                    command="ask")
+    assert asked.returncode == 0, asked.stderr
+    assert "2025-01-31" in asked.stdout and ICE_TITLE in asked.stdout
 
     overdue = json.loads(_assist(settings, "--json", "--overdue", "--collection", "home_care",
                                  "--store", str(settings.store_path)).stdout)
