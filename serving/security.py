@@ -19,6 +19,9 @@ from serving.tokens import TOKEN_PREFIX, TokenStore
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
 PUBLIC_PATHS = frozenset({"/", "/owners", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
 PUBLIC_PREFIXES = ("/static/",)
+#: Public pages that still learn who the caller is when a valid token comes with the request (the owners' page
+#: refuses staff roles then); without one, or with an invalid one, they are served as to anyone.
+IDENTIFIED_PAGES = frozenset({"/owners"})
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -154,6 +157,11 @@ class GuardMiddleware:
                 await _send_error(send, 429, f"Too many requests: try again in {retry} s.", {"retry-after": retry})
                 return
             scope.setdefault("state", {})["token"] = info
+        elif path in IDENTIFIED_PAGES:
+            token = bearer_token(scope)
+            info = self.tokens.verify(token) if token else None
+            if info is not None:
+                scope.setdefault("state", {})["token"] = info
         limit = self.max_body_bytes
         if self.upload_prefix and scope["method"] == "POST" and path.startswith(self.upload_prefix):
             limit = max(limit, self.max_upload_bytes)

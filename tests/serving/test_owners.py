@@ -60,6 +60,9 @@ def test_without_a_token_owner_routes_answer_401_and_the_page_is_a_static_shell(
     assert page.status_code == 200 and "<h1>Routines</h1>" in page.text
     assert "fall" not in page.text  # no data in the shell: it all comes from the routes above, with a token
     assert owners_api.client.get("/static/owners.js").status_code == 200
+    # A caller who is identified (here by a token; later by a sign-in session) and owns nothing gets 403 there too.
+    assert owners_api.client.get("/owners", headers=owners_api.token("home-care")).status_code == 403
+    assert owners_api.client.get("/owners", headers=owners_api.token("owner-home-care")).status_code == 200
 
 
 def test_an_owner_sees_and_changes_only_its_own_collection(owners_api: Api) -> None:
