@@ -118,7 +118,8 @@ def _desk(request: Request) -> RoutineDesk:
 async def owners_page(request: Request) -> FileResponse:
     """The owners' page: a static shell whose every piece of data comes from the routes below (bearer token).
 
-    When a sign-in has already identified the caller (a session), a role that owns nothing gets 403 here too.
+    When the request identifies the caller (a valid token; a sign-in session once there is one), a role that owns
+    nothing gets 403 here too.
     """
     info = getattr(request.state, "token", None)
     if isinstance(info, TokenInfo) and not managed_collections(request, info)[0]:

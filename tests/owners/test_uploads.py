@@ -180,3 +180,10 @@ def read_payloads_of(settings: Settings) -> list[dict]:
         return read_payloads(store)
     finally:
         store.close()
+
+
+def test_retiring_a_routine_kept_elsewhere_removes_it_and_says_where_to_delete_it(settings: Settings) -> None:
+    out = RoutineDesk(settings=settings).retire("fall", "home_care", OWNER)
+    assert out.detail["chunks_removed"] >= 1 and "kept_at" not in out.detail
+    assert "next `assist ingest`" in out.notes[0]
+    assert "fall" not in {r.doc_id for r in build_inventory(read_payloads_of(settings), read_status(settings))}
