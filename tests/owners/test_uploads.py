@@ -187,3 +187,16 @@ def test_retiring_a_routine_kept_elsewhere_removes_it_and_says_where_to_delete_i
     assert out.detail["chunks_removed"] >= 1 and "kept_at" not in out.detail
     assert "next `assist ingest`" in out.notes[0]
     assert "fall" not in {r.doc_id for r in build_inventory(read_payloads_of(settings), read_status(settings))}
+
+
+def test_a_later_ingest_of_the_whole_folder_finds_the_upload_unchanged(settings: Settings) -> None:
+    from ingest.pipeline import Ingestor  # noqa: PLC0415
+
+    RoutineDesk(settings=settings).add(docx_bytes(ICE_TITLE, ICE), "halka.docx", "home_care",
+                                       RoutineFields(review_date=date(2027, 1, 1)), OWNER)
+    ingestor = Ingestor(settings)
+    try:
+        report = ingestor.ingest([settings.knowledge_dir], prune=True)
+    finally:
+        ingestor.close()
+    assert [(f.path, f.status) for f in report.files] == [("knowledge/home_care/halka.docx", "unchanged")]
