@@ -39,7 +39,7 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check assist ingest serving tui qa tests bench
+	$(BIN)/ruff check assist ingest serving tui qa owners tests bench
 
 clean:
 	rm -rf $(VENV) data

@@ -221,6 +221,14 @@ def eval_(ctx: typer.Context) -> None:
     eval_main(ctx.args, prog_name="assist eval")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def docs(ctx: typer.Context) -> None:
+    """The routine inventory per collection: metadata, replacements, review dates, ingest status (--json)."""
+    from owners.cli import main as docs_main  # noqa: PLC0415
+
+    docs_main(ctx.args, prog_name="assist docs")
+
+
 @app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="Shorter runs (about ten minutes on 2 cores).")] = False,

@@ -35,6 +35,7 @@ from assist.components.routine_expander import RoutineExpander
 from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
 from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
 from assist.privacy import scrub, warm_up_scrub
+from assist.review import review_notices
 from assist.roles import Roles
 from assist.schemas import Answer
 from assist.settings import Settings
@@ -249,6 +250,11 @@ class Assistant:
             if lang not in source_langs:
                 answer.notices.append(phrase(NO_TRANSLATION_NOTICE, lang))
                 answer.language = sorted(source_langs)[0] if source_langs else "sv"
+        if answer.status == "answered":
+            # A routine past its review date still answers; the answer says so, on every surface.
+            metas = {str(d.meta.get("doc_id")): d.meta for d in result["retriever"]["documents"]}
+            cited = [metas.get(c.doc_id, {"doc_id": c.doc_id}) for c in answer.citations]
+            answer.notices.extend(review_notices(cited, answer.language))
         if scrubbed.changed:
             answer.scrubbed = True
             kinds = ", ".join(sorted(scrubbed.found))

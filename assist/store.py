@@ -6,6 +6,7 @@ Layout of a store folder (`--store`, ASSIST_QDRANT__PATH):
     CURRENT              the published version's name (written to a temporary file, then renamed into place)
     versions/<name>/     one Qdrant Edge shard each, with assist_manifest.json (its files' digests, point count)
     ingest.lock          held (flock) by the one ingest that may write; it holds that ingest's pid
+    ingest_status.json   the outcome of each file's last ingest (status, failure reason, when), for the inventory
     assist_store.json    which embedding model built the store
 
 Why versions: Qdrant Edge lets one process at a time open a shard folder (its WAL is locked), so a service reading
@@ -43,9 +44,11 @@ LEASE_FILE = ".lease"
 MANIFEST_FILE = "assist_manifest.json"
 WORK_FILE = "assist_work.json"  # marks a version being written (not yet published)
 INFO_FILE = "assist_store.json"
+INGEST_STATUS_FILE = "ingest_status.json"  # each file's last ingest outcome (ingest.pipeline.record_status)
 LEGACY = "legacy"
 #: Names in a store folder that are not part of a shard; everything else in a legacy folder is the shard.
-RESERVED = {CURRENT_FILE, CURRENT_FILE + ".tmp", VERSIONS_DIR, INGEST_LOCK_FILE, LEASE_FILE, INFO_FILE}
+RESERVED = {CURRENT_FILE, CURRENT_FILE + ".tmp", VERSIONS_DIR, INGEST_LOCK_FILE, LEASE_FILE, INFO_FILE,
+            INGEST_STATUS_FILE}
 #: Files of our own inside a version folder, left out of its manifest.
 OWN_FILES = {LEASE_FILE, MANIFEST_FILE, WORK_FILE, INFO_FILE}
 PAGE = 4096

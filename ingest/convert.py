@@ -120,6 +120,53 @@ def _meta(  # noqa: PLR0917 - one positional per metadata field reads best at th
     }
 
 
+# --- metadata beside a file -------------------------------------------------------------------------------------
+
+#: A routine's metadata kept beside it (`rutin.docx.meta.toml`), written by the owners' upload page: it lets an owner
+#: set validity, replacement and review date for any format (a PDF's or a Word file's own fields are awkward to
+#: edit), and it wins over the file's own fields. Its bytes count in the file's hash, so a change re-ingests.
+SIDECAR = ".meta.toml"
+SIDECAR_KEYS = ("title", "owner", "valid_from", "review_date", "replaces", "language")
+
+
+def is_sidecar(path: Path) -> bool:
+    """True for a metadata file kept beside a routine (not a routine itself)."""
+    return path.name.lower().endswith(SIDECAR) and len(path.name) > len(SIDECAR)
+
+
+def sidecar_of(path: Path) -> Path:
+    """Where the metadata of the routine `path` is kept."""
+    return path.with_name(path.name + SIDECAR)
+
+
+def parse_sidecar(data: bytes) -> dict[str, str]:
+    """The fields of a metadata file (TOML); ConversionError names what is wrong."""
+    import tomllib  # noqa: PLC0415
+
+    try:
+        fields = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        msg = f"its metadata file ({SIDECAR}) is not valid TOML ({exc}): fix or delete it"
+        raise ConversionError(msg) from None
+    unknown = sorted(set(fields) - set(SIDECAR_KEYS))
+    if unknown:
+        msg = f"its metadata file ({SIDECAR}) has unknown keys {unknown}: use {', '.join(SIDECAR_KEYS)}"
+        raise ConversionError(msg)
+    return {k: _iso(v) for k, v in fields.items()}
+
+
+def apply_sidecar(src: "SourceDocument", fields: dict[str, str]) -> None:
+    """Put the metadata file's fields over the converted document's own."""
+    for key, value in fields.items():
+        if key == "title":
+            if value:
+                src.title = value
+        elif key == "language":
+            src.meta["language"] = value.lower()[:2]
+        else:
+            src.meta[key] = value
+
+
 # --- text and encodings -----------------------------------------------------------------------------------------
 
 def decode_text(data: bytes) -> tuple[str, str]:

@@ -19,7 +19,9 @@ that the next run takes up again. On a Qdrant server a reader may, for the few m
 the surplus delete, see the new chunks together with the old version's tail; it never sees the same chunk twice.
 """
 
+import contextlib
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -40,7 +42,19 @@ from assist.components.edge_store import EdgeDocumentStore
 from assist.pipeline import write_store_info
 from assist.roles import is_safe_name
 from assist.settings import Settings
-from ingest.convert import DEFAULT_MAX_FILE_MB, ConversionError, SourceDocument, check_readable, file_hash
+from assist.store import INGEST_STATUS_FILE
+from ingest.convert import (
+    DEFAULT_MAX_FILE_MB,
+    ConversionError,
+    SourceDocument,
+    apply_sidecar,
+    check_readable,
+    file_hash,
+    is_sidecar,
+    parse_sidecar,
+    read_file,
+    sidecar_of,
+)
 from ingest.split import split_pages
 from ingest.worker import ConversionWorker, ConvertJob
 
@@ -50,7 +64,7 @@ logger = logging.getLogger(__name__)
 KILL_HOOK_ENV = "ASSIST_INGEST_KILL_AT"
 LIGHT_FIELDS = [
     "meta.doc_id", "meta.chunk", "meta.chunk_count", "meta.file_hash", "meta.content_hash", "meta.source",
-    "meta.collection",
+    "meta.collection", "meta.title",
 ]
 
 
@@ -64,6 +78,8 @@ class FileResult:
     pages: int = 0
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    doc_id: str = ""
+    collection: str = ""
 
 
 @dataclass
@@ -144,6 +160,8 @@ def _walk(folder: Path) -> Iterator[tuple[Path, str, tuple[int, int] | None]]:
             continue
         elif is_glossary(path):
             logger.debug("skipped %s: a glossary, not a routine", path)
+        elif is_sidecar(path):
+            continue  # a routine's metadata, read with the routine
         elif st.st_nlink > 1:
             yield path, HARD_LINK_REFUSED.format(n=st.st_nlink), None
         else:
@@ -162,8 +180,8 @@ def discover_entries(root: Path, collection: str | None) -> list[Entry]:
             return [Entry(root, collection or "general", root, f"cannot read ({exc.strerror})")]
         if stat.S_ISLNK(st.st_mode):
             return [Entry(root, collection or "general", root, LINK_REFUSED)]
-        if is_glossary(root):
-            logger.debug("skipped %s: a glossary, not a routine", root)
+        if is_glossary(root) or is_sidecar(root):
+            logger.debug("skipped %s: a glossary or a routine's metadata, not a routine", root)
             return []
         problem = HARD_LINK_REFUSED.format(n=st.st_nlink) if st.st_nlink > 1 else ""
         return [Entry(root, collection or "general", root, problem, None if problem else (st.st_dev, st.st_ino))]
@@ -355,9 +373,63 @@ class Ingestor:
             if on_file:
                 on_file(result)
 
+        entries = [entry for root in roots for entry in discover_entries(root, collection)]
+        return self._run(entries, report, done, started, on_chunks, prune_roots=roots if prune else None)
+
+    def ingest_files(
+        self, files: list[Path], *, root: Path, collection: str, on_file: Callable[[FileResult], None] | None = None
+    ) -> IngestReport:
+        """Ingest these files of one collection (an owner's upload), with sources named as `ingest root` names them.
+
+        `root` is the knowledge folder the files lie under, so a later ingest of the whole folder sees the same
+        documents at the same sources (unchanged, not new).
+        """
+        if not is_safe_name(collection):
+            msg = f"Collection name {collection!r} is not allowed: use letters, digits, '_' and '-' (at most 64)."
+            raise ValueError(msg)
+        started = time.perf_counter()
+        report = IngestReport()
+
+        def done(result: FileResult) -> None:
+            report.files.append(result)
+            if on_file:
+                on_file(result)
+
+        entries = []
+        for path in files:
+            entry = discover_entries(path, collection)
+            entries += [e._replace(root=root) for e in entry]
+        return self._run(entries, report, done, started, None, prune_roots=None)
+
+    def remove_document(self, doc_id: str) -> int:
+        """Delete every chunk of `doc_id` from the store (a retired routine); returns how many there were."""
+        state = self._load_state()
+        stored = state.get(doc_id)
+        if stored is None:
+            return 0
+        self._delete_where({"field": "meta.doc_id", "operator": "==", "value": doc_id})
+        sources = sorted(stored.sources())
+        result = FileResult(sources[0] if sources else doc_id, "removed", chunks=len(stored.chunks),
+                            reason="retired", doc_id=doc_id, collection=stored.collection())
+        record_status(self.settings, [result])
+        if hasattr(self.store, "flush"):
+            self.store.flush()
+        return len(stored.chunks)
+
+    def stored_documents(self) -> dict[str, dict[str, Any]]:
+        """doc_id -> its collection, title and source files, as the store holds them now (payloads only)."""
+        return {
+            doc_id: {"collection": stored.collection(), "title": str(stored.chunks[0].get("title") or doc_id),
+                     "sources": sorted(stored.sources())}
+            for doc_id, stored in self._load_state().items()
+        }
+
+    def _run(  # noqa: PLR0913 - the steps' shared state, passed once
+        self, entries: list[Entry], report: IngestReport, done: Callable[[FileResult], None], started: float,
+        on_chunks: Callable[[str, int, int], None] | None, *, prune_roots: list[Path] | None,
+    ) -> IngestReport:
         self._on_chunks = on_chunks
         state = self._load_state()
-        entries = [entry for root in roots for entry in discover_entries(root, collection)]
         homes = self._homes(entries, state)
         seen: dict[str, str] = {}
         pending: list[_Pending] = []
@@ -372,10 +444,11 @@ class Ingestor:
             self._write(pending, state, done, final=True)
         finally:
             self.worker.close()
-        if prune:
-            for result in self._prune(roots, state, seen):
+        if prune_roots is not None:
+            for result in self._prune(prune_roots, state, seen):
                 done(result)
         write_store_info(self.settings)
+        record_status(self.settings, report.files, roots=sorted({e.root for e in entries}))
         if hasattr(self.store, "flush"):
             self.store.flush()
         report.files.sort(key=lambda f: (f.status == "removed", f.path))
@@ -403,13 +476,14 @@ class Ingestor:
     ) -> "_Pending | FileResult":
         """Check, hash, convert and split one file; a FileResult when there is nothing to embed."""
         source = source_of(entry)
+        doc_id = entry.path.stem
+        ids = {"doc_id": doc_id, "collection": entry.collection}
         if entry.problem:
-            return FileResult(source, "failed", reason=entry.problem)
+            return FileResult(source, "failed", reason=entry.problem, **ids)
         if not is_safe_name(entry.collection):
             reason = (f"folder {entry.collection!r} is not a collection name: rename it to letters, digits, "
                       "'_' and '-' (at most 64)")
-            return FileResult(source, "failed", reason=reason)
-        doc_id = entry.path.stem
+            return FileResult(source, "failed", reason=reason, **ids)
         try:
             check_readable(entry.path, self.max_file_mb)
             if doc_id in seen:
@@ -422,26 +496,33 @@ class Ingestor:
                 raise ConversionError(msg)
             seen[doc_id] = source
             fhash = file_hash(entry.path, entry.ident)
+            side = _read_sidecar(entry.path)
+            if side is not None:
+                fhash = hashlib.sha256(f"{fhash}:".encode() + side).hexdigest()
             if stored and stored.complete_at(fhash) and stored.matches(fhash, source, entry.collection):
                 notes = []
                 if stored.other_hashes(fhash):
                     # Left by a run that was killed between writing a new version and removing the old tail.
                     self._delete_surplus(doc_id, fhash, len(stored.chunks) - stored.other_hashes(fhash))
                     notes.append("finished an interrupted update")
-                return FileResult(source, "unchanged", notes=notes)
+                return FileResult(source, "unchanged", notes=notes, **ids)
             src = self.worker.convert(ConvertJob(entry.path, entry.ident))
+            if side is not None:
+                apply_sidecar(src, parse_sidecar(side))
         except ConversionError as exc:
-            return FileResult(source, "failed", reason=str(exc))
+            return FileResult(source, "failed", reason=str(exc), **ids)
         except OSError as exc:
-            return FileResult(source, "failed", reason=f"cannot read file ({exc.strerror}): check its permissions")
+            return FileResult(source, "failed", reason=f"cannot read file ({exc.strerror}): check its permissions",
+                              **ids)
         ignored = _check_replaces(src, entry.collection, homes)
         if ignored:
             src.meta["replaces"] = ""  # stored empty, so retrieval never excludes another collection's routine
         docs = make_chunks(src, entry.collection, source, fhash)  # adds the flagged-lines note to src.notes
         notes = list(src.notes) + ([ignored] if ignored else [])
         if not docs:
-            return FileResult(source, "failed", reason="no text left after cleaning (only headers or page numbers?)")
-        result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=notes)
+            return FileResult(source, "failed", reason="no text left after cleaning (only headers or page numbers?)",
+                              **ids)
+        result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=notes, **ids)
         light = [_light(d.meta) for d in docs]
         written = stored.written(fhash, len(docs), source, entry.collection) if stored else {}
         left = [d for d in docs if written.get(d.meta["chunk"]) != d.meta["content_hash"]]
@@ -512,7 +593,8 @@ class Ingestor:
                 root = next((r for r in roots if _under(source, r)), None)
                 if root is not None and not (root.parent / source).exists():
                     self._delete_where({"field": "meta.doc_id", "operator": "==", "value": doc_id})
-                    results.append(FileResult(source, "removed", chunks=len(stored.chunks), reason="file is gone"))
+                    results.append(FileResult(source, "removed", chunks=len(stored.chunks), reason="file is gone",
+                                              doc_id=doc_id, collection=stored.collection()))
                     break
         return results
 
@@ -558,6 +640,70 @@ class Ingestor:
         if self._kill_at == (event, self._events[event]):
             logger.warning("killing the ingest at %s #%d (%s)", event, self._events[event], KILL_HOOK_ENV)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _read_sidecar(path: Path) -> bytes | None:
+    """The bytes of the routine's metadata file, or None when it has none (a link there is refused)."""
+    side = sidecar_of(path)
+    try:
+        return read_file(side)
+    except FileNotFoundError:
+        return None
+
+
+# --- what the last runs did to each file ------------------------------------------------------------------------
+
+def status_path(settings: Settings) -> Path:
+    """Where the outcome of each file's last ingest is kept: beside the embedded store, else in the data dir."""
+    return (settings.data_dir if settings.qdrant.url else settings.store_path) / INGEST_STATUS_FILE
+
+
+def read_status(settings: Settings) -> dict[str, dict[str, Any]]:
+    """source -> the outcome of that file's last ingest (status, reason, notes, doc_id, collection, times)."""
+    try:
+        data = json.loads(status_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def record_status(settings: Settings, results: list[FileResult], roots: list[Path] | None = None) -> None:
+    """Merge these outcomes into the status file (written by the one ingest holding the lock, atomically).
+
+    A removed document's entry goes, and so does a failure of a file under `roots` (the folders walked) that is no
+    longer there; an unchanged file keeps the time it was last ingested.
+    """
+    path = status_path(settings)
+    files = read_status(settings)
+    if not results and not files:
+        return
+    for source, last in list(files.items()):
+        if last.get("status") == "failed" and any(_under(source, r) for r in roots or []):
+            root = next(r for r in roots or [] if _under(source, r))
+            if not (root.parent / source).exists():
+                del files[source]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for r in results:
+        if r.status == "removed":
+            files.pop(r.path, None)
+            continue
+        before = files.get(r.path, {})
+        ingested_at = now if r.status == "ingested" else before.get("ingested_at", "")
+        files[r.path] = {
+            "doc_id": r.doc_id, "collection": r.collection, "status": r.status, "reason": r.reason,
+            "notes": r.notes, "chunks": r.chunks or before.get("chunks", 0), "pages": r.pages or before.get("pages", 0),
+            "checked_at": now, "ingested_at": ingested_at,
+        }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps({"files": files}, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("Could not record the ingest status in %s: %s", path, exc.strerror)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _under(source: str, root: Path) -> bool:

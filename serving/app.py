@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assist.errors import AssistError
 from assist.settings import Settings
+from owners.changes import ChangeLog
+from owners.uploads import RoutineDesk
 from serving.audit import AUDIT_FILE, AuditLog
 from serving.auth import routes as auth_routes
 from serving.auth.csrf import allowed_origins
@@ -24,7 +26,7 @@ from serving.deps import Services, get_serving_settings, get_settings
 from serving.errors import error_response
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
-from serving.routes import ask, feedback, health, openai_compat, pages
+from serving.routes import ask, feedback, health, openai_compat, owners, pages
 from serving.routes.pages import STATIC_DIR
 from serving.security import GuardMiddleware, RateLimiter
 from serving.server import install_log_redaction
@@ -131,10 +133,13 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         redoc_url=None,
     )
     app.state.services = services
+    app.state.routine_desk = RoutineDesk(
+        settings=settings, changes=ChangeLog(services.database), max_upload_mb=serving.max_upload_mb
+    )
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_serving_settings] = lambda: serving
     install_error_handlers(app)
-    for module in (pages, ask, openai_compat, feedback, health):
+    for module in (pages, ask, openai_compat, feedback, health, owners):
         app.include_router(module.router)
     if services.oidc is not None:
         app.include_router(auth_routes.router)
@@ -150,6 +155,8 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         sessions=services.sessions,
         public_paths=auth_routes.AUTH_PATHS if services.oidc is not None else frozenset(),
         origins=allowed_origins([serving.oidc.redirect_base_url, serving.public_url]),
+        upload_prefix="/api/owners/documents",
+        max_upload_bytes=int(serving.max_upload_mb * 1024 * 1024),
     )
     install_log_redaction()
     if serving.cors_origins:

@@ -75,6 +75,9 @@ class ServingSettings(BaseSettings):
     rate_per_minute: float = Field(default=60.0, description="Sustained requests per minute per token.")
     rate_burst: int = Field(default=20, description="Requests a token may make at once before the rate applies.")
     max_body_bytes: int = Field(default=64 * 1024, description="Largest request body accepted.")
+    max_upload_mb: float = Field(
+        default=20.0, gt=0, description="Largest routine file a content owner may upload from the owners' page."
+    )
     ask_workers: int | None = Field(
         default=None, description="Questions answered at once; default 1 for llama.cpp (not thread-safe), else 4."
     )

@@ -20,8 +20,11 @@ from serving.metrics import Metrics
 from serving.tokens import TOKEN_PREFIX, TokenInfo, TokenStore
 
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
+PUBLIC_PATHS = frozenset({"/", "/owners", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
 PUBLIC_PREFIXES = ("/static/",)
+#: Public pages that still learn who the caller is when a valid token comes with the request (the owners' page
+#: refuses staff roles then); without one, or with an invalid one, they are served as to anyone.
+IDENTIFIED_PAGES = frozenset({"/owners"})
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -130,6 +133,8 @@ class GuardMiddleware:
         sessions: SessionStore | None = None,
         public_paths: frozenset[str] = frozenset(),
         origins: frozenset[str] = frozenset(),
+        upload_prefix: str = "",
+        max_upload_bytes: int = 0,
     ):
         self.app = app
         self.sessions = sessions
@@ -137,6 +142,10 @@ class GuardMiddleware:
         self.public_paths = public_paths
         #: The service's own origins besides the one each request was sent to (see serving/auth/csrf.py).
         self.origins = origins
+        #: POSTs under this path take bodies up to `max_upload_bytes` (the owners' file uploads), the rest
+        #: `max_body_bytes`.
+        self.upload_prefix = upload_prefix
+        self.max_upload_bytes = max_upload_bytes
         self.tokens = tokens
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
@@ -174,11 +183,24 @@ class GuardMiddleware:
                 await _send_error(send, 429, f"Too many requests: try again in {retry} s.", {"retry-after": retry})
                 return
             scope.setdefault("state", {})["token"] = info
+        elif path in IDENTIFIED_PAGES:
+            # A page a browser navigates to: the caller, when known, by token or by sign-in session.
+            token = bearer_token(scope)
+            session_id = session_cookie(scope) if token is None and self.sessions is not None else None
+            if token:
+                info = self.tokens.verify(token)
+            else:
+                info = self.sessions.resolve(session_id) if self.sessions is not None and session_id else None
+            if info is not None:
+                scope.setdefault("state", {})["token"] = info
+        limit = self.max_body_bytes
+        if self.upload_prefix and scope["method"] == "POST" and path.startswith(self.upload_prefix):
+            limit = max(limit, self.max_upload_bytes)
         length = _content_length(scope)
-        if length is not None and length > self.max_body_bytes:
-            await _send_error(send, 413, f"The request body is {length} bytes: the limit is {self.max_body_bytes}.")
+        if length is not None and length > limit:
+            await _send_error(send, 413, f"The request body is {length} bytes: the limit is {limit}.")
             return
-        await self.app(scope, self._limit_receive(receive), send)
+        await self.app(scope, self._limit_receive(receive, limit), send)
 
     async def _caller(self, scope: Scope, send: Send) -> TokenInfo | None:
         """The caller of a protected path, from the bearer token or else the session cookie; None once refused."""
@@ -203,13 +225,12 @@ class GuardMiddleware:
             return None
         return info
 
-    def _limit_receive(self, receive: Receive) -> Receive:
+    def _limit_receive(self, receive: Receive, limit: int) -> Receive:
         """Counts a body sent without Content-Length (chunked) and stops it at the limit; a body that is not
         complete `body_timeout_s` after the headers gets 408 (a client that trickles its body holds no worker).
         """
         seen = 0
         done = False
-        limit = self.max_body_bytes
         timeout = self.body_timeout_s
         deadline = time.monotonic() + timeout
 

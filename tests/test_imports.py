@@ -1,10 +1,11 @@
-"""The core imports no surface: `assist` may be imported by ingest, serving and tui, never the other way round."""
+"""The core imports no surface: `assist` may be imported by ingest, serving, tui, qa and owners, never the other way
+round."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SURFACES = {"ingest", "serving", "tui", "qa"}
+SURFACES = {"ingest", "serving", "tui", "qa", "owners"}
 # The console script is the one composition root; it imports each surface inside its own command.
 EXCEPTIONS = {ROOT / "assist" / "cli.py"}
 

@@ -182,9 +182,12 @@ class EdgeDocumentStore:
 
     @property
     def version(self) -> str | None:
-        """Name of the version this store reads (or writes)."""
+        """Name of the version this store reads (or writes): in a pinned block, the pinned one."""
         if self._work is not None:
             return self._work.name
+        pins = getattr(self._local, "pins", None)
+        if pins:
+            return str(pins[-1].name)
         return self._open.name if self._open is not None else None
 
     @property

@@ -50,18 +50,24 @@ def scope_filter(collections: list[str], replaced: list[str]) -> dict[str, Any]:
 
 
 def replaced_doc_ids(payloads: list[dict[str, Any]], today: date | None = None) -> set[str]:
-    """Doc ids that a stored document replaces (meta `replaces`) and whose replacement is already in force.
+    """Doc ids not in force today: those a stored document replaces (meta `replaces`) once the replacement is in
+    force, and the replacements themselves while their `valid_from` lies in the future.
 
     A replacement whose `valid_from` lies in the future does not yet replace anything: until that day the older
-    routine is the one that applies.
+    routine is the one that applies, and the new one is not answered from (it is stored early so that it takes
+    over on the day without anyone running an ingest).
     """
     day = (today or date.today()).isoformat()
     out: set[str] = set()
     for p in payloads:
         meta = p.get("meta", p)
         old = str(meta.get("replaces") or "").strip()
-        if old and old != meta.get("doc_id") and str(meta.get("valid_from") or "") <= day:
+        if not old or old == meta.get("doc_id"):
+            continue
+        if str(meta.get("valid_from") or "") <= day:
             out.add(old)
+        else:
+            out.add(str(meta.get("doc_id")))
     return out
 
 
@@ -202,7 +208,7 @@ class ScopedRetriever:
         self.language_rank = language_rank
         self.lexical_languages = lexical_languages
         self.replaced_ttl_s = replaced_ttl_s
-        self._replaced: tuple[float, list[str]] | None = None
+        self._replaced: tuple[float, list[str], str | None] | None = None
         self._languages: tuple[float, list[str]] | None = None
         self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -281,11 +287,14 @@ class ScopedRetriever:
     def replaced(self) -> list[str]:
         """Doc ids replaced by a newer routine in force; read from the store at most once per `replaced_ttl_s`."""
         now = time.monotonic()
+        store = self.document_store
+        # A newly published store version (an owner's upload or retirement) is read at once, not after the ttl.
+        version = store.version if isinstance(store, EdgeDocumentStore) and store.exists() else None
         with self._lock:
-            if self._replaced is not None and now - self._replaced[0] < self.replaced_ttl_s:
+            if (self._replaced is not None and now - self._replaced[0] < self.replaced_ttl_s
+                    and self._replaced[2] == version):
                 return self._replaced[1]
         flt = {"field": "meta.replaces", "operator": "!=", "value": ""}
-        store = self.document_store
         if isinstance(store, EdgeDocumentStore):
             fields = ["meta.replaces", "meta.doc_id", "meta.valid_from", "meta.collection"]
             payloads = store.filter_payloads(flt, fields=fields) if store.exists() else []
@@ -307,7 +316,7 @@ class ScopedRetriever:
         ]
         ids = sorted(replaced_doc_ids(payloads))
         with self._lock:
-            self._replaced = (now, ids)
+            self._replaced = (now, ids, version)
         return ids
 
     def languages(self) -> list[str]:

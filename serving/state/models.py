@@ -110,3 +110,23 @@ class PendingLogin(Base):
     next_path: Mapped[str] = mapped_column(Text)
     created: Mapped[str] = mapped_column(Text)
     expires: Mapped[str] = mapped_column(Text, index=True)
+
+
+class OwnerChange(Base):
+    """A routine added, replaced or retired by a content owner: what changed and who changed it."""
+
+    __tablename__ = "owner_changes"
+    __table_args__ = (CheckConstraint("action IN ('add', 'replace', 'retire')", name="action"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[str] = mapped_column(Text, index=True)
+    token_id: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    collection: Mapped[str] = mapped_column(Text, index=True)
+    doc_id: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The source file, as the store names it (for a retirement: the file that was moved out of the knowledge).
+    source: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: JSON object: chunks removed, the replaced doc id, valid_from, where the retired file was kept, ...
+    detail: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")

@@ -76,7 +76,9 @@ def test_a_replaced_routine_is_never_retrieved(kind, mode, tmp_path):
 def test_a_replacement_not_yet_in_force_leaves_the_older_routine_in_use(tmp_path):
     store = make_store("edge", tmp_path, sick_docs(newer_valid_from="2999-01-01"))
     got = ScopedRetriever(document_store=store, top_k=5).run(**query("hemma efter kräkning"))["documents"]
-    assert "sjuk-2023" in {d.meta["doc_id"] for d in got}
+    ids = {d.meta["doc_id"] for d in got}
+    assert "sjuk-2023" in ids
+    assert "sjuk-2024" not in ids  # the replacement is stored early, and answered from only from its day
 
 
 def test_replaced_doc_ids_reads_replaces_and_valid_from():
@@ -86,7 +88,8 @@ def test_replaced_doc_ids_reads_replaces_and_valid_from():
         {"meta": {"doc_id": "d", "replaces": "", "valid_from": "2020-01-01"}},
         {"meta": {"doc_id": "e", "replaces": "e", "valid_from": "2020-01-01"}},
     ]
-    assert replaced_doc_ids(payloads, today=date(2024, 12, 1)) == {"a"}
+    # Before its day, "c" is not in force (and "x" still is); from its day, "c" replaces "x".
+    assert replaced_doc_ids(payloads, today=date(2024, 12, 1)) == {"a", "c"}
     assert replaced_doc_ids(payloads, today=date(2025, 1, 1)) == {"a", "x"}
 
 
