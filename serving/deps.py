@@ -11,6 +11,7 @@ from assist.schemas import Answer
 from assist.settings import Settings
 from serving.audit import AuditLog
 from serving.config import ServingSettings
+from serving.counters import Counters
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
 from serving.service import AskService
@@ -42,6 +43,8 @@ class Services:
     audit: AuditLog
     feedback: FeedbackStore
     metrics: Metrics
+    #: Rate buckets and slots: this process's own, or Redis's shared by every replica.
+    counters: Counters
 
     def record_answer(self, *, route: str, token: TokenInfo, request_id: str, started: float, answer: Answer) -> None:
         """Audit and count a delivered answer; remember it for feedback."""
