@@ -121,7 +121,7 @@ class RedisSettings(BaseModel):
     )
     prefix: str = Field(default="assist:", description="Prefix of every key, so that one Redis can serve several.")
     lease_s: float = Field(
-        default=30.0, gt=0,
+        default=10.0, gt=0,
         description="A slot held by a replica that died frees itself this long after its last renewal.",
     )
 

@@ -175,7 +175,7 @@ class RedisCounters:
 
     shared = True
 
-    def __init__(self, *, url: str, prefix: str = "assist:", lease_s: float = 30.0, timeout_s: float = 2.0):
+    def __init__(self, *, url: str, prefix: str = "assist:", lease_s: float = 10.0, timeout_s: float = 2.0):
         self.url = url
         self.prefix = prefix
         self.lease_ms = int(lease_s * 1000)
@@ -244,12 +244,17 @@ class RedisCounters:
             held.discard(lease)
             if not held:
                 del self._held[name]
-        try:
-            await self._redis().zrem(self._key(name), lease)
-        except RedisError as exc:
-            # Not renewed any more, so the slot frees itself when the lease runs out.
-            logger.warning("Could not give back a slot of %s (%s): it frees itself within %d ms",
-                           name, type(exc).__name__, self.lease_ms)
+        # Tried twice: a slot left behind counts against its caller until its lease runs out.
+        for attempt in (1, 2):
+            try:
+                await self._redis().zrem(self._key(name), lease)
+            except RedisError as exc:
+                if attempt == 2:
+                    # Not renewed any more, so the slot frees itself when the lease runs out.
+                    logger.warning("Could not give back a slot of %s (%s): it frees itself within %d ms",
+                                   name, type(exc).__name__, self.lease_ms)
+            else:
+                return
 
     async def held(self, name: str) -> int:
         return int(await self._run("count", [self._key(name)], []))

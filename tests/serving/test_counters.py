@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 FALL = "Vad gör jag om en brukare har ramlat?"
 #: Short leases so that a dead holder's slots free themselves within seconds.
-LEASE_S = 1.5
+LEASE_S = 3.0
 
 
 @contextmanager
