@@ -178,10 +178,11 @@ def replicas_section(r: dict[str, Any] | None) -> list[str]:
             f"Rows: {rows['answers_acknowledged']} answers acknowledged, {rows['audit_rows_missing']} without their "
             f"audit entry; {rows['ratings_acknowledged']} ratings acknowledged, {rows['rating_rows_missing']} not "
             f"stored; {rows['audit_rows_without_acknowledgement']} audit entries for answers the caller never got "
-            "(written by the killed replica just before it died).", "",
-            "Two replicas on the same 2 cores cannot answer faster than one: each answer is CPU work, so the second "
-            "replica only splits the same cores. What the run shows is the failure handling; the throughput gain "
-            "of replicas needs a core budget per replica (see docs/deploy.md).", "",
+            "(written, then the reply was lost with the replica).", "",
+            "Both replicas share the same 2 cores, so the answers/s comparison says little about what a second "
+            "machine adds: each answer is CPU work, and with other jobs on the machine (load average below) a "
+            "second process mostly gets a larger share of a contended CPU. The one-replica HTTP benchmark above, "
+            "on a quieter machine, is the capacity figure. What this run shows is the failure handling.", "",
             f"Load average (1/5/15 min) {load_before[0]}/{load_before[1]}/{load_before[2]} before and "
             f"{load_after[0]}/{load_after[1]}/{load_after[2]} after. Machine: {machine_line(r)}.", ""]
 
