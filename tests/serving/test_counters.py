@@ -34,15 +34,17 @@ LEASE_S = 3.0
 
 @contextmanager
 def two_apps(built_store: Path, tmp_path: Path, redis_url: str | None, serving: ServingSettings,
-             **generator: object) -> Iterator[tuple[Api, Api]]:
-    """Two app instances as two replicas: one database, one Redis, each its own copy of the store."""
+             database_url: str | None = None, **generator: object) -> Iterator[tuple[Api, Api]]:
+    """Two app instances as two replicas: one database (PostgreSQL as in production, or a SQLite file), one Redis,
+    each its own copy of the store.
+    """
     with ExitStack() as stack:
         apps = []
         for name in ("a", "b"):
             store = tmp_path / name / "qdrant"
             shutil.copytree(built_store, store)
             settings = Settings(
-                data_dir=tmp_path, qdrant=QdrantSettings(path=store), database=DatabaseSettings(),
+                data_dir=tmp_path, qdrant=QdrantSettings(path=store), database=DatabaseSettings(url=database_url),
                 generator=GeneratorSettings(**generator),  # type: ignore[arg-type]
                 redis=RedisSettings(url=redis_url),
             )
@@ -132,9 +134,11 @@ class TestRedisCounters:
         assert isinstance(counters_for(RedisSettings(url="redis://127.0.0.1:6379/0")), RedisCounters)
 
 
-def test_two_app_instances_share_one_rate_limit(built_store: Path, tmp_path: Path, redis_url: str) -> None:
+def test_two_app_instances_share_one_rate_limit(
+    built_store: Path, tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
     serving = ServingSettings(rate_per_minute=0.5, rate_burst=3)
-    with two_apps(built_store, tmp_path, redis_url, serving) as (a, b):
+    with two_apps(built_store, tmp_path, redis_url, serving, postgres_url) as (a, b):
         admin = a.token("admin")
         statuses = [api.client.get("/api/feedback/export", headers=admin).status_code for api in (a, b, a)]
         assert statuses == [200, 200, 200]
@@ -158,12 +162,14 @@ def test_in_process_counters_are_per_instance(built_store: Path, tmp_path: Path)
 
 
 def test_two_app_instances_share_a_tokens_questions_in_flight_and_the_llm_cap(
-    built_store: Path, tmp_path: Path, redis_url: str, held_llm: HeldLLM  # noqa: F811 - the fixture
+    built_store: Path, tmp_path: Path, redis_url: str, postgres_url: str,
+    held_llm: HeldLLM,  # noqa: F811 - the fixture
 ) -> None:
     serving = ServingSettings(rate_per_minute=6000, rate_burst=1000, max_generator_in_flight=3,
                               max_in_flight_per_token=2)
     llm = {"backend": "openai", "api_base_url": held_llm.base_url, "model": "stand-in", "timeout_s": SAFETY_S}
-    with two_apps(built_store, tmp_path, redis_url, serving, **llm) as (a, b), ThreadPoolExecutor(4) as pool:
+    with two_apps(built_store, tmp_path, redis_url, serving, postgres_url, **llm) as (a, b), \
+            ThreadPoolExecutor(4) as pool:
         x, y, z = a.token(), a.token(), b.token()
 
         def ask(api: Api, headers: dict[str, str]):  # type: ignore[no-untyped-def]
