@@ -112,6 +112,20 @@ class DatabaseSettings(BaseModel):
     )
 
 
+class RedisSettings(BaseModel):
+    """Counters shared by the service's replicas (rate limits, questions and answers in flight); unset: in-process."""
+
+    url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0) shared by every replica; default counters in each process.",
+    )
+    prefix: str = Field(default="assist:", description="Prefix of every key, so that one Redis can serve several.")
+    lease_s: float = Field(
+        default=10.0, gt=0,
+        description="A slot held by a replica that died frees itself this long after its last renewal.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested groups use `__`, e.g. ASSIST_GENERATOR__BACKEND=openai."""
 
@@ -131,6 +145,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     ingest: IngestSettings = IngestSettings()
     database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
 
     @property
     def store_path(self) -> Path:

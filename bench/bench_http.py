@@ -102,12 +102,14 @@ def build_store(corpus: Path, data_dir: Path) -> float:
     return time.perf_counter() - started
 
 
-def make_tokens(data_dir: Path, n: int) -> list[tuple[str, str]]:
+def make_tokens(data_dir: Path, n: int, database_url: str | None = None) -> list[tuple[str, str]]:
+    """`n` tokens spread over the roles, in the data dir's SQLite file or the database at `database_url`."""
     from serving.app import SQLITE_FILE  # noqa: PLC0415
+    from serving.state import Database  # noqa: PLC0415
     from serving.tokens import TokenStore  # noqa: PLC0415
 
     roles = list(QUESTIONS)
-    store = TokenStore(data_dir / SQLITE_FILE)
+    store = TokenStore(Database(database_url) if database_url else data_dir / SQLITE_FILE)
     tokens = [(roles[i % len(roles)], store.create(roles[i % len(roles)])[1]) for i in range(n)]
     store.close()
     return tokens
@@ -129,11 +131,13 @@ async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -
 
 
 async def user(client: httpx.AsyncClient, role: str, token: str, until: float, rng: random.Random, *,
-               out: list[dict[str, Any]]) -> None:
+               out: list[dict[str, Any]], feedback_share: float = 0.0,
+               feedback_out: list[dict[str, Any]] | None = None) -> None:
+    """Ask back to back until `until`; rate a `feedback_share` of the answers (each rating into `feedback_out`)."""
     headers = {"Authorization": f"Bearer {token}"}
     while time.monotonic() < until:
         question = rng.choice(QUESTIONS[role])
-        started = time.perf_counter()
+        started, began = time.perf_counter(), time.monotonic()
         try:
             resp = await client.post("/api/ask", json={"question": question}, headers=headers)
             status = resp.status_code
@@ -144,7 +148,53 @@ async def user(client: httpx.AsyncClient, role: str, token: str, until: float, r
         out.append({
             "status": status, "latency_s": time.perf_counter() - started, "error": error,
             "refused": body.get("refused"), "timings": body.get("timings", {}),
+            "request_id": body.get("request_id"), "began": began, "ended": time.monotonic(),
         })
+        if feedback_out is not None and status == 200 and rng.random() < feedback_share:
+            await rate(client, headers, body["request_id"], rng, feedback_out)
+
+
+async def rate(client: httpx.AsyncClient, headers: dict[str, str], request_id: str, rng: random.Random,
+               out: list[dict[str, Any]]) -> None:
+    """A thumbs up or down on one answer; the row says whether the service acknowledged it (201) and its id."""
+    began = time.monotonic()
+    try:
+        resp = await client.post("/api/feedback", json={"request_id": request_id, "rating": rng.choice(["up", "down"])},
+                                 headers=headers)
+        status, feedback_id = resp.status_code, (resp.json().get("feedback_id") if resp.status_code == 201 else None)
+    except httpx.HTTPError:
+        status, feedback_id = 0, None
+    out.append({"status": status, "feedback_id": feedback_id, "began": began, "ended": time.monotonic()})
+
+
+def start_server(work: Path, port: int, args: argparse.Namespace,
+                 extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`assist serve` on 127.0.0.1:`port` over the store in `work`, extractive generator, per-token limit raised."""
+    env = os.environ | {
+        "HF_HUB_OFFLINE": "1", "ASSIST_DATA_DIR": str(work), "ASSIST_QDRANT__PATH": str(work / "qdrant"),
+        "ASSIST_GENERATOR__BACKEND": "extractive", "ASSIST_SERVE__HOST": HOST, "ASSIST_SERVE__PORT": str(port),
+        # Each simulated user asks back to back, far above a person's pace: the per-token limit is raised so
+        # that it measures the service, not the limiter.
+        "ASSIST_SERVE__RATE_PER_MINUTE": str(args.rate_per_minute), "ASSIST_SERVE__RATE_BURST": "1000",
+        **(extra_env or {}),
+    }
+    if args.workers:
+        env["ASSIST_SERVE__ASK_WORKERS"] = str(args.workers)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-c", "from serving.cli import serve; serve(log_level='warning')"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def latency_summary(results: list[dict[str, Any]]) -> dict[str, float | None]:
+    """p50, p95, p99 and mean in ms of the answered requests."""
+    latencies = [r["latency_s"] * 1000 for r in results if r["status"] == 200]
+    return {
+        "p50": round(percentile(latencies, 0.50), 1) if latencies else None,
+        "p95": round(percentile(latencies, 0.95), 1) if latencies else None,
+        "p99": round(percentile(latencies, 0.99), 1) if latencies else None,
+        "mean": round(statistics.fmean(latencies), 1) if latencies else None,
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,19 +208,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ingest_s = build_store(args.corpus, work)
         tokens = make_tokens(work, args.users)
         port = free_port()
-        env = os.environ | {
-            "HF_HUB_OFFLINE": "1", "ASSIST_DATA_DIR": str(work), "ASSIST_QDRANT__PATH": str(work / "qdrant"),
-            "ASSIST_GENERATOR__BACKEND": "extractive", "ASSIST_SERVE__HOST": HOST, "ASSIST_SERVE__PORT": str(port),
-            # Each simulated user asks back to back, far above a person's pace: the per-token limit is raised so
-            # that it measures the service, not the limiter.
-            "ASSIST_SERVE__RATE_PER_MINUTE": str(args.rate_per_minute), "ASSIST_SERVE__RATE_BURST": "1000",
-        }
-        if args.workers:
-            env["ASSIST_SERVE__ASK_WORKERS"] = str(args.workers)
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-c", "from serving.cli import serve; serve(log_level='warning')"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        proc = start_server(work, port, args)
         base = f"http://{HOST}:{port}"
         try:
             await wait_ready(base, proc, timeout=120)
@@ -197,7 +235,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
     ok = [r for r in results if r["status"] == 200]
-    latencies = [r["latency_s"] * 1000 for r in ok]
     stages: dict[str, list[float]] = {}
     for r in ok:
         for stage, ms in r["timings"].items():
@@ -213,12 +250,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": len(results) - len(ok),
         "error_kinds": dict(Counter(f"{r['status']} {r['error'][:80]}" for r in results if r["status"] != 200)),
         "requests_per_s": round(len(ok) / wall, 1),
-        "latency_ms": {
-            "p50": round(percentile(latencies, 0.50), 1) if latencies else None,
-            "p95": round(percentile(latencies, 0.95), 1) if latencies else None,
-            "p99": round(percentile(latencies, 0.99), 1) if latencies else None,
-            "mean": round(statistics.fmean(latencies), 1) if latencies else None,
-        },
+        "latency_ms": latency_summary(results),
         "refused_share": round(sum(bool(r["refused"]) for r in ok) / len(ok), 2) if ok else None,
         "server_cpu_cores_busy": round(server_cpu / wall, 2),
         "stage_ms_mean": {k: round(statistics.fmean(v), 1) for k, v in sorted(stages.items())},

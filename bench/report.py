@@ -151,6 +151,42 @@ def http_section(h: dict[str, Any] | None) -> list[str]:
             "the answer itself takes the time in the table above.", "", f"Machine: {machine_line(h)}.", ""]
 
 
+def replicas_section(r: dict[str, Any] | None) -> list[str]:
+    if r is None:
+        return ["## Replicas behind HAProxy", "", "No result (bench/results/replicas.json is missing).", ""]
+    one, two, rows = r["one_replica_direct"], r["two_replicas_haproxy"], r["rows"]
+    before, after = two["before_kill"], two["after_kill"]
+    load_before, load_after = r["load_average_before_after"]
+    down = two["haproxy_marked_down_after_s"]
+    return ["## Replicas behind HAProxy", "",
+            f"`bench/bench_replicas.py`: {r['users']} simulated users (a {r['feedback_share']:.0%} share of answers "
+            "also rated), extractive generator, `knowledge/`; two `assist serve` replicas sharing PostgreSQL 15 and "
+            "Redis, each with its own copy of the store, behind Debian's haproxy running `deploy/haproxy.cfg`. "
+            f"One replica got SIGKILL {two['kill_at_s']} s into the {two['duration_s']} s run; haproxy marked it "
+            f"down {down} s later. Everything (both replicas, PostgreSQL, Redis, haproxy and the load generator) "
+            "shared one 2-core machine.", "",
+            "| setup | answers/s | p95 | errors |", "| --- | --- | --- | --- |",
+            f"| one replica alone, direct ({one['seconds']} s) | {one['answers_per_s']} | {one['p95_ms']} ms | "
+            f"{one['errors']} of {one['requests']} |",
+            f"| two replicas behind haproxy, before the kill ({before['seconds']} s) | {before['answers_per_s']} | "
+            f"{before['p95_ms']} ms | {before['errors']} of {before['requests']} |",
+            f"| one replica left behind haproxy, after the kill ({after['seconds']} s) | {after['answers_per_s']} | "
+            f"{after['p95_ms']} ms | {after['errors']} of {after['requests']} |", "",
+            f"Requests that failed after the kill: {two['failed_while_replica_down']} answers and "
+            f"{two['ratings_failed_while_replica_down']} ratings (haproxy retried "
+            f"{two['haproxy_backend'].get('redispatches', 0)} requests on the other replica). "
+            f"Rows: {rows['answers_acknowledged']} answers acknowledged, {rows['audit_rows_missing']} without their "
+            f"audit entry; {rows['ratings_acknowledged']} ratings acknowledged, {rows['rating_rows_missing']} not "
+            f"stored; {rows['audit_rows_without_acknowledgement']} audit entries for answers the caller never got "
+            "(written, then the reply was lost with the replica).", "",
+            "Both replicas share the same 2 cores, so the answers/s comparison says little about what a second "
+            "machine adds: each answer is CPU work, and with other jobs on the machine (load average below) a "
+            "second process mostly gets a larger share of a contended CPU. The one-replica HTTP benchmark above, "
+            "on a quieter machine, is the capacity figure. What this run shows is the failure handling.", "",
+            f"Load average (1/5/15 min) {load_before[0]}/{load_before[1]}/{load_before[2]} before and "
+            f"{load_after[0]}/{load_after[1]}/{load_after[2]} after. Machine: {machine_line(r)}.", ""]
+
+
 def ingest_section(i: dict[str, Any] | None) -> list[str]:
     if i is None:
         return ["## Ingest", "", "No result (bench/results/ingest.json is missing, or bench_ingest.py is absent).",
@@ -250,7 +286,7 @@ def main() -> int:
              *[f"| {t} | {goal} | {got} | {yes(ok)}{busy if ok is False else ''} |" for t, goal, got, ok in targets],
              "",
              *ingest_section(ingest), *retrieval_section(retrieval), *answer_section(answer), *http_section(http),
-             *gpu_section()]
+             *replicas_section(load("replicas")), *gpu_section()]
     (DOCS / "README.md").write_text("\n".join(lines), encoding="utf-8")
     print(DOCS / "README.md")  # noqa: T201
     return 0

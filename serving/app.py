@@ -22,6 +22,7 @@ from serving.auth.csrf import allowed_origins
 from serving.auth.oidc import OIDCClient
 from serving.auth.sessions import SessionStore
 from serving.config import ServingSettings
+from serving.counters import counters_for
 from serving.deps import Services, get_serving_settings, get_settings
 from serving.errors import error_response
 from serving.feedback import FeedbackStore
@@ -42,6 +43,7 @@ __all__ = ["AUDIT_FILE", "SQLITE_FILE", "build_services", "create_app"]
 def build_services(settings: Settings, serving: ServingSettings) -> Services:
     """The stores and the answering service of one app (cheap: no model is loaded and no database is opened here)."""
     database = database_for(settings)
+    counters = counters_for(settings.redis)
     return Services(
         settings=settings,
         serving=serving,
@@ -53,12 +55,14 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
             busy_policy=serving.busy_policy,
             retry_after_s=serving.busy_retry_after_s,
             max_in_flight_per_caller=serving.max_in_flight_per_token,
+            counters=counters,
         ),
         database=database,
         tokens=TokenStore(database, roles=settings.roles),
         audit=AuditLog(database),
         feedback=FeedbackStore(database),
         metrics=Metrics(),
+        counters=counters,
         sessions=(SessionStore(database, lifetime_s=serving.oidc.session_lifetime_s, roles=settings.roles)
                   if serving.oidc.enabled else None),
         oidc=OIDCClient(settings=serving.oidc) if serving.oidc.enabled else None,
@@ -73,9 +77,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services: Services = app.state.services
     await anyio.to_thread.run_sync(services.database.ensure_current)
     await anyio.to_thread.run_sync(services.asker.start)
+    await services.counters.start()
     try:
         yield
     finally:
+        await services.counters.close()
         await anyio.to_thread.run_sync(services.asker.close)
         services.database.close()
 
@@ -147,7 +153,7 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
     app.add_middleware(
         GuardMiddleware,
         tokens=services.tokens,
-        limiter=RateLimiter(serving.rate_per_minute, serving.rate_burst),
+        limiter=RateLimiter(serving.rate_per_minute, serving.rate_burst, counters=services.counters),
         max_body_bytes=serving.max_body_bytes,
         metrics=services.metrics,
         hsts=serving.hsts,

@@ -13,6 +13,7 @@ from serving.audit import AuditLog
 from serving.auth.oidc import OIDCClient
 from serving.auth.sessions import SessionStore
 from serving.config import ServingSettings
+from serving.counters import Counters
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
 from serving.service import AskService
@@ -44,6 +45,8 @@ class Services:
     audit: AuditLog
     feedback: FeedbackStore
     metrics: Metrics
+    #: Rate buckets and slots: this process's own, or Redis's shared by every replica.
+    counters: Counters
     #: Signed-in browsers' sessions and the provider: both None unless ASSIST_OIDC__ISSUER is set.
     sessions: SessionStore | None = None
     oidc: OIDCClient | None = None

@@ -3,6 +3,7 @@ rate limit, cross-site checks for cookie-authenticated requests, body size and d
 """
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -13,11 +14,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assist.errors import BackendUnavailableError
 from serving.auth.csrf import CROSS_SITE, UNSAFE_METHODS, same_origin
 from serving.auth.sessions import SESSION_COOKIE, SessionStore
+from serving.counters import Counters, bucket_wait
 from serving.errors import error_body
 from serving.metrics import Metrics
 from serving.tokens import TOKEN_PREFIX, TokenInfo, TokenStore
+
+logger = logging.getLogger(__name__)
+
+COUNTERS_DOWN = "The service cannot reach its shared counters right now: try again in a few seconds."
 
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
 PUBLIC_PATHS = frozenset({"/", "/owners", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
@@ -47,23 +54,26 @@ def is_public(path: str) -> bool:
 
 
 class RateLimiter:
-    """A token bucket per token id: `burst` requests at once, then `per_minute` sustained."""
+    """A token bucket per token id: `burst` requests at once, then `per_minute` sustained.
 
-    def __init__(self, per_minute: float, burst: int):
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
+    With shared counters (Redis) the buckets are every replica's: a token gets its rate once, not once per replica.
+    """
+
+    def __init__(self, per_minute: float, burst: int, *, counters: Counters | None = None):
+        self.per_minute = per_minute
+        self.burst = burst
+        self.counters = counters if counters is not None and counters.shared else None
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def allow(self, key: str, now: float | None = None) -> float:
-        """0 when the request may go ahead, else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        level, last = self._buckets.get(key, (self.burst, now))
-        level = min(self.burst, level + (now - last) * self.rate)
-        if level >= 1.0:
-            self._buckets[key] = (level - 1.0, now)
-            return 0.0
-        self._buckets[key] = (level, now)
-        return (1.0 - level) / self.rate if self.rate > 0 else 60.0
+        """This process's bucket: 0 when the request may go ahead, else the seconds to wait."""
+        return bucket_wait(self._buckets, key, self.per_minute, self.burst, time.monotonic() if now is None else now)
+
+    async def check(self, key: str) -> float:
+        """0 when the request may go ahead, else the seconds to wait; the shared bucket when there is one."""
+        if self.counters is None:
+            return self.allow(key)
+        return await self.counters.rate(key, self.per_minute, self.burst)
 
 
 #: Query parameters that would carry a token; a URL ends up in access logs, proxies' logs and browser history.
@@ -176,7 +186,12 @@ class GuardMiddleware:
             info = await self._caller(scope, send)
             if info is None:
                 return
-            wait = self.limiter.allow(info.token_id)
+            try:
+                wait = await self.limiter.check(info.token_id)
+            except BackendUnavailableError as exc:
+                logger.error("Rate limit not checked: %s", exc)  # noqa: TRY400 - a known state, no traceback
+                await _send_error(send, 503, COUNTERS_DOWN, {"retry-after": "5"})
+                return
             if wait > 0:
                 self.metrics.rate_limited.inc()
                 retry = str(max(1, round(wait)))

@@ -26,6 +26,7 @@ from assist.languages import phrase
 from assist.pipeline import Assistant, build_answer_pipeline
 from assist.schemas import Answer
 from assist.settings import Settings
+from serving.counters import Counters
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,16 @@ class FairScheduler:
     one served longest ago: a caller who floods the service waits behind everyone else's next question, and
     another caller's question waits at most for a running one to finish. Past `max_waiting` questions waiting in
     all, a caller gets BusyError. Runs on the event loop only, so plain counters are enough.
+
+    With shared `counters` (Redis), a caller's share counts its questions on every replica: each question holds a
+    lease on one of the caller's `per_caller` slots there; the worker slots stay this replica's own.
     """
 
-    def __init__(self, workers: int, *, per_caller: int | None, max_waiting: int, retry_after_s: int):
+    def __init__(self, workers: int, *, per_caller: int | None, max_waiting: int, retry_after_s: int,
+                 counters: Counters | None = None):
         self.workers = workers
         self.per_caller = per_caller
+        self.counters = counters if counters is not None and counters.shared else None
         self.max_waiting = max_waiting
         self.retry_after_s = retry_after_s
         self.running = 0
@@ -92,18 +98,37 @@ class FairScheduler:
         """Questions of `caller` running or waiting."""
         return self._running_by.get(caller, 0) + len(self._waiting.get(caller, ()))
 
-    def check(self, caller: str) -> None:
+    async def check(self, caller: str) -> None:
         """Raise CallerBusyError when `caller` has its share in flight now: a stream is refused before it starts.
 
         The slot itself checks again; this only lets a streamed answer get a 429 status instead of an error event.
         """
-        if self.per_caller is not None and self.in_flight(caller) >= self.per_caller:
+        if self.per_caller is None:
+            return
+        held = await self.counters.held(caller_key(caller)) if self.counters else self.in_flight(caller)
+        if held >= self.per_caller:
             raise CallerBusyError(self.per_caller, self.retry_after_s)
 
     @asynccontextmanager
     async def slot(self, caller: str) -> AsyncIterator[None]:
         """Hold one worker slot for `caller`; raises at once when the caller or the queue is over its limit."""
-        self.check(caller)
+        lease = None
+        if self.counters is not None and self.per_caller is not None:
+            lease = await self.counters.take(caller_key(caller), self.per_caller)
+            if lease is None:
+                raise CallerBusyError(self.per_caller, self.retry_after_s)
+        elif self.per_caller is not None and self.in_flight(caller) >= self.per_caller:
+            raise CallerBusyError(self.per_caller, self.retry_after_s)
+        try:
+            async with self._worker(caller):
+                yield
+        finally:
+            if lease is not None and self.counters is not None:
+                await self.counters.give_back(caller_key(caller), lease)
+
+    @asynccontextmanager
+    async def _worker(self, caller: str) -> AsyncIterator[None]:
+        """One of this replica's worker slots, given fairly between the callers waiting for one."""
         if self.running < self.workers and not self._waiting:
             self._take(caller)
         else:
@@ -163,6 +188,15 @@ class FairScheduler:
             ticket.set_result(None)
 
 
+def caller_key(caller: str) -> str:
+    """The shared counter of one caller's questions in flight."""
+    return f"caller:{caller}"
+
+
+#: The shared counter of answers in flight to the LLM generator (one pool of LLM replicas behind every API replica).
+GENERATOR_KEY = "generator"
+
+
 class GeneratorBusyError(HTTPException, BusyError):
     """The LLM generator already has as many answers in flight as it may.
 
@@ -202,9 +236,12 @@ class AskService:
     def __init__(
         self, settings: Settings, *, workers: int | None = None, max_waiting: int = 256,
         max_generator_in_flight: int | None = None, busy_policy: str | None = None, retry_after_s: int | None = None,
-        max_in_flight_per_caller: int | None = 2,
+        max_in_flight_per_caller: int | None = 2, counters: Counters | None = None,
     ):
         self.settings = settings
+        #: Shared by every replica when Redis is configured: the generator cap is then the LLM pool's, not this
+        #: replica's, and a caller's share counts its questions on every replica.
+        self.counters = counters if counters is not None and counters.shared else None
         backend = settings.generator.backend
         cap = max_generator_in_flight
         if cap is None and backend == "openai":
@@ -227,7 +264,8 @@ class AskService:
         #: Threads for the answers; the scheduler admits at most `workers` at once, so this never makes one wait.
         self.limiter = anyio.CapacityLimiter(workers)
         self.scheduler = FairScheduler(
-            workers, per_caller=max_in_flight_per_caller, max_waiting=max_waiting, retry_after_s=self.retry_after_s
+            workers, per_caller=max_in_flight_per_caller, max_waiting=max_waiting, retry_after_s=self.retry_after_s,
+            counters=self.counters,
         )
         self.max_waiting = max_waiting
         #: Answers holding a generator slot; changed only on the event loop, so a plain counter is enough.
@@ -291,8 +329,14 @@ class AskService:
             raise BusyError(msg)
         if self.generator_cap is None:
             return await self._answer(self.assistant, question, role, options, callback)
-        # Admission: take a generator slot without waiting; no await between the check and the increment.
-        if self.generator_in_flight >= self.generator_cap:
+        # Admission: take a generator slot without waiting; locally, no await between the check and the increment.
+        lease = None
+        if self.counters is not None:
+            lease = await self.counters.take(GENERATOR_KEY, self.generator_cap)
+            admitted = lease is not None
+        else:
+            admitted = self.generator_in_flight < self.generator_cap
+        if not admitted:
             self.busy_answers += 1
             if self.busy_policy == "extractive" and self.extractive is not None:
                 answer = await self._answer(self.extractive, question, role, options, callback, llm=False)
@@ -306,6 +350,8 @@ class AskService:
             return await self._answer(self.assistant, question, role, options, callback)
         finally:
             self.generator_in_flight -= 1
+            if lease is not None and self.counters is not None:
+                await self.counters.give_back(GENERATOR_KEY, lease)
 
     async def _answer(
         self, assistant: Assistant, question: str, role: str, options: AskOptions,
@@ -353,8 +399,20 @@ class AskService:
 
     # --- readiness ---------------------------------------------------------------------------------------------------
     async def readiness(self) -> dict[str, dict[str, Any]]:
-        """{"store": {"ok", "detail"}, "generator": {"ok", "detail"}}."""
-        return {"store": await anyio.to_thread.run_sync(self._store_check), "generator": await self._generator_check()}
+        """{"store": {"ok", "detail"}, "generator": {"ok", "detail"}}, and "counters" when they are shared."""
+        checks = {"store": await anyio.to_thread.run_sync(self._store_check),
+                  "generator": await self._generator_check()}
+        if self.counters is not None:
+            checks["counters"] = await self._counters_check()
+        return checks
+
+    async def _counters_check(self) -> dict[str, Any]:
+        assert self.counters is not None  # noqa: S101 - only called when shared
+        try:
+            held = await self.counters.held(GENERATOR_KEY)
+        except AssistError as exc:
+            return {"ok": False, "detail": str(exc)}
+        return {"ok": True, "detail": f"{self.counters}: {held} answers in flight to the generator"}
 
     def _store_check(self) -> dict[str, Any]:
         """The store's state in words that name no file system path (anyone may call /readyz)."""

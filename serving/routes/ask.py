@@ -40,7 +40,7 @@ async def ask(body: AskRequest, services: ServicesDep, token: TokenDep) -> AskRe
     """
     started, request_id = time.perf_counter(), new_request_id()
     try:
-        check_question(services, body.question, token.role, token.token_id)
+        await check_question(services, body.question, token.role, token.token_id)
         answer = await services.asker.ask(body.question, token.role, _options(body, token.token_id))
     except AssistError as exc:
         services.record_error(route="/api/ask", token=token, request_id=request_id, started=started,
@@ -61,7 +61,7 @@ async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -
     """
     started, request_id = time.perf_counter(), new_request_id()
     try:
-        check_question(services, body.question, token.role, token.token_id)
+        await check_question(services, body.question, token.role, token.token_id)
     except AssistError as exc:
         services.record_error(route="/api/ask/stream", token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)

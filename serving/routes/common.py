@@ -11,11 +11,11 @@ def new_request_id() -> str:
     return f"r_{secrets.token_hex(8)}"
 
 
-def check_question(services: Services, question: object, role: str, caller: str | None = None) -> None:
+async def check_question(services: Services, question: object, role: str, caller: str | None = None) -> None:
     """Raise the core's 400 errors, and 429 for a caller who has its share of questions in flight, before any
     work (and before a stream has started with status 200).
     """
     services.settings.roles.role(role)
     validate_question(question, services.settings.retrieval.max_question_chars)
     if caller is not None:
-        services.asker.scheduler.check(caller)
+        await services.asker.scheduler.check(caller)

@@ -94,7 +94,7 @@ async def chat_completions(
     completion_id = f"chatcmpl-{request_id}"
     try:
         question, history = split_messages(body)
-        check_question(services, question, token.role, token.token_id)
+        await check_question(services, question, token.role, token.token_id)
     except AssistError as exc:
         services.record_error(route=route, token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)

@@ -1,11 +1,9 @@
 """Fixtures for the service's tests: a small store built once, apps over it, and a running `assist serve`."""
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,49 +23,41 @@ from serving.deps import Services
 from serving.state import Database
 from serving.tokens import TokenStore
 from tests.conftest import free_port
+from tests.servers import POSTGRES_BINS, REDIS_BINARY, create_database, postgres_cluster, redis_server
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
-#: Debian's PostgreSQL server binaries (`apt-get install postgresql`; .ci/run installs it).
-POSTGRES_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-PG_PASSWORD = "assist-test-" + secrets.token_hex(4)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free loopback port, with password sign-in: its base URL, no database.
-
-    Run as the `postgres` user when the tests run as root (the server refuses to run as root).
-    """
+    """A throwaway PostgreSQL cluster on a free loopback port, with password sign-in: its base URL, no database."""
     if not POSTGRES_BINS:
         pytest.skip("Debian's PostgreSQL is not installed (apt-get install postgresql): the PostgreSQL backend's "
                     "tests need its server binaries in /usr/lib/postgresql/*/bin.")
-    bindir = POSTGRES_BINS[-1].parent
-    root = Path(tempfile.mkdtemp(prefix="assist-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres", "postgres")
-    pwfile = root / "pw"
-    pwfile.write_text(PG_PASSWORD, encoding="utf-8")
-    if as_user:
-        shutil.chown(pwfile, "postgres", "postgres")
-    port = free_port()
-    data = root / "data"
+    with postgres_cluster() as url:
+        yield url
 
-    def run(*argv: object) -> None:
-        subprocess.run([*as_user, *map(str, argv)], check=True, capture_output=True, timeout=120)  # noqa: S603
 
-    run(bindir / "initdb", "-D", data, "-U", "assist", f"--pwfile={pwfile}", "--auth=scram-sha-256",
-        "--encoding=UTF8", "--no-sync")
-    try:
-        run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60", "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", "start")
-        yield f"postgresql://assist:{PG_PASSWORD}@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],  # noqa: S603
-                       check=False, capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """Debian's redis-server on a free loopback port for the whole session (nothing saved to disk)."""
+    if REDIS_BINARY is None:
+        pytest.skip("Debian's redis-server is not installed (apt-get install redis-server): the shared counters' "
+                    "tests need it.")
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The session's Redis, emptied for this test."""
+    import redis  # noqa: PLC0415
+
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushall()
+    client.close()
+    return redis_server_url
 
 
 @pytest.fixture
@@ -75,10 +65,9 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database of its own on the throwaway cluster (so tests never see each other's rows)."""
     import psycopg  # noqa: PLC0415
 
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield f"{postgres_server}/{name}"
+    url = create_database(postgres_server)
+    yield url
+    name = url.rsplit("/", 1)[1]
     with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
@@ -160,6 +149,7 @@ class LiveServer:
 
     base_url: str
     data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
 
     def token(self, role: str = "home-care") -> str:
         store = TokenStore(self.data_dir / SQLITE_FILE)
@@ -206,7 +196,7 @@ def serve_process(
             if time.monotonic() > deadline:
                 pytest.fail(f"assist serve did not get ready: {log_path.read_text()}")
             time.sleep(0.3)
-        yield LiveServer(base_url=base_url, data_dir=data_dir)
+        yield LiveServer(base_url=base_url, data_dir=data_dir, process=proc)
     finally:
         proc.terminate()
         try:
