@@ -13,6 +13,13 @@ LANGUAGE_NAMES = {
     "pl": "Polish",
     "lv": "Latvian",
     "uk": "Ukrainian",
+    # Staff also ask in these; known to the detector so that a German or Russian question is not read as Swedish.
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "ru": "Russian",
+    "th": "Thai",
+    "tr": "Turkish",
 }
 
 NOT_COVERED = {
@@ -25,6 +32,12 @@ NOT_COVERED = {
     "pl": "Procedury nie obejmują tego pytania.",
     "lv": "Kārtības neatbild uz šo jautājumu.",
     "uk": "Інструкції не відповідають на це питання.",
+    "de": "Die Routinen beantworten diese Frage nicht.",
+    "fr": "Les procédures ne répondent pas à cette question.",
+    "es": "Los procedimientos no responden a esta pregunta.",
+    "ru": "Инструкции не отвечают на этот вопрос.",
+    "th": "ขั้นตอนปฏิบัติไม่ได้ตอบคำถามนี้",
+    "tr": "Rutinler bu soruyu yanıtlamıyor.",
 }
 
 ASK_CONTACT = {
@@ -37,6 +50,12 @@ ASK_CONTACT = {
     "pl": "Zapytaj:",
     "lv": "Jautājiet:",
     "uk": "Зверніться:",
+    "de": "Fragen Sie:",
+    "fr": "Demandez à :",
+    "es": "Pregunte a:",
+    "ru": "Обратитесь:",
+    "th": "สอบถาม:",
+    "tr": "Sorun:",
 }
 
 #: The routines are relevant but none answers the question: the nearest are named, never quoted as the answer.
