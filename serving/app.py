@@ -14,13 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assist.errors import AssistError
 from assist.settings import Settings
+from owners.gaps import QuestionLog
 from serving.audit import AUDIT_FILE, AuditLog
 from serving.config import ServingSettings
 from serving.deps import Services, get_serving_settings, get_settings
 from serving.errors import error_response
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
-from serving.routes import ask, feedback, health, openai_compat, pages
+from serving.routes import ask, feedback, gaps, health, openai_compat, pages, transparency
 from serving.routes.pages import STATIC_DIR
 from serving.security import GuardMiddleware, RateLimiter
 from serving.server import install_log_redaction
@@ -53,6 +54,7 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
         audit=AuditLog(database),
         feedback=FeedbackStore(database),
         metrics=Metrics(),
+        questions=QuestionLog(database, settings=settings),
     )
 
 
@@ -127,7 +129,7 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_serving_settings] = lambda: serving
     install_error_handlers(app)
-    for module in (pages, ask, openai_compat, feedback, health):
+    for module in (pages, ask, openai_compat, feedback, health, gaps, transparency):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(

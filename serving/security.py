@@ -17,7 +17,11 @@ from serving.metrics import Metrics
 from serving.tokens import TOKEN_PREFIX, TokenStore
 
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
+PUBLIC_PATHS = frozenset({
+    "/", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest",
+    # The gaps page is a shell that asks /api/gaps with the caller's token; the transparency record is public.
+    "/gaps", "/transparency", "/transparency.yaml", "/transparency.md",
+})
 PUBLIC_PREFIXES = ("/static/",)
 
 CSP = (

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SURFACES = {"ingest", "serving", "tui", "qa"}
+SURFACES = {"ingest", "serving", "tui", "qa", "owners"}
 # The console script is the one composition root; it imports each surface inside its own command.
 EXCEPTIONS = {ROOT / "assist" / "cli.py"}
 
