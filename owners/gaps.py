@@ -68,7 +68,15 @@ CSV_FIELDS = (
 
 #: Words that say nothing about a topic (Swedish and English question words and function words).
 STOP_WORDS = frozenset(
-    ["och", "att", "det", "som", "en", "ett", "är", "på", "för", "med", "har", "inte", "till", "den", "av", "om", "kan", "jag", "vi", "ni", "du", "han", "hon", "de", "man", "får", "ska", "skall", "vad", "hur", "var", "när", "vem", "vilka", "vilken", "vilket", "varför", "finns", "gör", "göra", "måste", "bör", "behöver", "efter", "innan", "under", "över", "från", "eller", "men", "så", "också", "bara", "mycket", "många", "någon", "något", "några", "alla", "allt", "sin", "sitt", "sina", "min", "mitt", "mina", "vår", "våra", "er", "era", "hos", "vid", "utan", "mot", "sig", "sej", "dig", "mig", "oss", "dem", "deras", "här", "där", "nu", "då", "än", "om", "vara", "blir", "bli", "blev", "hade", "ha", "mer", "mest", "även", "ska", "skulle", "kunna", "kunde", "vill", "ville", "the", "and", "for", "with", "what", "how", "when", "where", "who", "why", "which", "can", "could", "should", "would", "does", "did", "have", "has", "had", "are", "was", "were", "is", "be", "been", "being", "this", "that", "these", "those", "there", "their", "they", "you", "your", "our", "from", "about", "into", "onto", "upon", "not", "any", "all", "some", "ours", "its"]
+    """
+    och att det som en ett är på för med har inte till den av om kan jag vi ni du han hon de man får ska skall
+    vad hur var när vem vilka vilken vilket varför finns gör göra måste bör behöver efter innan under över från
+    eller men så också bara mycket många någon något några alla allt sin sitt sina min mitt mina vår våra er era
+    hos vid utan mot sig sej dig mig oss dem deras här där nu då än om vara blir bli blev hade ha mer mest även
+    ska skulle kunna kunde vill ville the and for with what how when where who why which can could should would
+    does did have has had are was were is be been being this that these those there their they you your our
+    from about into onto upon not any all some ours its
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _WORD = r"(?u)\b[^\W\d_][^\W\d_]{2,}\b"
 
