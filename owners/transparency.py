@@ -241,12 +241,16 @@ def build_record(settings: Settings, *, inventory: Inventory | None = None, eval
     inventory = inventory if inventory is not None else open_inventory(settings)
     today = today or datetime.now(UTC).date()
     published = str(city.get("publication_date") or today.isoformat())
+    try:
+        first = date.fromisoformat(published[:10])
+    except ValueError:  # still the example's placeholder: the revision is due a year from now
+        first = today
     generated: dict[str, Any] = {
         "standard_version": STANDARD_VERSION,
         "lang": "en",
         "publication_date": published,
         "last_change_date": today.isoformat(),
-        "revision_date": (date.fromisoformat(published[:10]) + timedelta(days=365)).isoformat(),
+        "revision_date": (first + timedelta(days=365)).isoformat(),
         "description_short": "Answers city staff's questions from the city's own routines, with citations, and "
                              "says when the routines do not answer.",
         "status": "pilot",

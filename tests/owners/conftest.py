@@ -1,3 +1,9 @@
-"""The owners' tests reuse the service's database fixtures: SQLite and a throwaway PostgreSQL."""
+"""The owners' tests reuse the service's fixtures: SQLite and a throwaway PostgreSQL, and the small store."""
 
-from tests.serving.conftest import database, database_url, postgres_server, postgres_url  # noqa: F401
+from tests.serving.conftest import (  # noqa: F401
+    built_store,
+    database,
+    database_url,
+    postgres_server,
+    postgres_url,
+)
