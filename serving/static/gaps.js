@@ -80,6 +80,7 @@ async function load() {
     setStatus(data.topics.length ? `${data.topics.length} topics in ${data.collections.join(", ")}.`
                                  : "No knowledge gaps to show.");
   } catch (e) {
+    $("topics").replaceChildren();  // never leave another token's topics on screen
     setStatus(e.message, true);
   }
 }
@@ -121,5 +122,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("show-handled").addEventListener("change", load);
   $("export").addEventListener("click", exportCsv);
+  // A sign-in link opened in a tab already on this page changes only the fragment.
+  window.addEventListener("hashchange", () => { takeTokenFromLink(); load(); });
   load();
 });
