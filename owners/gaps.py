@@ -51,9 +51,8 @@ DEFAULT_THRESHOLD = 0.12
 EXAMPLES = 3
 TREND_WEEKS = 8
 #: Up to this many questions of a collection are clustered directly (the pairwise distances take n²/2 floats);
-#: more are first grouped into MICRO_CLUSTERS k-means groups whose centres are then clustered.
+#: past it a sample is, and the others join its topics (see `cluster`).
 MAX_DIRECT = 3000
-MICRO_CLUSTERS = 1500
 #: Answered questions are kept for a thumbs-down this long, and at most this many (the newest).
 ANSWERED_KEEP = timedelta(hours=48)
 ANSWERED_MAX = 10_000
@@ -242,12 +241,17 @@ class QuestionLog:
             self._embed = make_embedder(self.settings or Settings())
         return self._embed
 
-    def embed_missing(self, collections: list[str] | None = None, embed: tuple[Embed, str] | None = None) -> int:
+    def embed_missing(self, collections: list[str] | None = None) -> int:
         """Embed the gap questions that have no embedding of the configured model yet; returns how many."""
-        fn, name = embed or self.embedder()
+        from assist.backends import embedder_name  # noqa: PLC0415
+
+        name = embedder_name(self.settings or Settings())
         where = and_(self._gaps_filter(collections), (Question.embedder != name) | Question.embedding.is_(None))
         with self.db.begin() as conn:
             todo = conn.execute(select(Question.question_id, Question.question).where(where)).all()
+        if not todo:
+            return 0
+        fn, name = self.embedder()  # the model loads only when there is something to embed
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
             vectors = fn([text for _, text in batch]).astype(np.float32)
@@ -315,8 +319,13 @@ class QuestionLog:
 
 # --- topics ----------------------------------------------------------------------------------------------------------
 def cluster(vectors: np.ndarray, threshold: float) -> np.ndarray:
-    """Topic labels for unit-length `vectors`: agglomerative clustering, cosine distance, average linkage."""
-    from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans  # noqa: PLC0415 - heavy, used here only
+    """Topic labels for unit-length `vectors`: agglomerative clustering, cosine distance, average linkage.
+
+    Past MAX_DIRECT vectors the pairwise distances would not fit comfortably (n²/2 floats), so a random sample of
+    MAX_DIRECT is clustered, every other vector joins the nearest topic centre within `threshold`, and the ones
+    that join none are clustered the same way in turn (a topic the sample missed still forms).
+    """
+    from sklearn.cluster import AgglomerativeClustering  # noqa: PLC0415 - heavy, used here only
 
     n = len(vectors)
     if n < 2:
@@ -325,11 +334,23 @@ def cluster(vectors: np.ndarray, threshold: float) -> np.ndarray:
         model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
                                         distance_threshold=threshold)
         return np.asarray(model.fit_predict(vectors))
-    # Too many for the pairwise distances: k-means groups far tighter than a topic first, then their centres.
-    micro = MiniBatchKMeans(n_clusters=MICRO_CLUSTERS, random_state=0, n_init=1, batch_size=4096)
-    groups = micro.fit_predict(vectors)
-    centres = micro.cluster_centers_ / np.maximum(np.linalg.norm(micro.cluster_centers_, axis=1, keepdims=True), 1e-9)
-    return cluster(centres, threshold)[groups]
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(n, size=MAX_DIRECT, replace=False))
+    labels = np.full(n, -1)
+    labels[sample] = cluster(vectors[sample], threshold)
+    k = int(labels.max()) + 1
+    centres = _unit(np.vstack([vectors[labels == c].mean(axis=0) for c in range(k)]))
+    rest = np.flatnonzero(labels < 0)
+    for start in range(0, len(rest), 4096):
+        part = rest[start : start + 4096]
+        sims = vectors[part] @ centres.T
+        best = sims.argmax(axis=1)
+        near = 1.0 - sims[np.arange(len(part)), best] <= threshold
+        labels[part[near]] = best[near]
+    left = np.flatnonzero(labels < 0)
+    if len(left):
+        labels[left] = cluster(vectors[left], threshold) + k
+    return labels
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -200,3 +200,41 @@ def test_assist_gaps_json_reads_the_service_database(tmp_path, monkeypatch) -> N
     assert json.loads(CliRunner().invoke(app, ["gaps", "--json"]).stdout) == []
     unknown = CliRunner().invoke(app, ["gaps", "--mark-handled", "q_nope"])
     assert unknown.exit_code == 2
+
+
+def test_answered_questions_nobody_rated_down_are_forgotten(log: QuestionLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    import owners.gaps  # noqa: PLC0415
+
+    monkeypatch.setattr(owners.gaps, "PRUNE_EVERY", 4)
+    monkeypatch.setattr(owners.gaps, "ANSWERED_MAX", 1)
+    answered = Answer(answer="Gör så här.", citations=[])
+    record(log, "Gammal fråga?", answered, request_id="r_old")
+    record(log, "Nedröstad fråga?", answered, request_id="r_down")
+    assert log.rate_down("r_down", "t_1")
+    with log.db.begin() as conn:  # two days old: past the time feedback comes in
+        old = (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="microseconds")
+        conn.execute(update(Question).where(Question.request_id.in_(["r_old", "r_down"])).values(created=old))
+    record(log, "Ny fråga ett?", answered, request_id="r_new1")
+    record(log, "Ny fråga två?", answered, request_id="r_new2")  # the fourth record prunes
+    with log.db.begin() as conn:
+        kept = set(conn.execute(select(Question.request_id)).scalars())
+    # The old one went by age, the older of the two new ones by count; a rated-down question is a gap and stays.
+    assert kept == {"r_down", "r_new2"}
+
+
+def test_past_max_direct_a_sample_is_clustered_and_the_rest_join_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np  # noqa: PLC0415
+
+    import owners.gaps  # noqa: PLC0415
+
+    monkeypatch.setattr(owners.gaps, "MAX_DIRECT", 50)
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(5, 64))
+    sizes = [60, 60, 60, 60, 3]  # the last topic is rare: the sample may well miss it
+    vectors = np.vstack([c + rng.normal(scale=0.02, size=(n, 64)) for c, n in zip(centres, sizes, strict=True)])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = owners.gaps.cluster(vectors, 0.12)
+    planted = np.repeat(np.arange(5), sizes)
+    # The same partition as the planted one, whatever the label numbers.
+    assert len(set(labels)) == 5
+    assert all(len(set(labels[planted == t])) == 1 for t in range(5))
