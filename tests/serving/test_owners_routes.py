@@ -54,6 +54,8 @@ def test_unanswered_questions_become_a_topic_for_owners_and_admins(city_api: Api
         [topic] = [t for t in resp.json()["topics"] if set(t["examples"]) <= set(BUS)]
         assert topic["collection"] == "home_care" and topic["count"] == 4
         assert topic["statuses"]["refused"] + topic["statuses"]["closest"] == 4
+        # Refusals name no routine: the store's nearest one to the topic's centre stands in.
+        assert topic["nearest_doc_id"] and topic["nearest_doc_id"] != "contacts"
 
     csv_resp = city_api.client.get("/api/gaps/export", headers=city_api.token("admin"))
     assert csv_resp.status_code == 200 and csv_resp.headers["content-type"].startswith("text/csv")
