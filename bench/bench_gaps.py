@@ -7,7 +7,8 @@ so 1,920 distinct texts; the 10,000 rows reuse them with times spread over twelv
 closest and rated-down answers. They are embedded once here with the configured embedder (as the service's first
 `assist gaps` would) and stored in a fresh SQLite database; then `assist gaps --json` runs in its own process,
 twice: with the rows over four collections (the usual case, clustered directly), and with all of them in one
-collection (past MAX_DIRECT, so k-means groups first). Peak memory is the child process's maximum resident set.
+collection (past MAX_DIRECT, so a sample is clustered and the rest join it); and once over an empty database, for
+the command's own start. Peak memory is the child process's maximum resident set.
 
     .venv/bin/python bench/bench_gaps.py [--rows 10000]
 
@@ -193,6 +194,11 @@ def main() -> None:
                       "note": "what `assist gaps` spends once on questions not embedded yet (then kept in the table)"},
         "runs": {},
     }
+    with tempfile.TemporaryDirectory() as tmp:
+        # The command's own start (imports, database) with nothing to cluster: what the runs below add to.
+        Database.sqlite(Path(tmp) / "serving.sqlite").upgrade()
+        seconds, peak_mib, _ = run_gaps(Path(tmp))
+        result["runs"]["empty_database"] = {"seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib, 1)}
     for label, one in (("four_collections", False), ("one_collection", True)):
         with tempfile.TemporaryDirectory() as tmp:
             truth = build_database(Path(tmp) / "serving.sqlite", args.rows, vectors, texts, name, one)
