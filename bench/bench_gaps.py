@@ -135,7 +135,7 @@ def build_database(path: Path, rows: int, vectors: np.ndarray, texts: list[tuple
             "created": (now - timedelta(minutes=rng.randrange(12 * 7 * 24 * 60))).isoformat(timespec="microseconds"),
             "status": status, "thumbs_down": status == "answered", "role": "admin",
             "collections": "[]", "collection": "all" if one_collection else collection, "language": "sv",
-            "question": text, "nearest_doc_id": None, "token_id": "", "embedder": embedder,
+            "question": text, "nearest_doc_id": None, "embedder": embedder,
             "embedding": vectors[i].astype(np.float32).tobytes(),
         })
         truth.append((qid, i))

@@ -2,9 +2,10 @@
 
 The HTTP service records three kinds of question in the `questions` table, with personal data replaced as the
 pipeline replaces it (`assist.privacy.scrub`): those refused, those answered only with the closest routines, and
-those whose answer got a thumbs-down (linked by request id; an answered question is kept only while feedback on it
-may still come). Each carries the collections its role could read, the collection whose owners see it, its
-language, time, nearest routine when the answer named one, and its embedding (computed once, from the text, with
+those whose answer got a thumbs-down (linked by request id: an answered question is held in the answering process's
+memory until feedback on it is unlikely, and written only when rated down). Each carries the collections its role
+could read, the collection whose owners see it, its language, time, nearest routine when the answer named one, and
+its embedding (computed once, from the text, with
 the configured embedder; a row embedded by another model is embedded again).
 
 Topics are built per collection by agglomerative clustering of the embeddings (cosine distance, average linkage,
@@ -20,8 +21,10 @@ import json
 import logging
 import re
 import secrets
+import threading
+import time
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, insert, select, update
 
 from assist.privacy import scrub
 from assist.roles import Roles
@@ -53,10 +56,9 @@ TREND_WEEKS = 8
 #: Up to this many questions of a collection are clustered directly (the pairwise distances take n²/2 floats);
 #: past it a sample is, and the others join its topics (see `cluster`).
 MAX_DIRECT = 3000
-#: Answered questions are kept for a thumbs-down this long, and at most this many (the newest).
-ANSWERED_KEEP = timedelta(hours=48)
+#: Answered questions are held (in memory, never in the database) for a thumbs-down this long, at most this many.
+ANSWERED_KEEP = timedelta(hours=24)
 ANSWERED_MAX = 10_000
-PRUNE_EVERY = 500
 EMBED_BATCH = 64
 #: The collection of a question asked by a role that reads every collection, with no routine near it.
 UNASSIGNED = "*"
@@ -168,7 +170,9 @@ class QuestionLog:
         self.db = as_database(where)
         self.settings = settings
         self._embed: tuple[Embed, str] | None = None
-        self._recorded = 0
+        #: Answered questions awaiting a possible thumbs-down: request id → (token id, when, row). Memory only.
+        self._answered: OrderedDict[str, tuple[str, float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     # --- recording (the HTTP service) ----------------------------------------------------------------------------
     def record(
@@ -177,7 +181,8 @@ class QuestionLog:
     ) -> str:
         """Keep one asked question (its text scrubbed as the pipeline scrubs it); returns its id.
 
-        A refused or closest question is a gap at once; an answered one waits for feedback (see `rate_down`).
+        A refused or closest question is stored at once. An answered one is held in this process's memory only,
+        for a thumbs-down (see `rate_down`): the text of an answered question never reaches the database.
         """
         collections = roles.collections_for(role, list(present))
         nearest = answer.citations[0] if answer.status != "refused" and answer.citations else None
@@ -200,36 +205,34 @@ class QuestionLog:
             "language": answer.language,
             "question": scrub(question.strip()).text,
             "nearest_doc_id": nearest.doc_id if nearest else None,
-            # Only an answered question keeps who asked it, and only until feedback on it can no longer come.
-            "token_id": token_id if answer.status == "answered" else "",
         }
+        if answer.status == "answered":
+            with self._lock:
+                self._answered[request_id] = (token_id, time.monotonic(), row)
+                while len(self._answered) > ANSWERED_MAX:
+                    self._answered.popitem(last=False)
+            return question_id
         with self.db.begin() as conn:
             conn.execute(insert(Question).values(**row))
-            self._recorded += 1
-            if self._recorded % PRUNE_EVERY == 0:
-                self._prune(conn)
         return question_id
 
-    def _prune(self, conn: Any) -> None:
-        """Forget answered questions nobody rated down once feedback on them is unlikely."""
-        waiting = and_(Question.status == "answered", Question.thumbs_down.is_(False))
-        cutoff = (_now() - ANSWERED_KEEP).isoformat(timespec="seconds")
-        conn.execute(delete(Question).where(waiting, Question.created < cutoff))
-        oldest_kept = conn.execute(
-            select(Question.created).where(waiting).order_by(Question.created.desc()).offset(ANSWERED_MAX).limit(1)
-        ).scalar()
-        if oldest_kept is not None:
-            conn.execute(delete(Question).where(waiting, Question.created <= oldest_kept))
-
     def rate_down(self, request_id: str, token_id: str) -> bool:
-        """A thumbs-down on the answer to `request_id` by the caller who got it: the question becomes a gap."""
+        """A thumbs-down on the answer to `request_id` by the caller who got it: the question becomes a gap.
+
+        Only the process that answered holds the question; feedback that reaches another replica, or comes after
+        ANSWERED_KEEP, is stored as feedback but adds no question.
+        """
+        with self._lock:
+            held = self._answered.get(request_id)
+            if held is None or held[0] != token_id:
+                return False
+            del self._answered[request_id]
+        _, since, row = held
+        if time.monotonic() - since > ANSWERED_KEEP.total_seconds():
+            return False
         with self.db.begin() as conn:
-            done = conn.execute(
-                update(Question)
-                .where(Question.request_id == request_id, Question.token_id == token_id, Question.token_id != "")
-                .values(thumbs_down=True, token_id="")
-            )
-        return bool(done.rowcount)
+            conn.execute(insert(Question).values(**(row | {"thumbs_down": True})))
+        return True
 
     # --- reading ---------------------------------------------------------------------------------------------------
     def _gaps_filter(self, collections: list[str] | None) -> Any:

@@ -89,8 +89,8 @@ class Question(Base):
     """A question the routines did not answer (refused, only closest) or whose answer got a thumbs-down, scrubbed
     of personal data, for the owners' knowledge-gap topics.
 
-    An answered question is kept too, but only while feedback on it may still come (`token_id` set, pruned like
-    the recent answers): a thumbs-down turns it into a gap and clears its token id.
+    An answered question is written only when it is rated down (until then the answering process holds it in
+    memory): the text of an answered question never reaches the database otherwise, and no row names who asked.
     """
 
     __tablename__ = "questions"
@@ -110,8 +110,6 @@ class Question(Base):
     #: The question as the pipeline saw it: personal data replaced.
     question: Mapped[str] = mapped_column(Text)
     nearest_doc_id: Mapped[str | None] = mapped_column(Text)
-    #: Only while an answered question waits for feedback: who may turn it into a gap with a thumbs-down.
-    token_id: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: The embedding model of `embedding` (float32 bytes); another model's vectors are recomputed from the text.
     embedder: Mapped[str] = mapped_column(Text, default="", server_default="")
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)

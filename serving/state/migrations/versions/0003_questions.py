@@ -30,7 +30,6 @@ def upgrade() -> None:
         sa.Column("language", sa.Text(), nullable=False, server_default=""),
         sa.Column("question", sa.Text(), nullable=False),
         sa.Column("nearest_doc_id", sa.Text()),
-        sa.Column("token_id", sa.Text(), nullable=False, server_default=""),
         sa.Column("embedder", sa.Text(), nullable=False, server_default=""),
         sa.Column("embedding", sa.LargeBinary()),
         sa.Column("handled", sa.Text()),
