@@ -223,7 +223,7 @@ def eval_(ctx: typer.Context) -> None:
 
 @app.command()
 def gaps(
-    as_json: JsonOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of topics.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the topics as CSV.")] = False,
     collection: Annotated[list[str] | None, typer.Option(help="Only this collection; repeatable.")] = None,
     include_handled: Annotated[bool, typer.Option("--handled", help="Include topics marked handled.")] = False,
