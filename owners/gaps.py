@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, insert, select, update
 
+from assist.languages import detect_language
 from assist.privacy import scrub
 from assist.roles import Roles
 from assist.schemas import Answer
@@ -193,6 +194,7 @@ class QuestionLog:
         else:
             collection = collections[0]
         question_id = f"q_{secrets.token_hex(8)}"
+        text = scrub(question.strip()).text
         row = {
             "question_id": question_id,
             "request_id": request_id,
@@ -202,8 +204,9 @@ class QuestionLog:
             "role": role,
             "collections": json.dumps(collections),
             "collection": collection,
-            "language": answer.language,
-            "question": scrub(question.strip()).text,
+            # The question's own language: an extractive answer may be in its source's language instead.
+            "language": detect_language(text, default=answer.language),
+            "question": text,
             "nearest_doc_id": nearest.doc_id if nearest else None,
         }
         if answer.status == "answered":

@@ -235,3 +235,13 @@ def test_past_max_direct_a_sample_is_clustered_and_the_rest_join_it(monkeypatch:
     # The same partition as the planted one, whatever the label numbers.
     assert len(set(labels)) == 5
     assert all(len(set(labels[planted == t])) == 1 for t in range(5))
+
+
+def test_a_topic_counts_the_questions_own_languages(log: QuestionLog) -> None:
+    english = ["How much does a monthly bus ticket cost?", "What is the price of a monthly bus pass?",
+               "How much is the bus card per month?"]
+    for q in english:
+        # An extractive answer may carry its source's language; the question's own language is what counts here.
+        record(log, q, refused(language="sv"))
+    [topic] = log.topics()
+    assert topic.languages == {"en": 3}
