@@ -230,6 +230,37 @@ def docs(ctx: typer.Context) -> None:
 
 
 @app.command()
+def gaps(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of topics.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the topics as CSV.")] = False,
+    collection: Annotated[list[str] | None, typer.Option(help="Only this collection; repeatable.")] = None,
+    include_handled: Annotated[bool, typer.Option("--handled", help="Include topics marked handled.")] = False,
+    threshold: Annotated[float, typer.Option(help="Cosine distance under which questions share a topic.")] = 0.12,
+    mark_handled: Annotated[str | None, typer.Option(help="Mark the topic with this key handled.")] = None,
+) -> None:
+    """Knowledge gaps: questions the routines did not answer (refused, closest, rated down), grouped by topic."""
+    from owners.gaps import run_gaps  # noqa: PLC0415
+
+    code = run_gaps(as_json=as_json, as_csv=as_csv, collection=collection, include_handled=include_handled,
+                    threshold=threshold, mark_handled=mark_handled, settings=settings_for())
+    if code:
+        raise typer.Exit(code=code)
+
+
+@app.command()
+def transparency(
+    out: Annotated[Path, typer.Option("--out", help="Folder for transparency.yaml and transparency.md.")],
+    store: StoreOpt = None,
+) -> None:
+    """Write the transparency record (Algorithmic Transparency Standard v0.3.1) as YAML and Markdown."""
+    from owners.transparency import run_transparency  # noqa: PLC0415
+
+    code = run_transparency(out=out, settings=settings_for(store))
+    if code:
+        raise typer.Exit(code=code)
+
+
+@app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="Shorter runs (about ten minutes on 2 cores).")] = False,
     only: Annotated[list[str] | None, typer.Option(help="ingest, retrieval, answer or http; repeatable.")] = None,

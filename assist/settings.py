@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         default=Path("knowledge"),
         description="Folder of the routines, one folder per collection: each collection's glossary.toml is read here.",
     )
+    transparency_file: Path | None = Field(
+        default=None,
+        description="The transparency record's human-written fields (TOML, ASSIST_TRANSPARENCY_FILE); default the "
+        "shipped example, whose placeholders `assist transparency` reports.",
+    )
     qdrant: QdrantSettings = QdrantSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assist.errors import AssistError
 from assist.settings import Settings
 from owners.changes import ChangeLog
+from owners.gaps import QuestionLog
 from owners.uploads import RoutineDesk
 from serving.audit import AUDIT_FILE, AuditLog
 from serving.auth import routes as auth_routes
@@ -27,7 +28,7 @@ from serving.deps import Services, get_serving_settings, get_settings
 from serving.errors import error_response
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
-from serving.routes import ask, feedback, health, openai_compat, owners, pages
+from serving.routes import ask, feedback, gaps, health, openai_compat, owners, pages, transparency
 from serving.routes.pages import STATIC_DIR
 from serving.security import GuardMiddleware, RateLimiter
 from serving.server import install_log_redaction
@@ -63,6 +64,7 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
         feedback=FeedbackStore(database),
         metrics=Metrics(),
         counters=counters,
+        questions=QuestionLog(database, settings=settings),
         sessions=(SessionStore(database, lifetime_s=serving.oidc.session_lifetime_s, roles=settings.roles)
                   if serving.oidc.enabled else None),
         oidc=OIDCClient(settings=serving.oidc) if serving.oidc.enabled else None,
@@ -145,7 +147,7 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_serving_settings] = lambda: serving
     install_error_handlers(app)
-    for module in (pages, ask, openai_compat, feedback, health, owners):
+    for module in (pages, ask, openai_compat, feedback, health, owners, gaps, transparency):
         app.include_router(module.router)
     if services.oidc is not None:
         app.include_router(auth_routes.router)

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 
 from assist.schemas import Answer
 from assist.settings import Settings
+from owners.gaps import QuestionLog
 from serving.audit import AuditLog
 from serving.auth.oidc import OIDCClient
 from serving.auth.sessions import SessionStore
@@ -47,17 +48,26 @@ class Services:
     metrics: Metrics
     #: Rate buckets and slots: this process's own, or Redis's shared by every replica.
     counters: Counters
+    questions: QuestionLog
     #: Signed-in browsers' sessions and the provider: both None unless ASSIST_OIDC__ISSUER is set.
     sessions: SessionStore | None = None
     oidc: OIDCClient | None = None
 
-    def record_answer(self, *, route: str, token: TokenInfo, request_id: str, started: float, answer: Answer) -> None:
-        """Audit and count a delivered answer; remember it for feedback."""
+    def record_answer(
+        self, *, route: str, token: TokenInfo, request_id: str, started: float, answer: Answer, question: str = ""
+    ) -> None:
+        """Audit and count a delivered answer; remember it for feedback; record the question (scrubbed) for the
+        owners' knowledge gaps.
+        """
         seconds = time.perf_counter() - started
         self.metrics.observe_answer(route, token.role, answer, seconds)
         self.audit.record(request_id=request_id, token_id=token.token_id, role=token.role, route=route, status=200,
                           latency_ms=seconds * 1000, answer=answer)
         self.feedback.remember(request_id, token.token_id, answer)
+        if question:
+            present = self.asker.assistant.collections if self.asker.assistant else []
+            self.questions.record(request_id=request_id, token_id=token.token_id, role=token.role, question=question,
+                                  answer=answer, roles=self.settings.roles, present=present)
 
     def record_error(self, *, route: str, token: TokenInfo, request_id: str, started: float, status: int,
                      error: Exception) -> None:
@@ -90,7 +100,20 @@ def admin_token(request: Request, token: Annotated[TokenInfo, Depends(current_to
     return token
 
 
+def gaps_scope(request: Request, token: Annotated[TokenInfo, Depends(current_token)]) -> list[str] | None:
+    """The collections whose knowledge gaps the caller may see: None (all) for an admin, its `owns` for an owner;
+    any other role gets 403.
+    """
+    from owners.gaps import visible_collections  # noqa: PLC0415
+
+    try:
+        return visible_collections(get_services(request).settings.roles, token.role)
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 TokenDep = Annotated[TokenInfo, Depends(current_token)]
 AdminDep = Annotated[TokenInfo, Depends(admin_token)]
+GapsScopeDep = Annotated[list[str] | None, Depends(gaps_scope)]

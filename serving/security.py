@@ -27,7 +27,11 @@ logger = logging.getLogger(__name__)
 COUNTERS_DOWN = "The service cannot reach its shared counters right now: try again in a few seconds."
 
 #: Paths anyone may fetch: the page and its files, and the probes a load balancer calls without a token.
-PUBLIC_PATHS = frozenset({"/", "/owners", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest"})
+PUBLIC_PATHS = frozenset({
+    "/", "/owners", "/healthz", "/readyz", "/favicon.ico", "/manifest.webmanifest",
+    # The gaps page is a shell that asks /api/gaps with the caller's token; the transparency record is public.
+    "/gaps", "/transparency", "/transparency.yaml", "/transparency.md",
+})
 PUBLIC_PREFIXES = ("/static/",)
 #: Public pages that still learn who the caller is when a valid token comes with the request (the owners' page
 #: refuses staff roles then); without one, or with an invalid one, they are served as to anyone.

@@ -46,7 +46,8 @@ async def ask(body: AskRequest, services: ServicesDep, token: TokenDep) -> AskRe
         services.record_error(route="/api/ask", token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
         raise
-    services.record_answer(route="/api/ask", token=token, request_id=request_id, started=started, answer=answer)
+    services.record_answer(route="/api/ask", token=token, request_id=request_id, started=started, answer=answer,
+                           question=body.question)
     return AskResponse(request_id=request_id, **answer.model_dump())
 
 
@@ -74,7 +75,7 @@ async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -
                 yield {"event": "delta", "data": json.dumps({"text": item}, ensure_ascii=False)}
             elif kind == "answer":
                 services.record_answer(route="/api/ask/stream", token=token, request_id=request_id,
-                                       started=started, answer=item)
+                                       started=started, answer=item, question=body.question)
                 data = AskResponse(request_id=request_id, **item.model_dump()).model_dump_json()
                 yield {"event": "answer", "data": data}
             else:

@@ -17,6 +17,9 @@ async def give_feedback(body: FeedbackRequest, services: ServicesDep, token: Tok
     feedback_id = services.feedback.add(
         request_id=body.request_id, token_id=token.token_id, role=token.role, rating=body.rating, reason=body.reason
     )
+    if body.rating == "down":
+        # The question behind a rated-down answer becomes a knowledge gap (only for the caller who got the answer).
+        services.questions.rate_down(body.request_id, token.token_id)
     return FeedbackResponse(feedback_id=feedback_id)
 
 

@@ -108,7 +108,8 @@ async def chat_completions(
             services.record_error(route=route, token=token, request_id=request_id, started=started,
                                   status=exc.status_code, error=exc)
             raise
-        services.record_answer(route=route, token=token, request_id=request_id, started=started, answer=answer)
+        services.record_answer(route=route, token=token, request_id=request_id, started=started, answer=answer,
+                               question=question)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -138,7 +139,8 @@ async def chat_completions(
                 # text already shown cannot be restyled as the closest routines afterwards.
                 continue
             if kind == "answer":
-                services.record_answer(route=route, token=token, request_id=request_id, started=started, answer=item)
+                services.record_answer(route=route, token=token, request_id=request_id, started=started, answer=item,
+                                       question=question)
                 yield chunk({"content": answer_text(item)})
                 yield chunk({}, "stop", **_extras(item, request_id))
             else:

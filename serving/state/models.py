@@ -4,7 +4,7 @@ Times are ISO 8601 text in UTC (`2026-12-01T08:51:05+00:00`), as the first SQLit
 kept from it sort and compare with new ones.
 """
 
-from sqlalchemy import Boolean, CheckConstraint, Float, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Float, Integer, LargeBinary, MetaData, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -130,3 +130,36 @@ class OwnerChange(Base):
     source: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: JSON object: chunks removed, the replaced doc id, valid_from, where the retired file was kept, ...
     detail: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+
+
+class Question(Base):
+    """A question the routines did not answer (refused, only closest) or whose answer got a thumbs-down, scrubbed
+    of personal data, for the owners' knowledge-gap topics.
+
+    An answered question is written only when it is rated down (until then the answering process holds it in
+    memory): the text of an answered question never reaches the database otherwise, and no row names who asked.
+    """
+
+    __tablename__ = "questions"
+    __table_args__ = (CheckConstraint("status IN ('answered', 'closest', 'refused')", name="status"),)
+
+    question_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    created: Mapped[str] = mapped_column(Text, index=True)
+    status: Mapped[str] = mapped_column(Text)
+    thumbs_down: Mapped[bool] = mapped_column(Boolean(create_constraint=False), default=False, server_default=false())
+    role: Mapped[str] = mapped_column(Text)
+    #: JSON list: the collections the role could read when it asked.
+    collections: Mapped[str] = mapped_column(Text)
+    #: The collection whose owners see the question: the nearest routine's, else the role's first.
+    collection: Mapped[str] = mapped_column(Text, index=True)
+    language: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The question as the pipeline saw it: personal data replaced.
+    question: Mapped[str] = mapped_column(Text)
+    nearest_doc_id: Mapped[str | None] = mapped_column(Text)
+    #: The embedding model of `embedding` (float32 bytes); another model's vectors are recomputed from the text.
+    embedder: Mapped[str] = mapped_column(Text, default="", server_default="")
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: When an owner marked the question's topic as handled (None: not handled).
+    handled: Mapped[str | None] = mapped_column(Text)
+    handled_by: Mapped[str] = mapped_column(Text, default="", server_default="")

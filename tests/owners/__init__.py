@@ -1,0 +1,1 @@
+"""Tests of the routine owners' domain: knowledge gaps and the transparency record."""

@@ -7,6 +7,13 @@ import pytest
 
 from assist.settings import QdrantSettings, Settings
 from tests.conftest import ROLES_CITY
+from tests.serving.conftest import (  # noqa: F401 - the gaps tests use the service's fixtures
+    built_store,
+    database,
+    database_url,
+    postgres_server,
+    postgres_url,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "serving" / "data"
 

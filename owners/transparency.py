@@ -1,0 +1,388 @@
+"""The transparency record: the assistant described after the Algorithmic Transparency Standard v0.3.1.
+
+The standard (Amsterdam-Helsinki / Eurocities, `Algoritmeregister/standard`, `_data/schema-v0_3_1.yaml`, copied in
+owners/data/) lists the attributes a city publishes about an algorithm it uses. This module fills them from what
+the deployment knows: the configuration (embedder, retrieval, generator, store, database), the store's documents
+per collection (the data sources) and the latest `assist eval` run (performance, with its date). What only a
+person can write (organisation, lawful basis, risks, contact, dates, objection procedure, ...) comes from a TOML
+file the city edits (`ASSIST_TRANSPARENCY_FILE`; owners/data/transparency.example.toml shows every key). A value
+still holding the example's `<<FILL IN` placeholder is reported, never passed off as filled.
+"""
+
+import json
+import logging
+import tomllib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assist.errors import ConfigError
+from assist.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STANDARD_VERSION = "0.3.1"
+PLACEHOLDER = "<<FILL IN"
+ENV_VAR = "ASSIST_TRANSPARENCY_FILE"
+#: Figures of an eval run's summary shown as the record's performance, in this order, with what they mean.
+PERFORMANCE_FIGURES = {
+    "hit@5": "share of answerable questions whose right routine is among the first five retrieved",
+    "mrr": "mean reciprocal rank of the right routine",
+    "citation_precision": "share of citations that point at a right routine",
+    "refusal_accuracy": "share of questions the routines do not cover that were refused or answered only closest",
+    "false_refusal_rate": "share of answerable questions that were not answered",
+    "language_match": "share of answers in the language asked for",
+    "support": "share of answer sentences supported by the passage they cite",
+}
+
+
+def schema_path() -> Path:
+    """The committed copy of the standard's schema."""
+    return Path(str(files("owners") / "data" / "schema-v0_3_1.yaml"))
+
+
+def example_path() -> Path:
+    """The shipped example of the city's file, every key with a placeholder or a default a city may keep."""
+    return Path(str(files("owners") / "data" / "transparency.example.toml"))
+
+
+def load_schema(path: Path | None = None) -> list[dict[str, Any]]:
+    """The standard's attributes, in the schema's order."""
+    data = yaml.safe_load((path or schema_path()).read_text(encoding="utf-8"))
+    return list(data["properties"])
+
+
+def required_attributes(schema: list[dict[str, Any]] | None = None) -> list[str]:
+    """The attributes the schema marks required."""
+    return [p["attribute"] for p in (schema or load_schema()) if p.get("required") is True]
+
+
+@dataclass
+class Inventory:
+    """What the store holds per collection: documents, passages and languages."""
+
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def documents(self) -> int:
+        return sum(c["documents"] for c in self.collections.values())
+
+
+def store_inventory(store: Any) -> Inventory:
+    """The documents of `store` per collection (from the passages' payloads; vectors are not read)."""
+    try:
+        payloads = store.filter_payloads(fields=["meta.collection", "meta.doc_id", "meta.language"])
+    except Exception as exc:  # noqa: BLE001 - the record says the store could not be read instead of failing
+        logger.warning("Transparency record: the store could not be read: %s", exc)
+        return Inventory(problem=f"the document store could not be read ({type(exc).__name__})")
+    out: dict[str, dict[str, Any]] = {}
+    docs: dict[str, set[str]] = {}
+    for p in payloads:
+        meta = p.get("meta", p)
+        name = str(meta.get("collection", "?"))
+        entry = out.setdefault(name, {"documents": 0, "passages": 0, "languages": set()})
+        entry["passages"] += 1
+        if meta.get("language"):
+            entry["languages"].add(str(meta["language"]))
+        docs.setdefault(name, set()).add(str(meta.get("doc_id", "")))
+    for name, entry in out.items():
+        entry["documents"] = len(docs[name] - {""})
+        entry["languages"] = sorted(entry["languages"])
+    return Inventory(collections=dict(sorted(out.items())))
+
+
+def open_inventory(settings: Settings) -> Inventory:
+    """The inventory of the configured store, opened read-only for the time it takes."""
+    from assist.backends import make_document_store  # noqa: PLC0415
+    from assist.components.edge_store import EdgeDocumentStore  # noqa: PLC0415
+
+    try:
+        store = make_document_store(settings, create=False)
+    except Exception as exc:  # noqa: BLE001
+        return Inventory(problem=f"the document store could not be opened ({type(exc).__name__})")
+    try:
+        if isinstance(store, EdgeDocumentStore) and not store.exists():
+            return Inventory(problem="there is no document store yet (run `assist ingest`)")
+        return store_inventory(store)
+    finally:
+        if isinstance(store, EdgeDocumentStore):
+            store.close()
+
+
+def latest_eval(settings: Settings) -> dict[str, Any] | None:
+    """The newest finished `assist eval` run under <data_dir>/eval: its meta.json, or None."""
+    root = settings.data_dir / "eval"
+    if not root.is_dir():
+        return None
+    for run in sorted((p for p in root.iterdir() if (p / "meta.json").is_file()), reverse=True):
+        try:
+            meta = json.loads((run / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if meta.get("status") == "done" and isinstance(meta.get("summary"), dict):
+            return dict(meta)
+    return None
+
+
+def read_city_file(settings: Settings) -> tuple[dict[str, Any], Path]:
+    """The city's human-written fields (the shipped example when none is configured) and where they came from."""
+    path = settings.transparency_file or example_path()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"The transparency file {path} does not exist: copy {example_path()} there and fill it in."
+        raise ConfigError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"The transparency file {path} is not valid TOML ({exc}): fix it."
+        raise ConfigError(msg) from None
+    record = data.get("record", data)
+    if not isinstance(record, dict):
+        msg = f"The transparency file {path}: [record] must be a table of attribute = value."
+        raise ConfigError(msg)
+    return {str(k): v for k, v in record.items()}, Path(path)
+
+
+def _performance(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "No evaluation run is recorded yet: `assist eval` measures retrieval, citations and refusals."
+    figures = run["summary"].get("all", {})
+    when = str(run.get("finished") or run.get("started") or "")[:10]
+    parts = [
+        f"{name} {figures[name]:.3f} ({meaning})"
+        for name, meaning in PERFORMANCE_FIGURES.items()
+        if isinstance(figures.get(name), int | float)
+    ]
+    sets = ", ".join(run.get("sets", [])) or "the eval sets"
+    return (
+        f"Measured by `assist eval` on {when} (run {run.get('run_id', '?')}, commit {run.get('commit', '?')}) over "
+        f"{figures.get('rows', '?')} questions of {sets}: " + "; ".join(parts) + "."
+    )
+
+
+def _models(settings: Settings) -> str:
+    from assist.backends import embedder_name  # noqa: PLC0415
+
+    g = settings.generator
+    generator = {
+        "extractive": "extractive: no language model; the answer quotes the cited passages",
+        "llamacpp": f"llama.cpp running a local GGUF model ({Path(g.model_path).name if g.model_path else 'SmolLM2'})",
+        "openai": f"an OpenAI-compatible endpoint (e.g. vLLM) serving {g.model}",
+    }[g.backend]
+    r = settings.retrieval
+    return (
+        f"Embedding model: {embedder_name(settings)}. Retrieval: {r.mode} (dense vectors and BM25 sparse vectors "
+        f"in Qdrant, fused by reciprocal rank), top {r.top_k} passages, at most {r.per_doc} per document. Relevance "
+        f"gate: questions whose best dense score is under {r.min_score} are refused; a calibrated grounding check "
+        f"(logistic regression over retrieval features) sends answers the passages do not address to 'closest'. "
+        f"Generator: {generator}. Personal data is replaced in each question by pattern and name-list recognisers "
+        "before anything else runs."
+    )
+
+
+def _connections(settings: Settings) -> str:
+    q = settings.qdrant
+    store = f"a Qdrant server ({q.url})" if q.url else f"the embedded Qdrant Edge store under {settings.store_path}"
+    db = "PostgreSQL (ASSIST_DATABASE__URL)" if settings.database.url else "a SQLite file under the data folder"
+    parts = [f"Vector store: {store}.", f"Service state (tokens, feedback, audit log, recorded questions): {db}."]
+    if settings.generator.backend == "openai":
+        parts.append(f"Language model endpoint: {settings.generator.api_base_url}.")
+    parts.append("No connection to population registers, case files or other personal-data systems.")
+    return " ".join(parts)
+
+
+def _sources(inventory: Inventory) -> str:
+    if inventory.problem:
+        return f"The city's routines and policy documents; {inventory.problem}."
+    per = "; ".join(
+        f"{name}: {c['documents']} documents, {c['passages']} passages ({', '.join(c['languages']) or '?'})"
+        for name, c in inventory.collections.items()
+    )
+    return (
+        f"The city's own routines and policy documents, {inventory.documents} documents in "
+        f"{len(inventory.collections)} collections ({per}), each read only by the roles the roles file allows. "
+        "Staff's questions are processed with personal data replaced; unanswered ones are kept (scrubbed) so that "
+        "routine owners can write what is missing."
+    )
+
+
+def _description(settings: Settings) -> str:
+    return (
+        "Staff ask a question in their own words on a phone, in a terminal or through an API. Personal data in the "
+        "question (identity numbers, phone numbers, e-mail and street addresses, names) is replaced first. The "
+        "question's language is detected and the question is turned into a dense vector by a multilingual "
+        "embedding model and a sparse BM25 vector. Both search the passages of the routines the asker's role may "
+        "read; the results are fused and ranked by document. A relevance gate refuses the question when no passage "
+        "is close enough, and says who to ask instead. A grounding check then decides whether the passages "
+        "address what was asked; when they do not, the answer is marked 'closest' and shows the nearest routines "
+        "without presenting them as an answer. Otherwise the generator writes a short answer from the numbered "
+        "passages only, every sentence cites its source, and a citation check drops citations that do not support "
+        "the text. The answer names the routine, page and section so staff can check it. No decision about a "
+        "resident is taken by the system: it informs staff, who act under their own professional responsibility. "
+        f"{_models(settings)}"
+    )
+
+
+def _default(value: Any, fallback: str) -> Any:
+    return fallback if value in (None, "") else value
+
+
+def build_record(settings: Settings, *, inventory: Inventory | None = None, eval_run: dict[str, Any] | None = None,
+                 city: dict[str, Any] | None = None, today: date | None = None) -> dict[str, Any]:
+    """The record as an ordered mapping: every attribute of the schema the deployment or the city file fills."""
+    if city is None:
+        city, _ = read_city_file(settings)
+    inventory = inventory if inventory is not None else open_inventory(settings)
+    today = today or datetime.now(UTC).date()
+    published = str(city.get("publication_date") or today.isoformat())
+    try:
+        first = date.fromisoformat(published[:10])
+    except ValueError:  # still the example's placeholder: the revision is due a year from now
+        first = today
+    generated: dict[str, Any] = {
+        "standard_version": STANDARD_VERSION,
+        "lang": "en",
+        "publication_date": published,
+        "last_change_date": today.isoformat(),
+        "revision_date": (first + timedelta(days=365)).isoformat(),
+        "description_short": "Answers city staff's questions from the city's own routines, with citations, and "
+                             "says when the routines do not answer.",
+        "status": "pilot",
+        "domain": "generic",
+        "algorithm_type": "hybrid",
+        "type": "descriptive",
+        "training_data": (
+            "None of the city's data trains a model. The models are used as published: "
+            f"{_models(settings)} The relevance and grounding thresholds are calibrated on the project's "
+            "evaluation questions, which are written for the purpose and hold no personal data."
+        ),
+        "source_data": _sources(inventory),
+        "connected_data_sources": _connections(settings),
+        "description": _description(settings),
+        "methods_and_models": _models(settings),
+        "performance": _performance(eval_run),
+        "monitoring": (
+            "`assist eval` measures retrieval (hit@5, MRR), citation precision, refusals of questions the routines "
+            "do not cover and false refusals on fixed question sets, and a quality gate stops a release that falls "
+            "below the floors. Staff rate answers up or down; refused, closest and rated-down questions are grouped "
+            "into topics on the knowledge-gaps page for the routines' owners. Latest figures: "
+            + _performance(eval_run)
+        ),
+        "human_intervention": (
+            "Every answer cites the routine it comes from, and staff decide what to do; an answer the routines do "
+            "not support is refused or shown only as the closest routines. Routine owners review the questions "
+            "the routines did not answer and write the missing routines; administrators can withdraw documents by "
+            "re-ingesting without them."
+        ),
+    }
+    record = {**generated, **{k: v for k, v in city.items() if v not in (None, "")}}
+    # Figures the deployment measures always come from the deployment, never from a stale copy in the file.
+    for key in ("standard_version", "source_data", "performance", "methods_and_models"):
+        record[key] = generated[key]
+    if "uuid" not in record:
+        # Stable across runs for one organisation and name, so a register sees one entry being updated.
+        seed = f"{record.get('organization', '')}/{record.get('name', '')}"
+        record["uuid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+    order = [p["attribute"] for p in load_schema()]
+    return {k: _plain(record[k]) for k in order if k in record}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()[:10]
+    return value
+
+
+def placeholders(record: dict[str, Any]) -> list[str]:
+    """The attributes still holding the example file's placeholder."""
+    return [k for k, v in record.items() if isinstance(v, str) and PLACEHOLDER in v]
+
+
+def missing_required(record: dict[str, Any], schema: list[dict[str, Any]] | None = None) -> list[str]:
+    """Required attributes of the schema that the record lacks or leaves empty."""
+    return [a for a in required_attributes(schema) if record.get(a) in (None, "")]
+
+
+def to_yaml(record: dict[str, Any]) -> str:
+    return yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=100)
+
+
+def to_markdown(record: dict[str, Any]) -> str:
+    """The record for a person: the schema's categories as sections, each attribute under its English name."""
+    lines = [f"# {record.get('name', 'Algorithm')}", "",
+             f"Algorithmic Transparency Standard v{STANDARD_VERSION} record.", ""]
+    category = None
+    for prop in load_schema():
+        key = prop["attribute"]
+        if key not in record:
+            continue
+        if prop["category"]["en"] != category:
+            category = prop["category"]["en"]
+            lines += [f"## {category.capitalize()}", ""]
+        lines += [f"**{prop['name']['en']}** (`{key}`)", "", str(record[key]), ""]
+    return "\n".join(lines)
+
+
+def to_html(record: dict[str, Any]) -> str:
+    """The record as a plain HTML page (every value escaped)."""
+    parts = []
+    category = None
+    for prop in load_schema():
+        key = prop["attribute"]
+        if key not in record:
+            continue
+        if prop["category"]["en"] != category:
+            if category is not None:
+                parts.append("</dl>")
+            category = prop["category"]["en"]
+            parts.append(f"<h2>{escape(category.capitalize())}</h2><dl>")
+        parts.append(f'<dt id="{escape(key)}">{escape(prop["name"]["en"])}</dt><dd>{escape(str(record[key]))}</dd>')
+    parts.append("</dl>")
+    title = escape(str(record.get("name", "Algorithm")))
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{title}: transparency record</title><link rel="stylesheet" href="/static/app.css"></head>'
+        f"<body><header><h1>{title}</h1><p class=\"tagline\">Algorithmic Transparency Standard v{STANDARD_VERSION}. "
+        'Also as <a href="/transparency.yaml">YAML</a> and <a href="/transparency.md">Markdown</a>.</p></header>'
+        f"<main>{''.join(parts)}</main></body></html>"
+    )
+
+
+def write_record(record: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """DIR/transparency.yaml and DIR/transparency.md."""
+    out.mkdir(parents=True, exist_ok=True)
+    yaml_path, md_path = out / "transparency.yaml", out / "transparency.md"
+    yaml_path.write_text(to_yaml(record), encoding="utf-8")
+    md_path.write_text(to_markdown(record), encoding="utf-8")
+    return yaml_path, md_path
+
+
+def run_transparency(*, out: Path, settings: Settings) -> int:
+    """`assist transparency --out DIR`: write the record; the exit code."""
+    import typer  # noqa: PLC0415
+
+    try:
+        city, source = read_city_file(settings)
+        record = build_record(settings, city=city, eval_run=latest_eval(settings))
+    except ConfigError as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        return 2
+    missing = missing_required(record)
+    if missing:
+        typer.secho(f"Error: {source} leaves required attributes empty: {', '.join(missing)}.", fg=typer.colors.RED,
+                    err=True)
+        return 2
+    yaml_path, md_path = write_record(record, out)
+    typer.echo(f"Wrote {yaml_path} and {md_path}.")
+    todo = placeholders(record)
+    if todo:
+        typer.secho(f"Still to fill in {source} (set {ENV_VAR} to your own copy): {', '.join(todo)}.",
+                    fg=typer.colors.YELLOW, err=True)
+    return 0

