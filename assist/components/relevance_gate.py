@@ -50,7 +50,7 @@ class RelevanceGate:
         glossary_dir: str | None = None,
         calibration: str | None = None,
         unit_embedder: Any | None = None,
-        max_units: int = 24,
+        max_units: int = 12,
     ):
         self.min_score = min_score
         self.scope_margin = scope_margin
