@@ -28,9 +28,10 @@ function el(tag, attrs = {}, text = "") {
 async function call(path, options = {}) {
   const resp = await fetch(path, {
     ...options,
-    headers: { ...(options.headers || {}), Authorization: `Bearer ${token()}` },
+    // A saved token is sent; without one the browser's sign-in session cookie (city account) identifies the caller.
+    headers: { ...(options.headers || {}), ...(token() ? { Authorization: `Bearer ${token()}` } : {}) },
   });
-  if (resp.status === 401) { $("signin").hidden = false; throw new Error("Your token was not accepted."); }
+  if (resp.status === 401) { $("signin").hidden = false; throw new Error("Sign in with your city account, or enter an access token."); }
   if (!resp.ok) {
     let message = `The service answered ${resp.status}.`;
     try { message = (await resp.json()).error.message || message; } catch (e) { /* not JSON */ }
@@ -69,7 +70,6 @@ function topicCard(t) {
 }
 
 async function load() {
-  if (!token()) { $("signin").hidden = false; setStatus("Enter your access token first.", true); return; }
   setStatus("Loading…");
   try {
     const include = $("show-handled").checked ? "true" : "false";

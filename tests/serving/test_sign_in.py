@@ -391,3 +391,13 @@ class TestSessionStore:
         store = SessionStore(database, lifetime_s=60, roles=load_roles(ROLES_CITY))
         session_id, _ = store.create(user_id="u_1", role="janitor")
         assert store.resolve(session_id) is None
+
+
+def test_owner_pages_take_the_sign_in_session(site: Site) -> None:
+    site.sign_in("anna")  # home-care staff: no owner page answers
+    assert site.client.get("/api/owners/me").status_code == 403
+    assert site.client.get("/api/gaps").status_code == 403
+    site.sign_in("dag")  # admin: the owners' inventory and the gaps, on the session cookie alone
+    me = site.client.get("/api/owners/me")
+    assert me.status_code == 200, me.text
+    assert site.client.get("/api/gaps").status_code == 200
