@@ -1,5 +1,5 @@
-"""What kind of fact a question asks for (a duration, a price, a count, a time, a phone number, a temperature), and
-whether a sentence states one: an answer to "how long" must say how long, not only name the topic.
+"""What kind of fact a question asks for (a duration, a price, a count, a time, a phone number, a temperature, how
+often), and whether a sentence states one: an answer to "how long" must say how long, not only name the topic.
 
 Swedish and English question words only, the languages the routines are written in; a question in another language
 asks for no known kind, and nothing is required of its sentences.
@@ -14,6 +14,7 @@ COUNT = "count"
 TIME = "time"
 PHONE = "phone"
 TEMPERATURE = "temperature"
+FREQUENCY = "frequency"
 
 #: Question phrasings per kind (lower case, matched on word boundaries).
 _ASKS: dict[str, tuple[str, ...]] = {
@@ -38,6 +39,7 @@ _ASKS: dict[str, tuple[str, ...]] = {
         "who do i call", "who should i call", "call", "phone number", "number", "contact",
     ),
     TEMPERATURE: ("hur kall", "hur varm", "grader", "temperatur", "how cold", "how warm", "how hot", "temperature"),
+    FREQUENCY: ("hur ofta", "hur många gånger", "how often", "how many times"),
 }
 
 _UNIT_TIME = (
@@ -72,6 +74,12 @@ _STATES: dict[str, re.Pattern[str]] = {
     ),
     PHONE: re.compile(r"(?<![\d-])0\d{1,3}-\d{2,3}(?:[ \u00a0]\d{2,3}){1,3}|\b112\b|\b1177\b|\b114 ?14\b"),
     TEMPERATURE: re.compile(r"[-−+]?\d+(?:[.,]\d+)?\s*(?:°|grader|degrees)", re.IGNORECASE),
+    FREQUENCY: re.compile(
+        rf"(?:\d+|{_NUMBER_WORDS})\s+(?:gång|gånger|times)\b|\bvarje\b|\bvarannan\b|\bper\s+(?:dag|vecka|månad|år|"
+        r"day|week|month|year)|dagligen|veckovis|årligen|\bdaily\b|\bweekly\b|\bmonthly\b|\byearly\b|"
+        r"\bannually\b|\bevery\b|\bonce\b|\btwice\b",
+        re.IGNORECASE,
+    ),
 }
 
 

@@ -67,12 +67,14 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
         c = _context_terms(q, context, language) if context else None
     kinds = asked_kinds(question, language)
     best_unit = max(unit_scores.values(), default=0.0) if unit_scores else 0.0
-    scored: list[tuple[float, float, int, int, str]] = []  # (score, match, passage n, position, sentence)
+    # (score, match, passage n, position, sentence, the routine's rank)
+    scored: list[tuple[float, float, int, int, str, int]] = []
     doc_rank: dict[str, int] = {}
     for doc in documents:
         doc_rank.setdefault(str(doc.meta.get("doc_id", doc.id)), len(doc_rank) + 1)
     for n, doc in enumerate(documents, start=1):
-        prior = DOC_PRIOR / doc_rank[str(doc.meta.get("doc_id", doc.id))]
+        rank = doc_rank[str(doc.meta.get("doc_id", doc.id))]
+        prior = DOC_PRIOR / rank
         lang = str(doc.meta.get("language", language))
         for pos, sent in enumerate(passage_units(doc.content or "")):
             if instruction_like(sent):
@@ -86,14 +88,18 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
                 match += ASKED_FACT_BONUS
             elif match and _DIGIT.search(sent):
                 match += FACT_BONUS
-            scored.append((match + prior, match, n, pos, sent))
+            scored.append((match + prior, match, n, pos, sent, rank))
     if not scored:
         return ""
     ranked = sorted(scored, key=lambda s: (-s[0], s[2], s[3]))
     best = ranked[0]
     # Only sentences that carry the question's terms nearly as well as the best one: a routine's other steps are
     # not an answer to this question.
-    keep = [s for s in ranked if s[1] > 0 and s[1] >= KEEP_SHARE * best[1]][:max_sentences] or [best]
+    # Another routine's sentence must carry them at least as well as the best-ranked routine's best one.
+    top_best = max((s[1] for s in scored if s[5] == 1), default=0.0)
+    keep = [
+        s for s in ranked if s[1] > 0 and s[1] >= KEEP_SHARE * best[1] and (s[5] == 1 or s[1] >= top_best)
+    ][:max_sentences] or [best]
     # A routine states the condition, then what to do ("If the client has fallen ... Call the nurse on ..."):
     # the sentence after a chosen one comes along, room permitting.
     chosen = {(s[2], s[3]) for s in keep}
@@ -102,7 +108,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     keep.sort(key=lambda s: (s[2], s[3]))
     seen: set[str] = set()
     lines = []
-    for _, _, n, _, sent in keep:
+    for _, _, n, _, sent, _ in keep:
         if sent not in seen:  # the same sentence in two overlapping chunks is quoted once
             seen.add(sent)
             lines.append(f"- {sent} [{n}]")

@@ -73,3 +73,16 @@ def test_a_question_in_another_language_is_answered_by_the_sentences_nearest_in_
     chosen = extract(question, [doc], "pl", max_sentences=1, unit_scores=scores)
     assert "08-123 40 99" in chosen
     assert "Gå fram" not in chosen
+
+
+def test_another_routines_sentence_is_quoted_only_when_it_carries_the_question_as_well():
+    from haystack import Document
+
+    from assist.components.extractive import extract
+
+    top = Document(content="Brandövning görs två gånger per år.", meta={"doc_id": "brand", "language": "sv"})
+    other = Document(content="Personalen planerar övningar i brandskydd.\nBrandövning och utrymning övas på våren.",
+                     meta={"doc_id": "annan", "language": "sv"})
+    answer = extract("hur ofta ska vi ha brandövning", [top, other], "sv")
+    assert "två gånger per år" in answer
+    assert "[2]" not in answer  # the other routine's sentences carry the question less well than the top one's
