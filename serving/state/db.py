@@ -6,8 +6,10 @@ Usage:
     with db.begin() as conn: ...       # a transaction; a database that cannot be reached raises a 503 error
 """
 
+import contextlib
 import fcntl
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,16 +92,28 @@ class Database:
         if self.path is None:
             return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         private_file(self.path)
+        # WAL is a property of the file: set it once, under the file lock. Switched on every connect, two processes
+        # (or threads) opening a new file together made one fail at once with "database is locked".
+        try:
+            with self._exclusive(), contextlib.closing(sqlite3.connect(self.path, timeout=5)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise BackendUnavailableError(self._unusable_file(exc)) from None
         engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 5})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
 
         return engine
+
+    def _unusable_file(self, reason: object) -> str:
+        return (
+            f"The database file {self} could not be used ({reason}): check its folder's permissions and free disk "
+            "space."
+        )
 
     @contextmanager
     def _reachable(self) -> Iterator[None]:
@@ -108,10 +122,7 @@ class Database:
         except OperationalError as exc:
             logger.warning("Database %s failed: %s", self, type(exc.orig).__name__ if exc.orig else exc)
             if self.is_sqlite:
-                raise BackendUnavailableError(
-                    f"The database file {self} could not be used ({exc.orig}): check its folder's permissions and "
-                    "free disk space."
-                ) from None
+                raise BackendUnavailableError(self._unusable_file(exc.orig)) from None
             raise BackendUnavailableError(
                 f"The database {self} cannot be reached or refused the connection: check that it runs and that "
                 "ASSIST_DATABASE__URL names it with the right user and password."
