@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from haystack import component  # noqa: E402
 from haystack.dataclasses import ChatMessage  # noqa: E402
 
 from assist.settings import Settings  # noqa: E402
+from tests.servers import free_port, stop  # noqa: E402, F401 - free_port is imported from here by many tests
 
 DATA = Path(__file__).parent / "assist" / "data"
 #: A city's roles file with seven roles (an owner, a role reading two collections, one reading only `general`).
@@ -94,13 +94,6 @@ def garble_vectors(store: Path) -> None:
         f.write(os.urandom(64 * 384 * 4))
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (right now)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """llama.cpp's own OpenAI-compatible server with the packaged SmolLM2 GGUF on loopback: the stand-in for vLLM."""
@@ -127,12 +120,7 @@ def llama_server() -> Iterator[str]:
             pytest.fail("llama.cpp server did not come up in 120 s")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a loaded machine: the server is stopped either way
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc, timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 #: Debian's PostgreSQL server binaries (`apt-get install postgresql`).
@@ -29,6 +30,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop(proc: "subprocess.Popen[Any]", timeout: float = 10) -> None:
+    """Terminate a server process; kill it when it does not end within `timeout` s (a loaded machine)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
@@ -109,11 +120,7 @@ def redis_server() -> Iterator[str]:
         wait_port(port, proc, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
 
@@ -142,11 +149,7 @@ def haproxy(replicas: list[str], log_path: Path, extra_env: Mapping[str, str] | 
         wait_port(lb_port, proc, "haproxy")
         yield f"http://127.0.0.1:{lb_port}", f"http://127.0.0.1:{stats_port}/stats;csv"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
 
 

@@ -23,7 +23,7 @@ from serving.deps import Services
 from serving.state import Database
 from serving.tokens import TokenStore
 from tests.conftest import free_port
-from tests.servers import POSTGRES_BINS, REDIS_BINARY, create_database, postgres_cluster, redis_server
+from tests.servers import POSTGRES_BINS, REDIS_BINARY, create_database, postgres_cluster, redis_server, stop
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
@@ -198,11 +198,7 @@ def serve_process(
             time.sleep(0.3)
         yield LiveServer(base_url=base_url, data_dir=data_dir, process=proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=15)
         log.close()
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.servers import stop
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 CLIENT_ID = "frontline-assist"
@@ -87,11 +88,7 @@ def provider(*, groups_in: str = "id_token", redirect_base: str = BASE) -> Itera
             time.sleep(0.2)
         yield issuer
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def with_param(url: str, name: str, value: str) -> str:

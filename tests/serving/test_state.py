@@ -29,6 +29,7 @@ from serving.state import Database
 from serving.state.models import Base
 from serving.tokens import TokenStore, hash_token
 from tests.conftest import free_port
+from tests.servers import stop
 from tests.serving.conftest import REPO, started
 
 FALL = "Vad gör jag om en brukare har ramlat?"
@@ -300,8 +301,4 @@ def test_assist_serve_migrates_a_fresh_postgresql_at_start_and_writes_there(
         db.close()
         assert not (tmp_path / "data" / "serving.sqlite").exists()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=20)

@@ -17,6 +17,7 @@ from assist import store as versions
 from serving.app import SQLITE_FILE
 from serving.tokens import TokenStore
 from tests.conftest import free_port, garble_vectors
+from tests.servers import stop
 
 pytestmark = pytest.mark.integration
 
@@ -79,11 +80,7 @@ def serving(data_dir: Path, store: Path) -> Iterator[str]:
                 time.sleep(0.3)
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc, timeout=20)
     assert "Traceback" not in log_path.read_text()
 
 
