@@ -315,6 +315,13 @@ class _Pending:
     light: list[dict[str, Any]] = field(default_factory=list)  # bookkeeping of every chunk, for the state
 
 
+def _check_collection(collection: str) -> None:
+    """ValueError naming the rule when `collection` is not a name a collection may have."""
+    if not is_safe_name(collection):
+        msg = f"Collection name {collection!r} is not allowed: use letters, digits, '_' and '-' (at most 64)."
+        raise ValueError(msg)
+
+
 class Ingestor:
     """Ingests files into the configured store.
 
@@ -362,19 +369,11 @@ class Ingestor:
 
         `on_chunks(source, written, total)` follows a file's chunks as they are written, batch by batch.
         """
-        if collection is not None and not is_safe_name(collection):
-            msg = f"Collection name {collection!r} is not allowed: use letters, digits, '_' and '-' (at most 64)."
-            raise ValueError(msg)
+        if collection is not None:
+            _check_collection(collection)
         started = time.perf_counter()
-        report = IngestReport()
-
-        def done(result: FileResult) -> None:
-            report.files.append(result)
-            if on_file:
-                on_file(result)
-
         entries = [entry for root in roots for entry in discover_entries(root, collection)]
-        return self._run(entries, report, done, started, on_chunks, prune_roots=roots if prune else None)
+        return self._ingest_entries(entries, started, on_file, on_chunks, prune_roots=roots if prune else None)
 
     def ingest_files(
         self, files: list[Path], *, root: Path, collection: str, on_file: Callable[[FileResult], None] | None = None
@@ -384,10 +383,20 @@ class Ingestor:
         `root` is the knowledge folder the files lie under, so a later ingest of the whole folder sees the same
         documents at the same sources (unchanged, not new).
         """
-        if not is_safe_name(collection):
-            msg = f"Collection name {collection!r} is not allowed: use letters, digits, '_' and '-' (at most 64)."
-            raise ValueError(msg)
+        _check_collection(collection)
         started = time.perf_counter()
+        entries = [e._replace(root=root) for path in files for e in discover_entries(path, collection)]
+        return self._ingest_entries(entries, started, on_file)
+
+    def _ingest_entries(
+        self,
+        entries: list[Entry],
+        started: float,
+        on_file: Callable[[FileResult], None] | None,
+        on_chunks: Callable[[str, int, int], None] | None = None,
+        prune_roots: list[Path] | None = None,
+    ) -> IngestReport:
+        """Ingest discovered entries into one report, telling `on_file` of each file's result as it comes."""
         report = IngestReport()
 
         def done(result: FileResult) -> None:
@@ -395,11 +404,7 @@ class Ingestor:
             if on_file:
                 on_file(result)
 
-        entries = []
-        for path in files:
-            entry = discover_entries(path, collection)
-            entries += [e._replace(root=root) for e in entry]
-        return self._run(entries, report, done, started, None, prune_roots=None)
+        return self._run(entries, report, done, started, on_chunks, prune_roots=prune_roots)
 
     def remove_document(self, doc_id: str) -> int:
         """Delete every chunk of `doc_id` from the store (a retired routine); returns how many there were."""
