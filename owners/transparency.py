@@ -13,6 +13,7 @@ import json
 import logging
 import tomllib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
@@ -313,19 +314,24 @@ def to_yaml(record: dict[str, Any]) -> str:
     return yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=100)
 
 
+def _attributes(record: dict[str, Any]) -> Iterator[tuple[str, str, str, Any]]:
+    """(category, attribute, English name, value) of each attribute the record has, in the schema's order."""
+    for prop in load_schema():
+        key = prop["attribute"]
+        if key in record:
+            yield prop["category"]["en"], key, prop["name"]["en"], record[key]
+
+
 def to_markdown(record: dict[str, Any]) -> str:
     """The record for a person: the schema's categories as sections, each attribute under its English name."""
     lines = [f"# {record.get('name', 'Algorithm')}", "",
              f"Algorithmic Transparency Standard v{STANDARD_VERSION} record.", ""]
     category = None
-    for prop in load_schema():
-        key = prop["attribute"]
-        if key not in record:
-            continue
-        if prop["category"]["en"] != category:
-            category = prop["category"]["en"]
+    for section, key, name, value in _attributes(record):
+        if section != category:
+            category = section
             lines += [f"## {category.capitalize()}", ""]
-        lines += [f"**{prop['name']['en']}** (`{key}`)", "", str(record[key]), ""]
+        lines += [f"**{name}** (`{key}`)", "", str(value), ""]
     return "\n".join(lines)
 
 
@@ -333,16 +339,13 @@ def to_html(record: dict[str, Any]) -> str:
     """The record as a plain HTML page (every value escaped)."""
     parts = []
     category = None
-    for prop in load_schema():
-        key = prop["attribute"]
-        if key not in record:
-            continue
-        if prop["category"]["en"] != category:
+    for section, key, name, value in _attributes(record):
+        if section != category:
             if category is not None:
                 parts.append("</dl>")
-            category = prop["category"]["en"]
+            category = section
             parts.append(f"<h2>{escape(category.capitalize())}</h2><dl>")
-        parts.append(f'<dt id="{escape(key)}">{escape(prop["name"]["en"])}</dt><dd>{escape(str(record[key]))}</dd>')
+        parts.append(f'<dt id="{escape(key)}">{escape(name)}</dt><dd>{escape(str(value))}</dd>')
     parts.append("</dl>")
     title = escape(str(record.get("name", "Algorithm")))
     return (

@@ -1,13 +1,14 @@
 """Decides what the retrieved evidence allows: an answer, only the closest routines, or a refusal."""
 
 import logging
-import math
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from haystack import Document, component
 
+from assist.components.retriever import cosine
 from assist.glossary import load_glossary
 from assist.grounding import Assessment, Calibration, LexiconCache, assess, load_calibration, passage_units
 
@@ -17,11 +18,6 @@ logger = logging.getLogger(__name__)
 UNIT_DOCUMENTS = 1
 #: Sentence embeddings kept between questions (the same routines come up again and again).
 UNIT_CACHE = 4096
-
-
-def _unit(vector: list[float]) -> list[float]:
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return [v / norm for v in vector]
 
 
 @component
@@ -61,7 +57,7 @@ class RelevanceGate:
         self._lexicon = LexiconCache(document_store) if document_store is not None else None
         self.unit_embedder = unit_embedder
         self.max_units = max_units
-        self._unit_vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._unit_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def warm_up(self) -> None:
         """Read the calibration and the store's term statistics."""
@@ -119,11 +115,11 @@ class RelevanceGate:
         if missing:
             embedded = self.unit_embedder.run(documents=[Document(content=u) for u in missing])["documents"]
             for u, d in zip(missing, embedded, strict=True):
-                self._unit_vectors[u] = d.embedding
+                self._unit_vectors[u] = np.asarray(d.embedding, dtype=np.float64)
                 if len(self._unit_vectors) > UNIT_CACHE:
                     self._unit_vectors.popitem(last=False)
-        q = _unit(query_embedding)
-        return {u: round(sum(a * b for a, b in zip(q, _unit(self._unit_vectors[u]), strict=True)), 4) for u in units}
+        q = np.asarray(query_embedding, dtype=np.float64)
+        return {u: round(cosine(q, self._unit_vectors[u]), 4) for u in units}
 
     @component.output_types(
         passed=list[Document], closest=list[Document], rejected=list[Document], grounding=Assessment

@@ -146,7 +146,8 @@ def calibrated(per_language: list[list[Document]], rank: int) -> list[Document]:
     return ranked(merged)
 
 
-def _cos(a: np.ndarray, b: np.ndarray) -> float:
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors (0 against a zero vector)."""
     return float(a @ b / ((float(np.linalg.norm(a)) or 1.0) * (float(np.linalg.norm(b)) or 1.0)))
 
 
@@ -279,7 +280,7 @@ class ScopedRetriever:
         scored = []
         for doc in docs:
             vec = doc.embedding
-            relevance = _cos(q, np.asarray(vec, dtype=np.float32)) if vec is not None else 0.0
+            relevance = cosine(q, np.asarray(vec, dtype=np.float32)) if vec is not None else 0.0
             scored.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
         ranked_docs = self._by_document(scored, q, fused=fused)
         return {"documents": ranked_docs[:k], "outside_best": self._outside_best(query_embedding, collections)}
@@ -428,7 +429,7 @@ class ScopedRetriever:
         if missing:
             self._embed_titles(missing)
         vectors = {doc_id: self._titles.get(t) for doc_id, t in titles.items()}  # one read each: eviction may race
-        return {doc_id: _cos(q, v) if v is not None else 0.0 for doc_id, v in vectors.items()}
+        return {doc_id: cosine(q, v) if v is not None else 0.0 for doc_id, v in vectors.items()}
 
     def _outside_best(self, query_embedding: list[float], collections: list[str]) -> float:
         """Best dense score among the collections the caller may NOT read; 0 when there are none.
