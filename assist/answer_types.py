@@ -1,5 +1,8 @@
 """What kind of fact a question asks for (a duration, a price, a count, a time, a phone number, a temperature, how
-often), and whether a sentence states one: an answer to "how long" must say how long, not only name the topic.
+often, an age), and whether a sentence states one: an answer to "how long" must say how long, not only name the topic.
+
+A question that states a quantity asks about the rule for it: "kan en 16-åring få meröppet" wants the age limit,
+"brukaren vill att jag handlar för 800 kr" the amount allowed.
 
 Swedish and English question words only, the languages the routines are written in; a question in another language
 asks for no known kind, and nothing is required of its sentences.
@@ -15,6 +18,7 @@ TIME = "time"
 PHONE = "phone"
 TEMPERATURE = "temperature"
 FREQUENCY = "frequency"
+AGE = "age"
 
 #: Question phrasings per kind (lower case, matched on word boundaries).
 _ASKS: dict[str, tuple[str, ...]] = {
@@ -40,6 +44,19 @@ _ASKS: dict[str, tuple[str, ...]] = {
     ),
     TEMPERATURE: ("hur kall", "hur varm", "grader", "temperatur", "how cold", "how warm", "how hot", "temperature"),
     FREQUENCY: ("hur ofta", "hur många gånger", "how often", "how many times"),
+    AGE: (
+        "hur gammal", "hur gamla", "ålder", "åldern", "åldersgräns", "åldersgränsen", "how old", "age", "age limit",
+        "minimum age",
+    ),
+}
+
+#: Quantities a question states, per kind: the answer is the routine's rule for that quantity.
+_MENTIONS: dict[str, re.Pattern[str]] = {
+    AGE: re.compile(
+        r"\d+\s*-?\s*(?:åring|års?\s*ålder|år\s+gammal|år\s+gamla|years?[\s-]+old|year-olds?)|\bage[ds]?\s+\d+",
+        re.IGNORECASE,
+    ),
+    MONEY: re.compile(r"\d[\d\s\u00a0]*(?:kr\b|kronor|sek\b|:-|€|euro|eur\b)", re.IGNORECASE),
 }
 
 _UNIT_TIME = (
@@ -80,6 +97,10 @@ _STATES: dict[str, re.Pattern[str]] = {
         r"\bannually\b|\bevery\b|\bonce\b|\btwice\b",
         re.IGNORECASE,
     ),
+    AGE: re.compile(
+        r"\d+\s*(?:år\b|års\b|-?åring|years?\b)|\b(?:aged|age|ålder|åldern|åldersgräns)\b",
+        re.IGNORECASE,
+    ),
 }
 
 
@@ -93,7 +114,16 @@ def asked_kinds(question: str, language: str) -> frozenset[str]:
     """The kinds of fact a Swedish or English question asks for; empty for other languages or open questions."""
     if language not in {"sv", "en"}:
         return frozenset()
-    return frozenset(kind for kind, phrases in _ASKS.items() if _ask_pattern(phrases).search(question))
+    asked = {kind for kind, phrases in _ASKS.items() if _ask_pattern(phrases).search(question)}
+    asked |= {kind for kind, pattern in _MENTIONS.items() if pattern.search(question)}
+    return frozenset(asked)
+
+
+def stated_kinds(question: str, language: str) -> frozenset[str]:
+    """The kinds of quantity a Swedish or English question states ("16-åring", "800 kr"): it asks for their rule."""
+    if language not in {"sv", "en"}:
+        return frozenset()
+    return frozenset(kind for kind, pattern in _MENTIONS.items() if pattern.search(question))
 
 
 def states(sentence: str, kinds: frozenset[str]) -> bool:

@@ -7,7 +7,7 @@ import re
 
 from haystack import Document
 
-from assist.answer_types import asked_kinds, states
+from assist.answer_types import asked_kinds, stated_kinds, states
 from assist.grounding import KeyTerms, key_terms, passage_units, words
 from assist.instructions import instruction_like
 
@@ -27,6 +27,8 @@ FACT_BONUS = 0.1
 ASKED_FACT_BONUS = 0.3
 #: Cosine below the best sentence's at which a sentence chosen by meaning (`unit_scores`) no longer counts.
 UNIT_SPAN = 0.05
+#: Rows of a table that a chosen sentence announces ("Under 2025 är det:") come along with it, at most this many.
+ANNOUNCED_ROWS = 6
 _DIGIT = re.compile(r"\d")
 
 
@@ -35,6 +37,25 @@ def _context_terms(q: KeyTerms, context: str, language: str) -> KeyTerms | None:
     own = frozenset().union(*(t.ids for t in q.terms)) if q.terms else frozenset()
     rest = tuple(t for t in key_terms(context, language, q.lexicon).terms if not t.ids & own)
     return KeyTerms(rest, q.lexicon, language) if rest else None
+
+
+def _announced(
+    keep: list[tuple[float, float, int, int, str, int]], scored: list[tuple[float, float, int, int, str, int]]
+) -> list[tuple[float, float, int, int, str, int]]:
+    """The table rows right after a chosen sentence that ends in a colon: a sentence that announces a list says
+    nothing without it."""
+    chosen = {(s[2], s[3]) for s in keep}
+    by_place = {(s[2], s[3]): s for s in scored}
+    rows = []
+    for n, pos in sorted(p for p in chosen if by_place[p][4].endswith(":")):
+        for nxt in range(pos + 1, pos + 1 + ANNOUNCED_ROWS):
+            unit = by_place.get((n, nxt))
+            if unit is None or " | " not in unit[4]:
+                break
+            if (n, nxt) not in chosen:
+                rows.append(unit)
+                chosen.add((n, nxt))
+    return rows
 
 
 def extract(  # noqa: PLR0913 - the conversation context and the grounding's key terms are optional
@@ -66,9 +87,11 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
         q = key_terms(question, language)
         c = _context_terms(q, context, language) if context else None
     kinds = asked_kinds(question, language)
+    rules = stated_kinds(question, language)
     best_unit = max(unit_scores.values(), default=0.0) if unit_scores else 0.0
     # (score, match, passage n, position, sentence, the routine's rank)
     scored: list[tuple[float, float, int, int, str, int]] = []
+    rule_places: set[tuple[int, int]] = set()
     doc_rank: dict[str, int] = {}
     for doc in documents:
         doc_rank.setdefault(str(doc.meta.get("doc_id", doc.id)), len(doc_rank) + 1)
@@ -84,6 +107,10 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
             if unit_scores and sent in unit_scores:
                 # The sentences nearest the question in meaning: the best scores 1, one UNIT_SPAN below it 0.
                 match = max(match, (unit_scores[sent] - best_unit + UNIT_SPAN) / UNIT_SPAN)
+            if not match and rank == 1 and rules and states(sent, rules):
+                # A question that states a quantity asks for the top routine's rule for it, which need not
+                # repeat the question's words ("kan en 16-åring få meröppet" → "Besökaren ska vara minst 18 år").
+                rule_places.add((n, pos))
             if match and kinds and states(sent, kinds):
                 match += ASKED_FACT_BONUS
             elif match and _DIGIT.search(sent):
@@ -91,6 +118,10 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
             scored.append((match + prior, match, n, pos, sent, rank))
     if not scored:
         return ""
+    if rule_places:
+        # The rule sentences count as carrying the question as far as the kept ones must (KEEP_SHARE).
+        floor = KEEP_SHARE * max(s[1] for s in scored)
+        scored = [(floor + s[0] - s[1], floor, *s[2:]) if (s[2], s[3]) in rule_places else s for s in scored]
     ranked = sorted(scored, key=lambda s: (-s[0], s[2], s[3]))
     best = ranked[0]
     # Only sentences that carry the question's terms nearly as well as the best one: a routine's other steps are
@@ -105,6 +136,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     chosen = {(s[2], s[3]) for s in keep}
     follow = [s for s in scored if (s[2], s[3] - 1) in chosen and (s[2], s[3]) not in chosen]
     keep += follow[: max(0, max_sentences - len(keep))]
+    keep += _announced(keep, scored)
     keep.sort(key=lambda s: (s[2], s[3]))
     seen: set[str] = set()
     lines = []

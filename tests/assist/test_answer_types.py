@@ -2,7 +2,18 @@
 
 import pytest
 
-from assist.answer_types import COUNT, DURATION, MONEY, PHONE, TEMPERATURE, TIME, asked_kinds, states
+from assist.answer_types import (
+    AGE,
+    COUNT,
+    DURATION,
+    MONEY,
+    PHONE,
+    TEMPERATURE,
+    TIME,
+    asked_kinds,
+    stated_kinds,
+    states,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,6 +27,10 @@ from assist.answer_types import COUNT, DURATION, MONEY, PHONE, TEMPERATURE, TIME
         ("när är språkcaféet", "sv", TIME),
         ("vem ringer jag när brukaren har ramlat", "sv", PHONE),
         ("hur kall ska matlådan vara", "sv", TEMPERATURE),
+        ("vilken åldersgräns har meröppet", "sv", AGE),
+        ("kan en 16-åring få meröppet", "sv", AGE),  # a question that states an age asks for the age rule
+        ("can a 12-year-old get a library card", "en", AGE),
+        ("brukaren vill att jag handlar för 800 kr", "sv", MONEY),  # ... and an amount for the amount allowed
     ],
 )
 def test_question_asks_for_a_kind_of_fact(question, language, kind):
@@ -86,3 +101,48 @@ def test_another_routines_sentence_is_quoted_only_when_it_carries_the_question_a
     answer = extract("hur ofta ska vi ha brandövning", [top, other], "sv")
     assert "två gånger per år" in answer
     assert "[2]" not in answer  # the other routine's sentences carry the question less well than the top one's
+
+
+def test_a_stated_quantity_is_told_apart_from_a_question_word():
+    assert stated_kinds("kan en 16-åring få meröppet", "sv") == frozenset({AGE})
+    assert stated_kinds("brukaren vill att jag handlar för 800 kr kontant", "sv") == frozenset({MONEY})
+    assert stated_kinds("vad kostar fjärrlån", "sv") == frozenset()  # asks for a price, states none
+    assert states("Ungdomar från 15 år kan få behörighet.", frozenset({AGE}))
+    assert not states("Ungdomar kan få behörighet.", frozenset({AGE}))
+
+
+def test_a_question_that_states_a_quantity_is_answered_with_the_routines_rule_for_it():
+    from haystack import Document
+
+    from assist.components.extractive import extract
+
+    doc = Document(
+        content=(
+            "Besökaren ska vara minst 18 år.\nMeröppet gör att besökare kan använda biblioteket utan personal.\n"
+            "Meröppet finns på två bibliotek."
+        ),
+        meta={"doc_id": "meroppet", "language": "sv"},
+    )
+    assert "minst 18 år" in extract("kan en 16-åring få meröppet", [doc], "sv")  # though it does not say meröppet
+    assert "minst 18 år" not in extract("kan man få meröppet", [doc], "sv")  # a question that states no age
+    other = Document(content="Besökare under 18 år behöver en vuxen.", meta={"doc_id": "annan", "language": "sv"})
+    assert "[2]" not in extract("kan en 16-åring få meröppet", [doc, other], "sv")  # only the top routine's rule
+
+
+def test_a_sentence_that_announces_a_table_brings_its_rows():
+    from haystack import Document
+
+    from assist.components.extractive import extract
+
+    doc = Document(
+        content=(
+            "Förskolorna har fyra stängda planeringsdagar per år.\nUnder 2025 är det:\n\n"
+            "| Datum | Dag |\n|---|---|\n| 2025-01-07 | tisdag |\n| 2025-05-30 | fredag |\n| 2025-08-11 | måndag |\n"
+            "\nVårdnadshavare anmäler sommarförskola senast 15 april."
+        ),
+        meta={"doc_id": "stangning", "language": "sv"},
+    )
+    answer = extract("vilka planeringsdagar har vi 2025", [doc], "sv", max_sentences=2)
+    assert "Under 2025 är det:" in answer
+    assert all(day in answer for day in ("2025-01-07", "2025-05-30", "2025-08-11"))
+    assert "sommarförskola" not in answer
