@@ -418,7 +418,7 @@ def strip_headers_footers(pages: list[str]) -> list[str]:
 
 
 def _page_text(page: Any) -> tuple[str, list[tuple[float, str]]]:
-    """Text of a page and its (font size, text) runs, to find headings by size."""
+    """Text of a page and its (font size, text) runs, to find headings by size; tables become Markdown tables."""
     runs: list[tuple[float, str]] = []
 
     def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
@@ -426,7 +426,84 @@ def _page_text(page: Any) -> tuple[str, list[tuple[float, str]]]:
             scale = abs(tm[0]) if tm and tm[0] else 1.0
             runs.append((round(float(size) * scale, 1), text.strip()))
 
-    return page.extract_text(visitor_text=visit) or "", runs
+    text = page.extract_text(visitor_text=visit) or ""
+    try:
+        layout = page.extract_text(extraction_mode="layout") or ""
+    except Exception as exc:  # noqa: BLE001 - the plain text is still good without the tables' structure
+        logger.debug("no layout text: %s", exc)
+        return text, runs
+    for table in layout_tables(layout):
+        text = _with_table(text, table)
+    return text, runs
+
+
+#: Columns of a printed table are set apart by at least this many spaces in pypdf's layout text.
+_CELL = re.compile(r"\S+(?: {1,2}\S+)*")
+_COLUMN_SLACK = 2
+
+
+def layout_tables(layout: str) -> list[list[list[str]]]:
+    """Tables in a page's layout text (pypdf's extraction_mode="layout"): rows of cells, the first row the headers.
+
+    A table is a run of lines, without a blank line, whose first line has two or more columns. A line whose first
+    column is empty or starts in lower case continues the row above (a cell wrapped over two printed lines).
+    """
+    tables: list[list[list[str]]] = []
+    block: list[list[tuple[int, str]]] = []
+    for line in [*layout.splitlines(), ""]:
+        cells = [(m.start(), m.group()) for m in _CELL.finditer(line)]
+        if cells:
+            block.append(cells)
+            continue
+        table = _block_table(block)
+        if table:
+            tables.append(table)
+        block = []
+    return tables
+
+
+def _block_table(block: list[list[tuple[int, str]]]) -> list[list[str]] | None:
+    start = next((i for i, cells in enumerate(block) if len(cells) >= 2), None)  # noqa: PLR2004 - two columns
+    if start is None:
+        return None
+    columns = [pos for pos, _ in block[start]]
+    rows: list[list[str]] = []
+    for cells in block[start:]:
+        placed = [(max(i for i, c in enumerate(columns) if c <= pos + _COLUMN_SLACK or i == 0), text)
+                  for pos, text in cells]
+        first = next((text for col, text in placed if col == 0), "")
+        if rows and (not first or first[0].islower()):
+            for col, text in placed:
+                rows[-1][col] = f"{rows[-1][col]} {text}".strip()
+            continue
+        if len(cells) < 2 and rows:  # noqa: PLR2004 - a one-column line after the rows is the text below
+            break
+        row = [""] * len(columns)
+        for col, text in placed:
+            row[col] = f"{row[col]} {text}".strip()
+        rows.append(row)
+    return rows if len(rows) >= 2 else None  # noqa: PLR2004 - headers and one row at least
+
+
+def _with_table(text: str, table: list[list[str]]) -> str:
+    """Replace the table's run-on words in the plain text (read cell by cell, or line by line) with a Markdown
+    table; the text is left as it was when the words are not found in either order."""
+    tokens = list(re.finditer(r"\S+", text))
+    words = [t.group() for t in tokens]
+    by_cell = " ".join(c for row in table for c in row if c).split()
+    n = len(by_cell)
+    for i in range(len(words) - n + 1):
+        if words[i : i + n] == by_cell:
+            start, end = tokens[i].start(), tokens[i + n - 1].end()
+            return f"{text[:start]}\n\n{_markdown_table(table)}\n\n{text[end:]}"
+    return text
+
+
+def _markdown_table(table: list[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
+
+    return "\n".join([line(table[0]), "|" + "---|" * len(table[0]), *(line(r) for r in table[1:])])
 
 
 def _mark_headings(pages: list[str], runs: list[list[tuple[float, str]]]) -> list[str]:

@@ -1,11 +1,23 @@
 """Converters: each format's text, structure and metadata, and a clear reason for each kind of bad file."""
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
 
-from ingest.convert import ConversionError, check_readable, convert, decode_text, guess_language, strip_headers_footers
+from assist.grounding import passage_units
+from ingest.convert import (
+    ConversionError,
+    check_readable,
+    convert,
+    decode_text,
+    guess_language,
+    layout_tables,
+    strip_headers_footers,
+)
 from tests.ingest.conftest import HTML, MARKDOWN, SENTENCES, make_docx, make_pdf, make_scanned_pdf
 
 
@@ -131,3 +143,63 @@ def test_decode_rejects_nul_bytes():
 def test_guess_language():
     assert guess_language("The routine is for all staff and you must report it to the manager.") == "en"
     assert guess_language("Rutinen gäller all personal och du ska rapportera det till chefen.") == "sv"
+
+
+def _table_pdf() -> bytes:
+    """A routine with a two-column table whose second cell wraps over two printed lines, as a word processor
+    prints it."""
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    c.setFont("Helvetica", 10)
+    c.drawString(50, 780, "Barnet ska vara hemma tills det orkar delta i verksamheten.")
+    rows = [
+        ("Symtom", ["Barnet får komma tillbaka när"]),
+        ("Feber (38,0 °C eller mer)", ["Barnet har varit feberfritt i ett dygn utan", "febernedsättande läkemedel"]),
+        ("Kräkningar eller diarré", ["Barnet har varit symtomfritt i 48 timmar"]),
+    ]
+    y = 740
+    for first, second in rows:
+        c.drawString(50, y, first)
+        for n, line in enumerate(second):
+            c.drawString(300, y - 14 * n, line)
+        y -= 14 * len(second)
+    c.drawString(50, y - 30, "Personalen ringer vårdnadshavare.")
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def test_a_pdf_table_becomes_rows_quoted_with_their_headers(tmp_path):
+    path = tmp_path / "sjukdom.pdf"
+    path.write_bytes(_table_pdf())
+    doc = convert(path)
+    text = "\n".join(p.text for p in doc.pages)
+    units = passage_units(text)
+    assert "Kräkningar eller diarré | Barnet får komma tillbaka när: Barnet har varit symtomfritt i 48 timmar" in units
+    assert (
+        "Feber (38,0 °C eller mer) | Barnet får komma tillbaka när: Barnet har varit feberfritt i ett dygn utan "
+        "febernedsättande läkemedel"
+    ) in units  # the wrapped cell is one cell
+    # The text around the table is kept, and not run into the table.
+    assert "Barnet ska vara hemma tills det orkar delta i verksamheten." in units
+    assert "Personalen ringer vårdnadshavare." in units
+
+
+def test_layout_tables_reads_columns_and_leaves_prose_alone():
+    layout = "\n".join([
+        " Rutinen gäller alla.",
+        "",
+        "     Punkt ett i en lista som är indragen.",
+        "     Punkt två.",
+        "",
+        " SMHI-nivå                        Kriterium                       Åtgärd",
+        " Varning för mycket höga          Max minst 30 °C tre dagar       Extra besök till",
+        " temperaturer                                                     riskbrukare.",
+        " Varning för extremt höga         Max minst 33 °C tre dagar       Extra bemanning.",
+        "",
+    ])
+    assert layout_tables(layout) == [[
+        ["SMHI-nivå", "Kriterium", "Åtgärd"],
+        ["Varning för mycket höga temperaturer", "Max minst 30 °C tre dagar", "Extra besök till riskbrukare."],
+        ["Varning för extremt höga", "Max minst 33 °C tre dagar", "Extra bemanning."],
+    ]]
