@@ -34,9 +34,8 @@ _ASKS: dict[str, tuple[str, ...]] = {
         "how much does", "paid", "pay",
     ),
     COUNT: ("hur många", "antal", "antalet", "max", "how many", "number of", "maximum"),
-    TIME: (
-        "när", "vilken tid", "vilka tider", "vilken dag", "vilka dagar", "öppettider", "klockan", "öppet",
-        "when", "what time", "which day", "which days", "opening hours", "open",
+    TIME: ( "vilken tid", "vilka tider", "vilken dag", "vilka dagar", "öppettider", "klockan", "öppet",
+ "what time", "which day", "which days", "opening hours", "open",
     ),
     PHONE: (
         "vem ringer", "vem ska jag ringa", "ringa", "ringer", "numret", "nummer", "telefonnummer", "vem kontaktar",
@@ -49,6 +48,9 @@ _ASKS: dict[str, tuple[str, ...]] = {
         "minimum age",
     ),
 }
+
+#: "när"/"when" asks for a time only where it opens the question: "vad gör jag när ..." asks what to do.
+_OPENING_WHEN = re.compile(r"^\W*(?:(?:och|men|and|but)\s+)?(?:när|when)\b", re.IGNORECASE)
 
 #: Quantities a question states, per kind: the answer is the routine's rule for that quantity.
 _MENTIONS: dict[str, re.Pattern[str]] = {
@@ -115,6 +117,8 @@ def asked_kinds(question: str, language: str) -> frozenset[str]:
     if language not in {"sv", "en"}:
         return frozenset()
     asked = {kind for kind, phrases in _ASKS.items() if _ask_pattern(phrases).search(question)}
+    if _OPENING_WHEN.search(question):
+        asked.add(TIME)
     asked |= {kind for kind, pattern in _MENTIONS.items() if pattern.search(question)}
     return frozenset(asked)
 

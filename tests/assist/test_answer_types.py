@@ -146,3 +146,11 @@ def test_a_sentence_that_announces_a_table_brings_its_rows():
     assert "Under 2025 är det:" in answer
     assert all(day in answer for day in ("2025-01-07", "2025-05-30", "2025-08-11"))
     assert "sommarförskola" not in answer
+
+
+def test_when_asks_for_a_time_only_where_it_opens_the_question():
+    assert TIME in asked_kinds("när är språkcaféet", "sv")
+    assert TIME in asked_kinds("och när stänger biblioteket?", "sv")
+    assert TIME in asked_kinds("When is digital help drop-in?", "en")
+    assert TIME not in asked_kinds("får man ha klocka på sig när man jobbar", "sv")  # "when" joins two clauses
+    assert TIME not in asked_kinds("what do I do when a visitor falls asleep", "en")
