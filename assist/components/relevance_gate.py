@@ -9,6 +9,7 @@ import numpy as np
 from haystack import Document, component
 
 from assist.components.retriever import cosine
+from assist.components.unit_embedder import stored_unit_cosines
 from assist.glossary import load_glossary
 from assist.grounding import Assessment, Calibration, LexiconCache, assess, load_calibration, passage_units
 
@@ -102,24 +103,29 @@ class RelevanceGate:
         return assessment
 
     def unit_scores(self, query_embedding: list[float], documents: list[Document]) -> dict[str, float]:
-        """Cosine of the question with each sentence (or table row) of the two best-ranked routines' passages."""
-        if self.unit_embedder is None:
-            return {}
+        """Cosine of the question with each sentence (or table row) of the best-ranked routine's passages.
+
+        Vectors stored at ingest are used where a passage has them; the others are embedded now (and cached).
+        """
         top = list(dict.fromkeys(str(d.meta.get("doc_id", d.id)) for d in documents))[:UNIT_DOCUMENTS]
-        units = list(
-            dict.fromkeys(
-                u for d in documents if str(d.meta.get("doc_id", d.id)) in top for u in passage_units(d.content or "")
-            )
-        )[: self.max_units]
-        missing = [u for u in units if u not in self._unit_vectors]
-        if missing:
+        chosen = [d for d in documents if str(d.meta.get("doc_id", d.id)) in top]
+        units = list(dict.fromkeys(u for d in chosen for u in passage_units(d.content or "")))[: self.max_units]
+        stored = stored_unit_cosines(query_embedding, chosen)
+        missing = [u for u in units if u not in stored and u not in self._unit_vectors]
+        if missing and self.unit_embedder is not None:
             embedded = self.unit_embedder.run(documents=[Document(content=u) for u in missing])["documents"]
             for u, d in zip(missing, embedded, strict=True):
                 self._unit_vectors[u] = np.asarray(d.embedding, dtype=np.float64)
                 if len(self._unit_vectors) > UNIT_CACHE:
                     self._unit_vectors.popitem(last=False)
         q = np.asarray(query_embedding, dtype=np.float64)
-        return {u: round(cosine(q, self._unit_vectors[u]), 4) for u in units}
+        scores: dict[str, float] = {}
+        for u in units:
+            if u in stored:
+                scores[u] = stored[u]
+            elif (v := self._unit_vectors.get(u)) is not None:  # None only without an embedder
+                scores[u] = round(cosine(q, v), 4)
+        return scores
 
     @component.output_types(
         passed=list[Document], closest=list[Document], rejected=list[Document], grounding=Assessment

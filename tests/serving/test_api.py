@@ -12,6 +12,7 @@ from tests.serving.closest import answer_closest
 from tests.serving.conftest import Api, free_port, started
 
 FALL = "Vad gör jag om en brukare har ramlat?"
+FALL_DE = "Der Kunde ist gestürzt, wen rufe ich an?"  # no routine is in German: the gate compares sentences
 FEVER = "Hur länge ska ett barn med feber stanna hemma?"
 NOT_COVERED = "Vad kostar en månadsbiljett på bussen?"
 PERSONNUMMER = "19121212-1212"
@@ -126,6 +127,13 @@ class TestAsk:
         assert "[1]" in body["answer"]
         assert body["request_id"].startswith("r_")
         assert body["generator"] == "extractive"
+        assert "unit_vectors" not in resp.text  # the passages' stored sentence vectors stay inside
+
+    def test_foreign_question_answer_carries_no_stored_vectors(self, api: Api) -> None:
+        resp = api.client.post("/api/ask", json={"question": FALL_DE}, headers=api.token("home-care"))
+        assert resp.status_code == 200
+        assert resp.json()["citations"], "no routine was cited, so no sentence vector could have been sent"
+        assert "unit_vectors" not in resp.text
 
     def test_role_reads_only_its_collections(self, api: Api) -> None:
         resp = api.client.post("/api/ask", json={"question": FALL}, headers=api.token("preschool"))
@@ -168,6 +176,7 @@ class TestAsk:
         answer = json.loads(events[-1][1])
         assert answer["citations"][0]["doc_id"] == "illness"
         assert answer["request_id"] == json.loads(events[0][1])["request_id"]
+        assert not [e for e, data in events if "unit_vectors" in data]
 
     def test_stream_rejects_a_bad_question_before_streaming(self, api: Api) -> None:
         resp = api.client.post("/api/ask/stream", json={"question": "   "}, headers=api.token())
@@ -203,6 +212,7 @@ class TestOpenAICompatible:
         assert "\n\nSources:\n[1] Fall hos brukare" in content
         assert body["citations"][0]["doc_id"] == "fall"
         assert body["object"] == "chat.completion"
+        assert "unit_vectors" not in resp.text
 
     def test_streamed_completion(self, api: Api) -> None:
         payload = {"messages": [{"role": "user", "content": [{"type": "text", "text": FEVER}]}], "stream": True}
