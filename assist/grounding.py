@@ -78,6 +78,7 @@ FEATURES = (
     "fact_window_coverage",
     "foreign",
     "foreign_sentence_cosine",
+    "sentence_cosine",
 )
 DEFAULT_CALIBRATION = "calibration.json"
 _MODEL_KEYS = {"features", "mean", "scale", "coef", "intercept", "threshold"}
@@ -452,6 +453,7 @@ def assess(
         "fact_window_coverage": fact_window_cov if kinds else window_cov,
         "foreign": float(foreign),
         "foreign_sentence_cosine": 0.0,  # set by the gate, which holds the embedder
+        "sentence_cosine": 0.0,  # set by the gate: the question's best sentence of the top routines, by meaning
     }
     uncovered = _uncovered_words(absent, lexicon, collections)
     return Assessment(features=features, uncovered=uncovered, key_terms=keys)

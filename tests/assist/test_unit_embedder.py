@@ -132,3 +132,18 @@ def test_qdrant_server_path_keeps_the_vectors(query: list[float]) -> None:
     assert {d.meta["doc_id"] for d in back} == {"a", "b"}
     assert stored_unit_cosines(query, back) == pytest.approx(stored_unit_cosines(query, docs))
     assert len(stored_unit_cosines(query, back)) == 3
+
+
+def test_every_question_is_compared_with_the_top_routines_sentences_by_meaning(chunks: list[Document]) -> None:
+    """The calibration's `sentence_cosine`, for a Swedish question too, from the stored vectors alone."""
+    question = "brukaren har ramlat, vem ringer jag?"
+    swedish = E5TextEmbedder().run(question)["embedding"]
+    ids = list(dict.fromkeys(d.meta["doc_id"] for d in chunks))
+    ordered = sorted(chunks, key=lambda d: ids.index(d.meta["doc_id"]) if d.meta["doc_id"] != "fall-dag" else -1)
+    top3 = list(dict.fromkeys(d.meta["doc_id"] for d in ordered))[:3]
+    assessment = RelevanceGate(unit_embedder=RefusingEmbedder()).assess(question, ordered, "sv", [], swedish)
+    nearest = stored_unit_cosines(swedish, [d for d in ordered if d.meta["doc_id"] in top3])
+    assert len(nearest) <= 40  # noqa: PLR2004 - every sentence of the three routines is compared
+    assert assessment.features["sentence_cosine"] == max(nearest.values())
+    assert assessment.features["sentence_cosine"] > 0.8  # noqa: PLR2004 - the fall routine says who to call
+    assert not assessment.unit_scores  # a Swedish question's sentences are still chosen by its words
