@@ -22,6 +22,10 @@ UNIT_DOCUMENTS = 1
 #: at the same false-refusal budget the must-refuse questions sent to closest 0.52 -> 0.62.
 SENTENCE_DOCUMENTS = 3
 SENTENCE_UNITS = 40
+#: How much nearer (cosine) another top routine's best sentence must be than the top routine's before a question in a
+#: language no routine is written in is answered from it. Dev, other languages: citation precision 0.58 -> 0.67 and
+#: key facts 0.33 -> 0.39, the same for margins 0.01-0.04.
+FOREIGN_ROUTINE_MARGIN = 0.02
 #: Sentence embeddings kept between questions (the same routines come up again and again).
 UNIT_CACHE = 4096
 
@@ -170,4 +174,27 @@ class RelevanceGate:
         cal = self._calibration
         answers = cal is not None and assessment.probability is not None and assessment.probability >= cal.threshold
         logger.debug("grounding p=%s features=%s", assessment.probability, assessment.features)
+        if answers and assessment.features.get("foreign") and query_embedding:
+            documents = self.nearest_routine_first(documents, query_embedding, assessment)
         return {"passed" if answers else "closest": documents, "grounding": assessment}
+
+    def nearest_routine_first(
+        self, documents: list[Document], query_embedding: list[float], assessment: Assessment
+    ) -> list[Document]:
+        """For a question in a language no routine is written in: the routine among the top three whose best
+        sentence is nearest the question goes first, when it is nearer than the top routine's by
+        FOREIGN_ROUTINE_MARGIN. Whole passages compare poorly across languages; a sentence that says what was
+        asked compares well. The extractive answer then quotes that routine's sentences."""
+        by_doc: dict[str, list[Document]] = {}
+        for d in documents:
+            by_doc.setdefault(str(d.meta.get("doc_id", d.id)), []).append(d)
+        ids = list(by_doc)[:SENTENCE_DOCUMENTS]
+        best = {
+            k: max(self.unit_scores(query_embedding, by_doc[k], 1, SENTENCE_UNITS).values(), default=0.0) for k in ids
+        }
+        nearest = max(ids, key=lambda k: (best[k], -ids.index(k)))  # ties keep the retrieval order
+        if nearest == ids[0] or best[nearest] < best[ids[0]] + FOREIGN_ROUTINE_MARGIN:
+            return documents
+        documents = by_doc[nearest] + [d for d in documents if str(d.meta.get("doc_id", d.id)) != nearest]
+        assessment.unit_scores = self.unit_scores(query_embedding, documents)
+        return documents

@@ -147,3 +147,21 @@ def test_every_question_is_compared_with_the_top_routines_sentences_by_meaning(c
     assert assessment.features["sentence_cosine"] == max(nearest.values())
     assert assessment.features["sentence_cosine"] > 0.8  # noqa: PLR2004 - the fall routine says who to call
     assert not assessment.unit_scores  # a Swedish question's sentences are still chosen by its words
+
+
+def test_a_foreign_question_is_answered_from_the_routine_with_the_nearest_sentence(
+    chunks: list[Document], query: list[float]
+) -> None:
+    """The Polish fall question, with the group-room routine ranked first: the fall routine's sentences are nearer."""
+    ranked = [d for d in chunks if d.meta["doc_id"] == "grupprum"] + [
+        d for d in chunks if d.meta["doc_id"] == "fall-dag"
+    ]
+    gate = RelevanceGate(unit_embedder=RefusingEmbedder())
+    assessment = gate.assess(QUESTION, ranked, "pl", [], query)
+    reordered = gate.nearest_routine_first(ranked, query, assessment)
+    assert reordered[0].meta["doc_id"] == "fall-dag"
+    assert sorted(d.id for d in reordered) == sorted(d.id for d in ranked)  # nothing added or lost
+    fall_units = {u for d in ranked if d.meta["doc_id"] == "fall-dag" for u in passage_units(d.content or "")}
+    assert set(assessment.unit_scores) <= fall_units  # the extractive answer quotes the fall routine
+    # In the retrieval order already: nothing moves.
+    assert gate.nearest_routine_first(reordered, query, assessment) == reordered
