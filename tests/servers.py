@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,28 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: floa
                 msg = f"{what} did not listen on port {port} within {timeout:g} s"
                 raise RuntimeError(msg) from None
             time.sleep(0.1)
+
+
+def wait_http(
+    url: str, proc: "subprocess.Popen[Any]", what: str, timeout: float, output: Callable[[], str] = str
+) -> None:
+    """Until `url` answers 200; fails, with the server's `output()`, when `proc` exits first or time runs out."""
+    import httpx  # noqa: PLC0415 - only the HTTP servers' fixtures need it
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            msg = f"{what} exited at start-up: {output()}"
+            raise RuntimeError(msg)
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:  # noqa: PLR2004
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            msg = f"{what} did not answer {url} within {timeout:g} s: {output()}"
+            raise RuntimeError(msg)
+        time.sleep(0.2)
 
 
 @contextmanager

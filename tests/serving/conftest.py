@@ -4,14 +4,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,7 +21,15 @@ from serving.deps import Services
 from serving.state import Database
 from serving.tokens import TokenStore
 from tests.conftest import free_port
-from tests.servers import POSTGRES_BINS, REDIS_BINARY, create_database, postgres_cluster, redis_server, stop
+from tests.servers import (
+    POSTGRES_BINS,
+    REDIS_BINARY,
+    create_database,
+    postgres_cluster,
+    redis_server,
+    stop,
+    wait_http,
+)
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
@@ -184,18 +190,7 @@ def serve_process(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"assist serve exited: {log_path.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"assist serve did not get ready: {log_path.read_text()}")
-            time.sleep(0.3)
+        wait_http(f"{base_url}/readyz", proc, "assist serve", 120, log_path.read_text)
         yield LiveServer(base_url=base_url, data_dir=data_dir, process=proc)
     finally:
         stop(proc, timeout=15)

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.servers import stop
+from tests.servers import stop, wait_http
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 CLIENT_ID = "frontline-assist"
@@ -74,18 +73,9 @@ def provider(*, groups_in: str = "id_token", redirect_base: str = BASE) -> Itera
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"oidc-provider exited: {proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("oidc-provider did not answer in 60 s")
-            time.sleep(0.2)
+        # Its output is read only once it has exited: reading a running server's pipe would block.
+        wait_http(f"{issuer}/.well-known/openid-configuration", proc, "oidc-provider", 60,
+                  lambda: proc.stdout.read() if proc.stdout and proc.poll() is not None else "")
         yield issuer
     finally:
         stop(proc)

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from serving.state import Database
 from serving.state.models import Base
 from serving.tokens import TokenStore, hash_token
 from tests.conftest import free_port
-from tests.servers import stop
+from tests.servers import stop, wait_http
 from tests.serving.conftest import REPO, started
 
 FALL = "Vad gör jag om en brukare har ramlat?"
@@ -280,16 +279,7 @@ def test_assist_serve_migrates_a_fresh_postgresql_at_start_and_writes_there(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
+        wait_http(f"{base}/readyz", proc, "assist serve", 120, log.read_text)
         db = Database(postgres_url)
         assert db.revision() == Database.head()  # migrated by `assist serve` itself
         _, token = TokenStore(db).create("home-care")

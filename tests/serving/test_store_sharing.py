@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,7 @@ from assist import store as versions
 from serving.app import SQLITE_FILE
 from serving.tokens import TokenStore
 from tests.conftest import free_port, garble_vectors
-from tests.servers import stop
+from tests.servers import stop, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -66,18 +65,7 @@ def serving(data_dir: Path, store: Path) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"assist serve exited: {log_path.read_text()}")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"assist serve did not start: {log_path.read_text()}")
-                time.sleep(0.3)
+            wait_http(f"{base}/healthz", proc, "assist serve", 180, log_path.read_text)
             yield base
         finally:
             stop(proc, timeout=20)
