@@ -381,6 +381,19 @@ class Assessment:
     unit_scores: dict[str, float] = field(default_factory=dict)
 
 
+def routine_of(doc: Document) -> str:
+    """The routine (document) a retrieved chunk belongs to."""
+    return str(doc.meta.get("doc_id", doc.id))
+
+
+def by_routine(chunks: Iterable[Document]) -> dict[str, list[Document]]:
+    """Chunks grouped by routine, routines in the order of their first chunk, chunks in their own order."""
+    groups: dict[str, list[Document]] = {}
+    for d in chunks:
+        groups.setdefault(routine_of(d), []).append(d)
+    return groups
+
+
 def assess(
     question: str,
     documents: list[Document],
@@ -398,9 +411,7 @@ def assess(
     keys = key_terms(question, language, lexicon, glossary)
     absent = [t for t in keys.terms if lexicon is not None and not _mentioned(t, lexicon, collections)]
     known = KeyTerms(tuple(t for t in keys.terms if t not in absent), keys.lexicon, keys.language)
-    by_doc: dict[str, list[Document]] = {}
-    for d in documents:
-        by_doc.setdefault(str(d.meta.get("doc_id", d.id)), []).append(d)
+    by_doc = by_routine(documents)
     doc_ids = list(by_doc)
     best_per_doc = [max(float(c.meta.get("relevance", 0.0)) for c in by_doc[k]) for k in doc_ids]
     best = max(best_per_doc, default=0.0)

@@ -8,7 +8,7 @@ import re
 from haystack import Document
 
 from assist.answer_types import asked_kinds, stated_kinds, states
-from assist.grounding import KeyTerms, key_terms, passage_units, words
+from assist.grounding import KeyTerms, key_terms, passage_units, routine_of, words
 from assist.instructions import instruction_like
 
 __all__ = ["extract", "passage_units"]
@@ -94,9 +94,9 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     rule_places: set[tuple[int, int]] = set()
     doc_rank: dict[str, int] = {}
     for doc in documents:
-        doc_rank.setdefault(str(doc.meta.get("doc_id", doc.id)), len(doc_rank) + 1)
+        doc_rank.setdefault(routine_of(doc), len(doc_rank) + 1)
     for n, doc in enumerate(documents, start=1):
-        rank = doc_rank[str(doc.meta.get("doc_id", doc.id))]
+        rank = doc_rank[routine_of(doc)]
         prior = DOC_PRIOR / rank
         lang = str(doc.meta.get("language", language))
         for pos, sent in enumerate(passage_units(doc.content or "")):

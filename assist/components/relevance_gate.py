@@ -11,7 +11,16 @@ from haystack import Document, component
 from assist.components.retriever import cosine
 from assist.components.unit_embedder import stored_unit_cosines
 from assist.glossary import load_glossary
-from assist.grounding import Assessment, Calibration, LexiconCache, assess, load_calibration, passage_units
+from assist.grounding import (
+    Assessment,
+    Calibration,
+    LexiconCache,
+    assess,
+    by_routine,
+    load_calibration,
+    passage_units,
+    routine_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +140,8 @@ class RelevanceGate:
 
         Vectors stored at ingest are used where a passage has them; the others are embedded now (and cached).
         """
-        top = list(dict.fromkeys(str(d.meta.get("doc_id", d.id)) for d in documents))[:routines]
-        chosen = [d for d in documents if str(d.meta.get("doc_id", d.id)) in top]
+        top = list(by_routine(documents))[:routines]
+        chosen = [d for d in documents if routine_of(d) in top]
         units = list(dict.fromkeys(u for d in chosen for u in passage_units(d.content or "")))
         units = units[: max_units or self.max_units]
         stored = stored_unit_cosines(query_embedding, chosen)
@@ -185,9 +194,7 @@ class RelevanceGate:
         sentence is nearest the question goes first, when it is nearer than the top routine's by
         FOREIGN_ROUTINE_MARGIN. Whole passages compare poorly across languages; a sentence that says what was
         asked compares well. The extractive answer then quotes that routine's sentences."""
-        by_doc: dict[str, list[Document]] = {}
-        for d in documents:
-            by_doc.setdefault(str(d.meta.get("doc_id", d.id)), []).append(d)
+        by_doc = by_routine(documents)
         ids = list(by_doc)[:SENTENCE_DOCUMENTS]
         best = {
             k: max(self.unit_scores(query_embedding, by_doc[k], 1, SENTENCE_UNITS).values(), default=0.0) for k in ids
@@ -195,6 +202,6 @@ class RelevanceGate:
         nearest = max(ids, key=lambda k: (best[k], -ids.index(k)))  # ties keep the retrieval order
         if nearest == ids[0] or best[nearest] < best[ids[0]] + FOREIGN_ROUTINE_MARGIN:
             return documents
-        documents = by_doc[nearest] + [d for d in documents if str(d.meta.get("doc_id", d.id)) != nearest]
+        documents = by_doc[nearest] + [d for d in documents if routine_of(d) != nearest]
         assessment.unit_scores = self.unit_scores(query_embedding, documents)
         return documents

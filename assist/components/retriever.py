@@ -23,6 +23,7 @@ from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
 from assist.components.edge_store import RRF_K, EdgeDocumentStore
+from assist.grounding import by_routine
 
 logger = logging.getLogger(__name__)
 
@@ -398,9 +399,7 @@ class ScopedRetriever:
 
         Equal document scores keep the candidate order, itself fixed by the stable key.
         """
-        groups: dict[str, list[Document]] = {}
-        for d in chunks:
-            groups.setdefault(str(d.meta.get("doc_id", d.id)), []).append(d)
+        groups = by_routine(chunks)
         order = list(groups)  # by each document's best candidate rank
         position = {doc_id: i for i, doc_id in enumerate(order)}
         titles = self._title_scores(groups, q)
