@@ -23,6 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import simplemma
 from haystack import Document
 
 from assist.answer_types import asked_kinds, states
@@ -41,6 +42,8 @@ MIN_PART = 3
 MIN_COMPOUND = 7
 MIN_KNOWN_PART = 4
 MIN_UNKNOWN_PART = 5
+#: Languages whose dictionary forms (lemmas) join a word's irregular inflections: those the routines are written in.
+LEMMA_LANGUAGES = ("sv", "en")
 MIN_KEY_TERM = 3  # shorter words ("o", "va") are chat shorthand, not what a question is about; glossary entries count
 #: Swedish nouns whose plural changes the vowel, which no stemmer maps back to the singular.
 IRREGULAR_PLURALS = {
@@ -117,7 +120,19 @@ def stems(word: str, language: str = "sv") -> frozenset[int]:
     own = terms(word, language)
     if not own:
         return frozenset()
-    return frozenset(own | _sv_stems(word) | terms(word, "en"))
+    return frozenset(own | _sv_stems(word) | terms(word, "en") | _lemma_stems(word))
+
+
+@lru_cache(maxsize=200_000)
+def _lemma_stems(word: str) -> frozenset[int]:
+    """Stems of the word's dictionary forms in the routines' languages: the inflections a stemmer cannot join
+    ("slog" and "slagit" → "slå", "fell" → "fall", "gick" → "gå"), from simplemma's word lists."""
+    out: set[int] = set()
+    for language in LEMMA_LANGUAGES:
+        lemma = simplemma.lemmatize(word, lang=language).lower()
+        if lemma != word:
+            out |= terms(lemma, language)
+    return frozenset(out)
 
 
 _ENDINGS = ("arna", "erna", "orna", "ade", "are", "ast", "as", "ar", "er", "or", "en", "et", "ad", "at", "a", "e", "s")
@@ -466,7 +481,9 @@ def assess(
         "foreign_sentence_cosine": 0.0,  # set by the gate, which holds the embedder
         "sentence_cosine": 0.0,  # set by the gate: the question's best sentence of the top routines, by meaning
     }
-    uncovered = _uncovered_words(absent, lexicon, collections)
+    # In a language no routine is written in, no word of the question can be mentioned: "No routine mentions: ..."
+    # would list the whole question, which says nothing about what the routines lack.
+    uncovered = [] if foreign else _uncovered_words(absent, lexicon, collections)
     return Assessment(features=features, uncovered=uncovered, key_terms=keys)
 
 
@@ -477,11 +494,13 @@ def _mentioned(term: KeyTerm, lexicon: Lexicon, collections: list[str]) -> bool:
 
 
 def _uncovered_words(absent: list[KeyTerm], lexicon: Lexicon | None, collections: list[str]) -> list[str]:
-    """The words no routine of the caller's collections mentions; of a compound, the part none mentions."""
+    """The words no routine of the caller's collections mentions; of a compound, the part none mentions when it is
+    a word of its own ("semesterdagar" → "semester"; "leverantör" stays whole, never "antör")."""
     out: list[str] = []
     for t in absent:
         parts = [p for p, ids, _ in t.parts if lexicon is not None and not lexicon.mentioned(ids, collections)]
-        word = parts[0] if len(parts) == 1 else t.word
+        known = len(parts) == 1 and any(simplemma.is_known(parts[0], lang=lang) for lang in LEMMA_LANGUAGES)
+        word = parts[0] if known else t.word
         if word not in out:
             out.append(word)
     return out

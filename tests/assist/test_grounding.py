@@ -9,7 +9,7 @@ from haystack import Document
 from assist.components.extractive import extract, passage_units
 from assist.errors import ConfigError
 from assist.glossary import load_glossary, parse_glossary
-from assist.grounding import FEATURES, Lexicon, key_terms, load_calibration
+from assist.grounding import FEATURES, Lexicon, assess, key_terms, load_calibration
 
 
 def test_glossary_groups_read_both_ways_and_phrases_match_whole():
@@ -90,6 +90,48 @@ def test_irregular_plural_and_glossary_synonym_count_as_found():
     assert ssk.coverage("Ring sjuksköterskan dagtid.") > key_terms("när ringer jag ssk", "sv", lex).coverage(
         "Ring sjuksköterskan dagtid."
     )
+
+
+def test_irregular_forms_are_found_through_their_dictionary_form():
+    texts = [
+        ("Om brukaren har slagit i huvudet, ring 112.", "home_care", "sv"),
+        ("If the client has fallen, call the nurse.", "home_care", "en"),
+    ]
+    lex = Lexicon.from_texts(texts)
+    # "slog" and "slagit" share no stem; both are forms of "slå". "fell" and "fallen" are forms of "fall".
+    slog = key_terms("brukaren slog huvudet", "sv", lex)
+    assert slog.coverage(texts[0][0], "sv") == 1.0
+    fell = key_terms("the client fell", "en", lex)
+    assert fell.coverage(texts[1][0], "en") == 1.0
+
+
+def _routines(lex_texts: list[tuple[str, str, str]]) -> list[Document]:
+    return [
+        Document(content=t, meta={"doc_id": f"r{n}", "language": lang, "collection": c, "relevance": 0.85})
+        for n, (t, c, lang) in enumerate(lex_texts)
+    ]
+
+
+def test_uncovered_names_a_compound_part_only_when_it_is_a_word():
+    texts = [
+        ("Personalen planerar dagar och veckor i schemat.", "home_care", "sv"),
+        ("Brukaren lever ensam och får besök varje dag.", "home_care", "sv"),
+    ]
+    lex = Lexicon.from_texts(texts)
+    assert lex.split("leverantör") == ["leve", "rantör"]  # a known part, and a rest that is no word
+    docs = _routines(texts)
+    assert assess("hur många semesterdagar har jag", docs, "sv", lex, None, ["home_care"]).uncovered == ["semester"]
+    gift = assess("får jag en gåva från en leverantör", docs, "sv", lex, None, ["home_care"])
+    assert "leverantör" in gift.uncovered
+    assert "rantör" not in gift.uncovered
+
+
+def test_a_question_in_a_language_no_routine_uses_names_no_uncovered_words():
+    texts = [("Personalen planerar semester och veckor i schemat.", "home_care", "sv")]
+    lex = Lexicon.from_texts(texts)
+    polish = assess("Ile dni urlopu mam w pierwszym roku?", _routines(texts), "pl", lex, None, ["home_care"])
+    assert polish.features["foreign"] == 1.0
+    assert polish.uncovered == []  # not "No routine mentions: ile, dni, urlopu, ..."
 
 
 def test_table_rows_are_quoted_with_their_column_headers():
