@@ -29,7 +29,15 @@ ASKED_FACT_BONUS = 0.3
 UNIT_SPAN = 0.05
 #: Rows of a table that a chosen sentence announces ("Under 2025 är det:") come along with it, at most this many.
 ANNOUNCED_ROWS = 6
+#: The top routine's sentences that state a number (a time, a limit, a phone number) within NEARBY_FACT_SPAN
+#: sentences of a chosen one fill the answer up to this many lines: a routine states the rule's other figures
+#: beside it ("högst 8 °C vid leverans" ... "kylskåpet håller högst 5 °C"). Dev, reference facts quoted 0.55 ->
+#: 0.61 at 7 lines and span 3 (8 lines and span 4: 0.63, a long answer for a phone).
+FACT_LINES = 7
+NEARBY_FACT_SPAN = 3
 _DIGIT = re.compile(r"\d")
+
+Scored = tuple[float, float, int, int, str, int]  # (score, match, passage n, position, sentence, the routine's rank)
 
 
 def _context_terms(q: KeyTerms, context: str, language: str) -> KeyTerms | None:
@@ -39,9 +47,7 @@ def _context_terms(q: KeyTerms, context: str, language: str) -> KeyTerms | None:
     return KeyTerms(rest, q.lexicon, language) if rest else None
 
 
-def _announced(
-    keep: list[tuple[float, float, int, int, str, int]], scored: list[tuple[float, float, int, int, str, int]]
-) -> list[tuple[float, float, int, int, str, int]]:
+def _announced(keep: list[Scored], scored: list[Scored]) -> list[Scored]:
     """The table rows right after a chosen sentence that ends in a colon: a sentence that announces a list says
     nothing without it."""
     chosen = {(s[2], s[3]) for s in keep}
@@ -58,6 +64,34 @@ def _announced(
     return rows
 
 
+def _nearby_facts(keep: list[Scored], scored: list[Scored], room: int) -> list[Scored]:
+    """Up to `room` of the top routine's sentences that state a number, nearest a chosen sentence of the same
+    passage first (within NEARBY_FACT_SPAN)."""
+    if room <= 0:
+        return []
+    chosen = {(s[2], s[3]) for s in keep}
+
+    def distance(s: Scored) -> int:
+        return min((abs(s[3] - pos) for n, pos in chosen if n == s[2]), default=NEARBY_FACT_SPAN + 1)
+
+    facts = [
+        s for s in scored
+        if s[5] == 1 and (s[2], s[3]) not in chosen and _DIGIT.search(s[4]) and distance(s) <= NEARBY_FACT_SPAN
+    ]
+    return sorted(facts, key=lambda s: (distance(s), -s[1], s[2], s[3]))[:room]
+
+
+def _with_context(keep: list[Scored], scored: list[Scored], max_sentences: int, fact_lines: int) -> list[Scored]:
+    """The chosen sentences and what they need around them."""
+    # A routine states the condition, then what to do ("If the client has fallen ... Call the nurse on ..."):
+    # the sentence after a chosen one comes along, room permitting.
+    chosen = {(s[2], s[3]) for s in keep}
+    follow = [s for s in scored if (s[2], s[3] - 1) in chosen and (s[2], s[3]) not in chosen]
+    keep = keep + follow[: max(0, max_sentences - len(keep))]
+    keep += _announced(keep, scored)
+    return keep + _nearby_facts(keep, scored, fact_lines - len(keep))
+
+
 def extract(  # noqa: PLR0913 - the conversation context and the grounding's key terms are optional
     question: str,
     documents: list[Document],
@@ -66,6 +100,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     context: str = "",
     keys: KeyTerms | None = None,
     unit_scores: dict[str, float] | None = None,
+    fact_lines: int = FACT_LINES,
 ) -> str:
     """Pick the sentences (and table rows) that carry the question's key terms, favouring higher-ranked documents.
 
@@ -74,7 +109,8 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     words decide. Lines come back in source order, each ending in its [n] (n is the passage's 1-based number).
     Ties are broken by passage number and position, so the same passages always give the same answer.
     `unit_scores` (sentence → cosine with the question, from the grounding check) choose the sentences when the
-    question's words match none: a question in a language no routine is written in.
+    question's words match none: a question in a language no routine is written in. The top routine's figures
+    next to the chosen sentences fill the answer up to `fact_lines` lines (0: none).
     """
     if keys is not None and keys.terms:
         # The grounding's key terms come from the question and the conversation before it: the question's own
@@ -89,8 +125,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     kinds = asked_kinds(question, language)
     rules = stated_kinds(question, language)
     best_unit = max(unit_scores.values(), default=0.0) if unit_scores else 0.0
-    # (score, match, passage n, position, sentence, the routine's rank)
-    scored: list[tuple[float, float, int, int, str, int]] = []
+    scored: list[Scored] = []
     rule_places: set[tuple[int, int]] = set()
     doc_rank: dict[str, int] = {}
     for doc in documents:
@@ -131,12 +166,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
     keep = [
         s for s in ranked if s[1] > 0 and s[1] >= KEEP_SHARE * best[1] and (s[5] == 1 or s[1] >= top_best)
     ][:max_sentences] or [best]
-    # A routine states the condition, then what to do ("If the client has fallen ... Call the nurse on ..."):
-    # the sentence after a chosen one comes along, room permitting.
-    chosen = {(s[2], s[3]) for s in keep}
-    follow = [s for s in scored if (s[2], s[3] - 1) in chosen and (s[2], s[3]) not in chosen]
-    keep += follow[: max(0, max_sentences - len(keep))]
-    keep += _announced(keep, scored)
+    keep = _with_context(keep, scored, max_sentences, fact_lines)
     keep.sort(key=lambda s: (s[2], s[3]))
     seen: set[str] = set()
     lines = []

@@ -156,6 +156,23 @@ def test_extract_quotes_the_sentence_carrying_the_key_terms_not_the_first_steps(
     assert "filt" not in text
 
 
+def test_extract_brings_the_top_routines_figures_beside_the_chosen_sentence():
+    doc = Document(
+        content="Kylda matlådor ska hålla högst 8 °C vid leverans.\nMät med sticktermometer i en låda per tur.\n"
+        "Brukarens kylskåp ska hålla högst 5 °C.\nSläng mat som har passerat bäst före-datum.\n"
+        "Personalen tvättar händerna.\nPersonalen byter förkläde.\nPersonalen torkar bänken.\n"
+        "Lunchen levereras före klockan 12.",
+        meta={"doc_id": "mat", "language": "sv"},
+    )
+    answer = extract("hur kall ska matlådan vara vid leverans", [doc], "sv")
+    assert "8 °C" in answer
+    assert "5 °C" in answer  # the figure two sentences on
+    assert "klockan 12" not in answer  # too far from the chosen sentence
+    assert "5 °C" not in extract("hur kall ska matlådan vara vid leverans", [doc], "sv", fact_lines=0)
+    other = Document(content="Frysen ska hålla minus 18 °C.", meta={"doc_id": "frys", "language": "sv"})
+    assert "[2]" not in extract("hur kall ska matlådan vara vid leverans", [doc, other], "sv")  # top routine only
+
+
 def test_extract_breaks_ties_by_passage_order_so_the_answer_is_stable():
     docs = [
         Document(content="Ring sjuksköterskan vid fall.", meta={"doc_id": "b"}),
