@@ -25,6 +25,8 @@ from typing import Any
 
 import simplemma
 from haystack import Document
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from assist.answer_types import asked_kinds, states
 from assist.errors import ConfigError
@@ -44,6 +46,10 @@ MIN_KNOWN_PART = 4
 MIN_UNKNOWN_PART = 5
 #: Languages whose dictionary forms (lemmas) join a word's irregular inflections: those the routines are written in.
 LEMMA_LANGUAGES = ("sv", "en")
+#: Words this long that the corpus lacks are checked for a typing error ("aggresiv" for "aggressiv"); from
+#: LONG_TYPO letters on, two edits.
+MIN_TYPO = 6
+LONG_TYPO = 10
 MIN_KEY_TERM = 3  # shorter words ("o", "va") are chat shorthand, not what a question is about; glossary entries count
 #: Swedish nouns whose plural changes the vowel, which no stemmer maps back to the singular.
 IRREGULAR_PLURALS = {
@@ -161,6 +167,7 @@ class Lexicon:
         self.known: set[int] = set()
         self.languages: set[str] = set()
         self._word_ids: dict[str, frozenset[int]] = {}
+        self._by_first: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "Lexicon":
@@ -183,6 +190,10 @@ class Lexicon:
             vocab.update(ws)
             tokenised.append((ws, collection, language))
         self.vocab = vocab
+        self._by_first = {}
+        for w in sorted(vocab):
+            if len(w) >= MIN_TYPO - 1:
+                self._by_first.setdefault(w[0], []).append(w)
         # First the plain stems the corpus uses, so that compound parts can be recognised by their stems too.
         self.known = {i for w in vocab for i in stems(w, "sv")}
         self._word_ids = {}
@@ -201,6 +212,24 @@ class Lexicon:
 
     def _known(self, part: str) -> bool:
         return bool(self.vocab[part]) or bool(stems(part, "sv") & self.known)
+
+    def misspelt(self, word: str) -> str | None:
+        """The corpus word `word` is most likely a typing error for: one edit away (two for long words), same first
+        letter; None when there is none or several equally near."""
+        if len(word) < MIN_TYPO or word in self.vocab:
+            return None
+        cutoff = 1 if len(word) < LONG_TYPO else 2
+        found = process.extract(
+            word, self._typo_candidates(word[0]), scorer=Levenshtein.distance, score_cutoff=cutoff, limit=3
+        )
+        if not found:
+            return None
+        best = min(d for _, d, _ in found)
+        nearest = [w for w, d, _ in found if d == best]
+        return nearest[0] if len(nearest) == 1 else None
+
+    def _typo_candidates(self, first: str) -> list[str]:
+        return self._by_first.get(first, [])
 
     def idf(self, term_id: int) -> float:
         """BM25's inverse document frequency; a term no chunk has gets the highest weight."""
@@ -377,6 +406,12 @@ def key_terms(
                 split = lexicon.split(word)
                 parts = tuple((p, stems(p, "sv") or frozenset(terms(p, "sv")), 0.0) for p in split)
                 parts = tuple((p, ids, max((lexicon.idf(i) for i in ids), default=weight)) for p, ids, _ in parts)
+                # Typed on a phone ("aggresiv", "kolega"), in a language the routines are written in.
+                near = lexicon.misspelt(word) if language in lexicon.languages else None
+                if near is not None:
+                    near_ids = stems(near, language)
+                    synonyms = (*synonyms, near_ids)
+                    weight = max((lexicon.idf(i) for i in near_ids), default=weight)
         else:
             weight = 1.0
         out.append(KeyTerm(word=word, ids=own, parts=parts, synonyms=synonyms, weight=weight))

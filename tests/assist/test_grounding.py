@@ -105,6 +105,17 @@ def test_irregular_forms_are_found_through_their_dictionary_form():
     assert fell.coverage(texts[1][0], "en") == 1.0
 
 
+def test_a_typing_error_is_read_as_the_routines_word_it_is_one_edit_from():
+    texts = [("Om brukaren är aggressiv, lämna bostaden och ring din kollega.", "home_care", "sv")]
+    lex = Lexicon.from_texts(texts)
+    assert lex.misspelt("aggresiv") == "aggressiv"
+    assert lex.misspelt("kolega") == "kollega"
+    assert lex.misspelt("akvarium") is None  # nothing near
+    assert lex.misspelt("aggressiv") is None  # spelt right
+    keys = key_terms("brukaren är aggresiv vad gör jag", "sv", lex)
+    assert keys.coverage(texts[0][0], "sv") == 1.0
+
+
 def _routines(lex_texts: list[tuple[str, str, str]]) -> list[Document]:
     return [
         Document(content=t, meta={"doc_id": f"r{n}", "language": lang, "collection": c, "relevance": 0.85})
