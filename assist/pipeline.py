@@ -103,7 +103,7 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
     p.connect("retriever.documents", "gate.documents")
     p.connect("retriever.outside_best", "gate.outside_best")
-    p.connect("text_embedder.embedding", "gate.query_embedding")
+    p.connect("retriever.query_vector", "gate.query_embedding")
     p.connect("gate.passed", "expander.documents")
     p.connect("expander.documents", "instruction_filter.documents")
     p.connect("instruction_filter.documents", "prompt_builder.documents")

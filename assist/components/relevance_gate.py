@@ -105,18 +105,19 @@ class RelevanceGate:
         documents: list[Document],
         language: str,
         collections: list[str],
-        query_embedding: list[float] | None = None,
+        query_embedding: list[float] | np.ndarray | None = None,
     ) -> Assessment:
         """The grounding of `documents` for `question` (features, uncovered terms, probability when calibrated)."""
         lexicon = self._lexicon.get() if self._lexicon is not None else None
         glossary = load_glossary(Path(self.glossary_dir) if self.glossary_dir else None, collections)
         assessment = assess(question, documents, language, lexicon, glossary, collections)
-        if query_embedding and self._reads("sentence_cosine"):
+        has_vector = query_embedding is not None and len(query_embedding) > 0
+        if has_vector and self._reads("sentence_cosine"):
             # Whether some sentence says what was asked, by meaning: "same topic" and "answers it" differ more
             # sentence by sentence than passage by passage.
             nearest = self.unit_scores(query_embedding, documents, SENTENCE_DOCUMENTS, SENTENCE_UNITS)
             assessment.features["sentence_cosine"] = max(nearest.values(), default=0.0)
-        if assessment.features.get("foreign") and query_embedding:
+        if assessment.features.get("foreign") and has_vector:
             # No word of the question can match a routine's: compare it with each sentence of the top routines
             # in the embedding space, which is shared across languages.
             assessment.unit_scores = self.unit_scores(query_embedding, documents)
@@ -131,7 +132,7 @@ class RelevanceGate:
 
     def unit_scores(
         self,
-        query_embedding: list[float],
+        query_embedding: list[float] | np.ndarray,
         documents: list[Document],
         routines: int = UNIT_DOCUMENTS,
         max_units: int | None = None,
@@ -171,7 +172,7 @@ class RelevanceGate:
         question: str = "",
         collections: list[str] | None = None,
         language: str = "sv",
-        query_embedding: list[float] | None = None,
+        query_embedding: np.ndarray | list[float] | None = None,
     ) -> dict[str, Any]:
         """Route the retrieved documents."""
         if not self.relevant(documents, outside_best):
@@ -183,12 +184,12 @@ class RelevanceGate:
         cal = self._calibration
         answers = cal is not None and assessment.probability is not None and assessment.probability >= cal.threshold
         logger.debug("grounding p=%s features=%s", assessment.probability, assessment.features)
-        if answers and assessment.features.get("foreign") and query_embedding:
+        if answers and assessment.features.get("foreign") and query_embedding is not None and len(query_embedding):
             documents = self.nearest_routine_first(documents, query_embedding, assessment)
         return {"passed" if answers else "closest": documents, "grounding": assessment}
 
     def nearest_routine_first(
-        self, documents: list[Document], query_embedding: list[float], assessment: Assessment
+        self, documents: list[Document], query_embedding: list[float] | np.ndarray, assessment: Assessment
     ) -> list[Document]:
         """For a question in a language no routine is written in: the routine among the top three whose best
         sentence is nearest the question goes first, when it is nearer than the top routine's by

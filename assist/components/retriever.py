@@ -257,7 +257,7 @@ class ScopedRetriever:
             while len(self._titles) > TITLE_CACHE_SIZE:
                 self._titles.popitem(last=False)
 
-    @component.output_types(documents=list[Document], outside_best=float)
+    @component.output_types(documents=list[Document], outside_best=float, query_vector=np.ndarray)
     def run(
         self,
         query_embedding: list[float],
@@ -284,7 +284,13 @@ class ScopedRetriever:
             relevance = cosine(q, np.asarray(vec, dtype=np.float32)) if vec is not None else 0.0
             scored.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
         ranked_docs = self._by_document(scored, q, fused=fused)
-        return {"documents": ranked_docs[:k], "outside_best": self._outside_best(query_embedding, collections)}
+        return {
+            "documents": ranked_docs[:k],
+            "outside_best": self._outside_best(query_embedding, collections),
+            # The question's vector for the components after this one, as an array: the pipeline deep-copies every
+            # component's inputs, and a list of 384 floats is copied float by float (~5 ms a consumer on 2 cores).
+            "query_vector": np.asarray(query_embedding, dtype=np.float64),
+        }
 
     def replaced(self) -> list[str]:
         """Doc ids replaced by a newer routine in force; read from the store at most once per `replaced_ttl_s`."""
