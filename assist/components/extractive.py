@@ -37,6 +37,12 @@ FACT_LINES = 7
 NEARBY_FACT_SPAN = 3
 _DIGIT = re.compile(r"\d")
 
+#: A routine's purpose and scope sections ("Rutinen beskriver när ett barn ska vara hemma ...") name its topic in
+#: the words of many questions but answer none: their sentences count for this share of their match. Dev, reference
+#: facts quoted 0.633 -> 0.648, citation precision 0.777 -> 0.780 (the same for shares 0 to 0.5).
+FRAMING_SECTIONS = frozenset({"syfte", "omfattning", "purpose", "scope"})
+FRAMING_WEIGHT = 0.5
+
 Scored = tuple[float, float, int, int, str, int]  # (score, match, passage n, position, sentence, the routine's rank)
 
 
@@ -45,6 +51,11 @@ def _context_terms(q: KeyTerms, context: str, language: str) -> KeyTerms | None:
     own = frozenset().union(*(t.ids for t in q.terms)) if q.terms else frozenset()
     rest = tuple(t for t in key_terms(context, language, q.lexicon).terms if not t.ids & own)
     return KeyTerms(rest, q.lexicon, language) if rest else None
+
+
+def _framing(doc: Document) -> bool:
+    """Is the passage from a routine's purpose or scope section (the last heading of its `section` path)?"""
+    return str(doc.meta.get("section", "")).split(" > ")[-1].strip().lower() in FRAMING_SECTIONS
 
 
 def _announced(keep: list[Scored], scored: list[Scored]) -> list[Scored]:
@@ -134,6 +145,7 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
         rank = doc_rank[routine_of(doc)]
         prior = DOC_PRIOR / rank
         lang = str(doc.meta.get("language", language))
+        framing = _framing(doc)
         for pos, sent in enumerate(passage_units(doc.content or "")):
             if instruction_like(sent):
                 continue  # text aimed at the assistant is never quoted as a step (CitedAnswerBuilder says so)
@@ -150,6 +162,8 @@ def extract(  # noqa: PLR0913 - the conversation context and the grounding's key
                 match += ASKED_FACT_BONUS
             elif match and _DIGIT.search(sent):
                 match += FACT_BONUS
+            if framing:
+                match *= FRAMING_WEIGHT
             scored.append((match + prior, match, n, pos, sent, rank))
     if not scored:
         return ""

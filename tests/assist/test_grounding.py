@@ -184,6 +184,25 @@ def test_extract_brings_the_top_routines_figures_beside_the_chosen_sentence():
     assert "[2]" not in extract("hur kall ska matlådan vara vid leverans", [doc, other], "sv")  # top routine only
 
 
+def test_extract_lets_a_routines_purpose_statement_not_crowd_out_its_steps(monkeypatch):
+    from assist.components import extractive
+
+    docs = [
+        Document(
+            content="Rutinen beskriver hur personalen gör när en brukare har ramlat i hemmet.",
+            meta={"doc_id": "fall", "language": "sv", "section": "Fall hos brukare > Syfte"},
+        ),
+        Document(
+            content="Ring sjuksköterskan direkt när en brukare har ramlat.\nLyft aldrig brukaren ensam.",
+            meta={"doc_id": "fall", "language": "sv", "section": "Fall hos brukare > Arbetsgång"},
+        ),
+    ]
+    question = "vad gör personalen när en brukare har ramlat i hemmet"
+    assert "Ring sjuksköterskan" in extract(question, docs, "sv")
+    monkeypatch.setattr(extractive, "FRAMING_WEIGHT", 1.0)  # the purpose statement, matched in full, would be all
+    assert "Ring sjuksköterskan" not in extract(question, docs, "sv")
+
+
 def test_extract_breaks_ties_by_passage_order_so_the_answer_is_stable():
     docs = [
         Document(content="Ring sjuksköterskan vid fall.", meta={"doc_id": "b"}),
