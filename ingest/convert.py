@@ -547,40 +547,54 @@ def _reflow(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
-def convert_pdf(path: Path, data: bytes) -> SourceDocument:
-    """PDF text per page (pypdf), page numbers kept, repeated headers and footers removed, headings marked."""
+def _unlock(reader: Any, notes: list[str]) -> None:
+    """Open a PDF encrypted with an empty password; ConversionError for one with a real password."""
+    if not reader.is_encrypted:
+        return
+    try:
+        ok = bool(reader.decrypt(""))
+    except Exception:  # noqa: BLE001 - any failure to decrypt means the same to the owner
+        ok = False
+    if not ok:
+        msg = "encrypted PDF: remove the password and ingest again"
+        raise ConversionError(msg)
+    notes.append("encrypted with an empty password")
+
+
+def _read_pdf(
+    path: Path, data: bytes, notes: list[str]
+) -> tuple[Any, list[str], list[list[tuple[float, str]]], list[int]]:
+    """The PDF's metadata, each page's text and text runs, and the pages that could not be read."""
     from pypdf import PdfReader  # noqa: PLC0415
 
+    reader = PdfReader(io.BytesIO(data))
+    _unlock(reader, notes)
+    info: Any
+    try:
+        info = reader.metadata or {}
+    except Exception:  # noqa: BLE001 - broken metadata must not lose the text
+        info = {}
+        notes.append("metadata unreadable")
+    texts: list[str] = []
+    runs: list[list[tuple[float, str]]] = []
+    bad_pages: list[int] = []
+    for number, page in enumerate(reader.pages, start=1):
+        try:
+            text, page_runs = _page_text(page)
+        except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
+            logger.debug("page %d of %s unreadable: %s", number, path, exc)
+            text, page_runs = "", []
+            bad_pages.append(number)
+        texts.append(text)
+        runs.append(page_runs)
+    return info, texts, runs, bad_pages
+
+
+def convert_pdf(path: Path, data: bytes) -> SourceDocument:
+    """PDF text per page (pypdf), page numbers kept, repeated headers and footers removed, headings marked."""
     notes: list[str] = []
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                ok = bool(reader.decrypt(""))
-            except Exception:  # noqa: BLE001 - any failure to decrypt means the same to the owner
-                ok = False
-            if not ok:
-                msg = "encrypted PDF: remove the password and ingest again"
-                raise ConversionError(msg)
-            notes.append("encrypted with an empty password")
-        info: Any
-        try:
-            info = reader.metadata or {}
-        except Exception:  # noqa: BLE001 - broken metadata must not lose the text
-            info = {}
-            notes.append("metadata unreadable")
-        texts: list[str] = []
-        runs: list[list[tuple[float, str]]] = []
-        bad_pages: list[int] = []
-        for number, page in enumerate(reader.pages, start=1):
-            try:
-                text, page_runs = _page_text(page)
-            except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
-                logger.debug("page %d of %s unreadable: %s", number, path, exc)
-                text, page_runs = "", []
-                bad_pages.append(number)
-            texts.append(text)
-            runs.append(page_runs)
+        info, texts, runs, bad_pages = _read_pdf(path, data, notes)
     except ConversionError:
         raise
     except Exception as exc:

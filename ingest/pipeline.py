@@ -481,6 +481,17 @@ class Ingestor:
                 homes.setdefault(entry.path.stem, entry.collection)
         return homes
 
+    def _check_unique(self, entry: Entry, source: str, seen: dict[str, str], stored: "_Stored | None") -> None:
+        """A document id (the file name) is one file's, in this run and in the store: ConversionError otherwise."""
+        doc_id = entry.path.stem
+        if doc_id in seen:
+            msg = f"same document id {doc_id!r} as {seen[doc_id]}: document ids are file names, rename one"
+            raise ConversionError(msg)
+        if stored and source not in stored.sources() and self._still_there(entry, stored):
+            other = sorted(stored.sources())[0]
+            msg = f"same document id {doc_id!r} as {other} already in the store: rename one"
+            raise ConversionError(msg)
+
     def _prepare(
         self, entry: Entry, state: dict[str, _Stored], seen: dict[str, str], homes: dict[str, str]
     ) -> "_Pending | FileResult":
@@ -496,14 +507,8 @@ class Ingestor:
             return FileResult(source, "failed", reason=reason, **ids)
         try:
             check_readable(entry.path, self.max_file_mb)
-            if doc_id in seen:
-                msg = f"same document id {doc_id!r} as {seen[doc_id]}: document ids are file names, rename one"
-                raise ConversionError(msg)
             stored = state.get(doc_id)
-            if stored and source not in stored.sources() and self._still_there(entry, stored):
-                other = sorted(stored.sources())[0]
-                msg = f"same document id {doc_id!r} as {other} already in the store: rename one"
-                raise ConversionError(msg)
+            self._check_unique(entry, source, seen, stored)
             seen[doc_id] = source
             fhash = file_hash(entry.path, entry.ident)
             side = _read_sidecar(entry.path)

@@ -80,8 +80,8 @@ def split_pages(pages: list[tuple[str, int | None]], max_words: int = MAX_WORDS)
         if buf and page != buf_page:
             flush()
         buf_page = page
-        for block in re.split(r"\n\s*\n", text):
-            block = block.strip()
+        for raw in re.split(r"\n\s*\n", text):
+            block = raw.strip()
             if not block:
                 continue
             m = _HEADING.match(block.splitlines()[0])
