@@ -34,8 +34,9 @@ _ASKS: dict[str, tuple[str, ...]] = {
         "how much does", "paid", "pay",
     ),
     COUNT: ("hur många", "antal", "antalet", "max", "how many", "number of", "maximum"),
-    TIME: ( "vilken tid", "vilka tider", "vilken dag", "vilka dagar", "öppettider", "klockan", "öppet",
- "what time", "which day", "which days", "opening hours", "open",
+    TIME: (
+        "vilken tid", "vilka tider", "vilken dag", "vilka dagar", "öppettider", "klockan", "öppet",
+        "what time", "which day", "which days", "opening hours", "open",
     ),
     PHONE: (
         "vem ringer", "vem ska jag ringa", "ringa", "ringer", "numret", "nummer", "telefonnummer", "vem kontaktar",

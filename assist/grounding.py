@@ -219,17 +219,13 @@ class Lexicon:
         if len(word) < MIN_TYPO or word in self.vocab:
             return None
         cutoff = 1 if len(word) < LONG_TYPO else 2
-        found = process.extract(
-            word, self._typo_candidates(word[0]), scorer=Levenshtein.distance, score_cutoff=cutoff, limit=3
-        )
+        candidates = self._by_first.get(word[0], [])
+        found = process.extract(word, candidates, scorer=Levenshtein.distance, score_cutoff=cutoff, limit=3)
         if not found:
             return None
         best = min(d for _, d, _ in found)
         nearest = [w for w, d, _ in found if d == best]
         return nearest[0] if len(nearest) == 1 else None
-
-    def _typo_candidates(self, first: str) -> list[str]:
-        return self._by_first.get(first, [])
 
     def idf(self, term_id: int) -> float:
         """BM25's inverse document frequency; a term no chunk has gets the highest weight."""

@@ -39,6 +39,11 @@ FOREIGN_ROUTINE_MARGIN = 0.02
 UNIT_CACHE = 4096
 
 
+def _has_vector(query_embedding: list[float] | np.ndarray | None) -> bool:
+    """Was the question's vector given (a list from a caller, an array from the retriever)?"""
+    return query_embedding is not None and len(query_embedding) > 0
+
+
 @component
 class RelevanceGate:
     """Routes the retrieved documents to `passed` (answer), `closest` (nearest routines only) or `rejected`.
@@ -111,7 +116,7 @@ class RelevanceGate:
         lexicon = self._lexicon.get() if self._lexicon is not None else None
         glossary = load_glossary(Path(self.glossary_dir) if self.glossary_dir else None, collections)
         assessment = assess(question, documents, language, lexicon, glossary, collections)
-        has_vector = query_embedding is not None and len(query_embedding) > 0
+        has_vector = _has_vector(query_embedding)
         if has_vector and self._reads("sentence_cosine"):
             # Whether some sentence says what was asked, by meaning: "same topic" and "answers it" differ more
             # sentence by sentence than passage by passage.
@@ -184,7 +189,7 @@ class RelevanceGate:
         cal = self._calibration
         answers = cal is not None and assessment.probability is not None and assessment.probability >= cal.threshold
         logger.debug("grounding p=%s features=%s", assessment.probability, assessment.features)
-        if answers and assessment.features.get("foreign") and query_embedding is not None and len(query_embedding):
+        if answers and assessment.features.get("foreign") and _has_vector(query_embedding):
             documents = self.nearest_routine_first(documents, query_embedding, assessment)
         return {"passed" if answers else "closest": documents, "grounding": assessment}
 
