@@ -42,21 +42,42 @@ def stop(proc: "subprocess.Popen[Any]", timeout: float = 10) -> None:
         proc.wait(timeout=timeout)
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
-    """Until something accepts connections on 127.0.0.1:`port`; fails when `proc` exits first."""
+def _wait(  # noqa: PLR0913 - what to poll, and what to say when the server ends or time runs out
+    proc: "subprocess.Popen[Any]",
+    ready: Callable[[], bool],
+    timeout: float,
+    pause: float,
+    exited: Callable[[], str],
+    late: Callable[[], str],
+) -> None:
+    """Poll `ready()` every `pause` s; RuntimeError(exited()) when `proc` ends first, RuntimeError(late()) after
+    `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            msg = f"{what} exited at start-up (status {proc.returncode})"
-            raise RuntimeError(msg)
+            raise RuntimeError(exited())
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(late())
+        time.sleep(pause)
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
+    """Until something accepts connections on 127.0.0.1:`port`; fails when `proc` exits first."""
+
+    def accepts() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                return True
         except OSError:
-            if time.monotonic() > deadline:
-                msg = f"{what} did not listen on port {port} within {timeout:g} s"
-                raise RuntimeError(msg) from None
-            time.sleep(0.1)
+            return False
+
+    _wait(
+        proc, accepts, timeout, 0.1,
+        exited=lambda: f"{what} exited at start-up (status {proc.returncode})",
+        late=lambda: f"{what} did not listen on port {port} within {timeout:g} s",
+    )
 
 
 def wait_http(
@@ -65,20 +86,17 @@ def wait_http(
     """Until `url` answers 200; fails, with the server's `output()`, when `proc` exits first or time runs out."""
     import httpx  # noqa: PLC0415 - only the HTTP servers' fixtures need it
 
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            msg = f"{what} exited at start-up: {output()}"
-            raise RuntimeError(msg)
+    def answers() -> bool:
         try:
-            if httpx.get(url, timeout=2).status_code == 200:  # noqa: PLR2004
-                return
+            return httpx.get(url, timeout=2).status_code == 200  # noqa: PLR2004
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            msg = f"{what} did not answer {url} within {timeout:g} s: {output()}"
-            raise RuntimeError(msg)
-        time.sleep(0.2)
+            return False
+
+    _wait(
+        proc, answers, timeout, 0.2,
+        exited=lambda: f"{what} exited at start-up: {output()}",
+        late=lambda: f"{what} did not answer {url} within {timeout:g} s: {output()}",
+    )
 
 
 @contextmanager
