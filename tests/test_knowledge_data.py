@@ -27,7 +27,8 @@ BUILD_SCRIPT = ROOT / "scripts" / "build_knowledge.py"
 COLLECTIONS = ("home_care", "preschool", "library", "general")
 FORMATS = ("md", "pdf", "docx", "html")
 DOC_LANGUAGES = ("sv", "en")
-QUESTION_LANGUAGES = ("sv", "en", "ar", "so", "fi", "fa", "pl", "lv", "uk")
+#: The languages the product answers in (DESIGN.md), all of which the eval rows may ask in.
+QUESTION_LANGUAGES = ("sv", "en", "ar", "so", "fi", "fa", "pl", "lv", "uk", "de", "fr", "es", "ru", "th", "tr")
 OTHER_LANGUAGES = set(QUESTION_LANGUAGES) - {"sv", "en"}
 ROLE_COLLECTIONS = {
     "home-care": {"home_care", "general"},
@@ -49,6 +50,7 @@ Tag = Literal[
     "role_blocked",
     "not_covered",
     "day_night",
+    "cross_language",
 ]
 
 
@@ -303,7 +305,7 @@ class EvalRow(BaseModel):
 
     id: str = Field(pattern=r"^(dev|test)-\d{3}$")
     question: str = Field(min_length=3)
-    language: Literal["sv", "en", "ar", "so", "fi", "fa", "pl", "lv", "uk"]
+    language: Literal[QUESTION_LANGUAGES]  # type: ignore[valid-type]
     role: Literal["home-care", "preschool", "library", "admin"]
     reference_answer: str = Field(min_length=3)
     reference_sources: list[str]
@@ -406,3 +408,73 @@ def test_eval_counts(eval_rows: dict[str, list[EvalRow]]) -> None:
         assert tags_everywhere <= present, f"{split} lacks {tags_everywhere - present}"
         assert len({r.language for r in rows if r.language in OTHER_LANGUAGES}) >= 4
         assert {r.role for r in rows} == set(ROLE_COLLECTIONS)
+
+
+def test_cross_language_tag(eval_rows: dict[str, list[EvalRow]], documents: dict[str, DocMeta]) -> None:
+    """`cross_language` marks a question asked in another language than a routine it is about."""
+    for row in (r for rows in eval_rows.values() for r in rows):
+        if "cross_language" in row.tags and row.reference_sources:
+            langs = {documents[d].language for d in row.reference_sources}
+            assert row.language not in langs or len(langs) > 1, f"{row.id}: tagged cross_language, same language"
+
+
+# ---------------------------------------------------------------- training rows (the answerability model)
+
+
+class TrainRow(BaseModel):
+    """One row of eval_sets/train.jsonl: a question, and the routine text that answers it or the routine it nears."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^train-[a-z_]+-\d{4}$")
+    question: str = Field(min_length=2)
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    role: Literal["home-care", "preschool", "library", "admin"]
+    answerable: bool
+    reference_sources: list[str]
+    evidence: list[str]
+    near_sources: list[str]
+    kind: Literal["answerable", "near_miss", "off_topic"]
+    tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainRow:
+        assert self.answerable == (self.kind == "answerable")
+        if self.answerable:
+            assert self.reference_sources and self.evidence and not self.near_sources
+        else:
+            assert not self.reference_sources and not self.evidence
+        return self
+
+
+def _plain(text: str) -> str:
+    """A routine's text as a reader sees it: no Markdown emphasis, list markers or HTML tags, single spaces."""
+    text = re.sub(r"<[^>]+>", " ", text).replace("**", "")
+    text = " ".join(re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "", line) for line in text.splitlines()).replace("|", " ")
+    return re.sub(r"\s+([.,;:!?)])", r"\1", " ".join(text.split()))
+
+
+def test_training_rows(documents: dict[str, DocMeta]) -> None:
+    """Every training row parses, names routines that exist and its role may read, quotes evidence that stands in
+    the routine, and repeats no evaluation question (dev and test stay unseen by the model)."""
+    rows = [TrainRow.model_validate_json(line) for line in (EVAL_SETS / "train.jsonl").read_text("utf-8").splitlines()]
+    assert len(rows) >= 600
+    assert len({r.id for r in rows}) == len(rows)
+    evaluated = {r.question.strip().lower() for split in ("dev", "test") for r in load_rows(split)}
+    texts: dict[str, str] = {}
+    for path in document_paths():
+        source = ROOT / "scripts" / "knowledge_src" / path.parent.name / f"{path.stem}.md"
+        raw = source.read_text("utf-8") if path.suffix in (".pdf", ".docx") else path.read_text("utf-8")
+        texts[path.stem] = " ".join(_plain(raw).split())
+    for r in rows:
+        assert r.question.strip().lower() not in evaluated, f"{r.id} repeats an evaluation question"
+        for d in r.reference_sources + r.near_sources:
+            assert d in documents, f"{r.id}: unknown doc id {d}"
+        if r.answerable and r.role != "admin":
+            assert all(documents[d].collection in ROLE_COLLECTIONS[r.role] for d in r.reference_sources), r.id
+        for e in r.evidence:
+            wanted = " ".join(_plain(e).split())
+            assert any(wanted in texts[d] for d in r.reference_sources), f"{r.id}: evidence not in its routine: {e}"
+    langs = Counter(r.language for r in rows)
+    print(f"\ntraining rows={len(rows)} answerable={sum(r.answerable for r in rows)} languages={dict(langs)}")
+    assert len([lang for lang in langs if lang not in ("sv", "en")]) >= 8
