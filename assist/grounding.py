@@ -32,6 +32,7 @@ from assist.answer_types import asked_kinds, states
 from assist.errors import ConfigError
 from assist.glossary import Glossary
 from assist.text import sentences, terms
+from assist.translation import Translations
 
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 
@@ -166,6 +167,7 @@ class Lexicon:
         self.collection_terms: dict[str, set[int]] = {}
         self.known: set[int] = set()
         self.languages: set[str] = set()
+        self.collection_languages: dict[str, set[str]] = {}
         self._word_ids: dict[str, frozenset[int]] = {}
         self._by_first: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -208,6 +210,9 @@ class Lexicon:
         self.df = df
         self.collection_terms = per_collection
         self.languages = {language for _, _, language in texts}
+        self.collection_languages = {}
+        for _, collection, language in texts:
+            self.collection_languages.setdefault(collection, set()).add(language)
         self.chunks = len(texts)
 
     def _known(self, part: str) -> bool:
@@ -304,8 +309,11 @@ class KeyTerm:
     word: str
     ids: frozenset[int]  # the word's own stems
     parts: tuple[tuple[str, frozenset[int], float], ...]  # compound parts: (part, stems, weight)
-    synonyms: tuple[frozenset[int], ...]  # each glossary synonym's stems (all of one must be found)
+    synonyms: tuple[frozenset[int], ...]  # each glossary synonym's or translation's stems (all of one must be found)
     weight: float
+    #: Routine languages (other than the question's) into which a dictionary translated the word (or, for a
+    #: compound, each part): only there can the word's absence be checked.
+    translated: frozenset[str] = frozenset()
 
     def found(self, passage: frozenset[int]) -> float:
         """How much of this term the passage shows (0..1): whole, by a synonym, or by its compound parts."""
@@ -370,11 +378,16 @@ class KeyTerms:
 
 
 def key_terms(
-    question: str, language: str = "sv", lexicon: Lexicon | None = None, glossary: Glossary | None = None
+    question: str,
+    language: str = "sv",
+    lexicon: Lexicon | None = None,
+    glossary: Glossary | None = None,
+    translator: Translations | None = None,
 ) -> KeyTerms:
     """The question's content words, each with its stems, compound parts, glossary synonyms and IDF weight.
 
-    Without a lexicon every term weighs 1 (no corpus statistics).
+    Without a lexicon every term weighs 1 (no corpus statistics). With a `translator`, a word's translations into the
+    other languages the routines are written in count as synonyms ("nyckel" is found in "key").
     """
     glossary = glossary or Glossary()
     entries = glossary.matches(question, _sv_stems)
@@ -410,8 +423,50 @@ def key_terms(
                     weight = max((lexicon.idf(i) for i in near_ids), default=weight)
         else:
             weight = 1.0
-        out.append(KeyTerm(word=word, ids=own, parts=parts, synonyms=synonyms, weight=weight))
+        translated: frozenset[str] = frozenset()
+        if lexicon is not None and translator is not None:
+            more, translated = _translations(word, parts, language, lexicon.languages - {language}, translator)
+            synonyms = (*synonyms, *more)
+        out.append(
+            KeyTerm(word=word, ids=own, parts=parts, synonyms=synonyms, weight=weight, translated=translated)
+        )
     return KeyTerms(tuple(out), lexicon, language)
+
+
+#: Translations of one word kept as synonyms: the dictionaries list the common senses first.
+MAX_TRANSLATIONS = 4
+
+
+def _forms(word: str, language: str) -> list[str]:
+    """The word and its dictionary form in its own language (what a dictionary lists)."""
+    try:
+        lemma = simplemma.lemmatize(word, lang=language).lower()
+    except ValueError:  # a language simplemma does not know
+        lemma = word
+    return list(dict.fromkeys([word, lemma]))
+
+
+def _translations(
+    word: str,
+    parts: tuple[tuple[str, frozenset[int], float], ...],
+    language: str,
+    targets: Iterable[str],
+    translator: Translations,
+) -> tuple[list[frozenset[int]], frozenset[str]]:
+    """The stems of the word's translations into each routine language, and the languages it was translated into
+    (for a compound the routines lack, each part must translate)."""
+    synonyms: list[frozenset[int]] = []
+    done: set[str] = set()
+    for target in sorted(targets):
+        found = translator.translate_any(_forms(word, language), language, target)[:MAX_TRANSLATIONS]
+        part_found = [translator.translate_any(_forms(p, language), language, target) for p, _, _ in parts]
+        for t in found:
+            ids = frozenset(i for w in words(t) for i in stems(w, target))
+            if ids:
+                synonyms.append(ids)
+        if found or (parts and all(part_found)):
+            done.add(target)
+    return synonyms, frozenset(done)
 
 
 @dataclass
@@ -448,13 +503,14 @@ def assess(
     glossary: Glossary | None,
     collections: list[str],
     top_documents: int = 3,
+    translator: Translations | None = None,
 ) -> Assessment:
     """Features of a retrieved set (documents in rank order, each with meta `relevance`) for the calibration.
 
     Coverage is measured over the key terms the caller's routines mention at all: a word no routine uses (slang,
     or the very thing the routines lack) cannot be covered by any passage, and is counted apart (`absent_*`).
     """
-    keys = key_terms(question, language, lexicon, glossary)
+    keys = key_terms(question, language, lexicon, glossary, translator)
     absent = [t for t in keys.terms if lexicon is not None and not _mentioned(t, lexicon, collections)]
     known = KeyTerms(tuple(t for t in keys.terms if t not in absent), keys.lexicon, keys.language)
     by_doc = by_routine(documents)
@@ -514,8 +570,19 @@ def assess(
     }
     # In a language no routine is written in, no word of the question can be mentioned: "No routine mentions: ..."
     # would list the whole question, which says nothing about what the routines lack.
-    uncovered = [] if foreign else _uncovered_words(absent, lexicon, collections)
+    # A word is said to be missing only where that can be checked: in the routines of the question's language, and in
+    # those of each other language the routines are written in through a translation of it. "Ingen rutin nämner:
+    # lyftsele" would be false when an English routine says "sling".
+    other = (_languages(lexicon, collections) - {language}) if lexicon is not None else set()
+    checked = [t for t in absent if other <= t.translated]
+    uncovered = [] if foreign else _uncovered_words(checked, lexicon, collections)
     return Assessment(features=features, uncovered=uncovered, key_terms=keys)
+
+
+def _languages(lexicon: Lexicon, collections: list[str]) -> set[str]:
+    """The languages the routines of `collections` are written in (all the store's when none is named)."""
+    named = [lexicon.collection_languages.get(c, set()) for c in collections]
+    return set().union(*named) if named else set(lexicon.languages)
 
 
 def _mentioned(term: KeyTerm, lexicon: Lexicon, collections: list[str]) -> bool:

@@ -86,6 +86,7 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
             glossary_dir=glossary_dir,
             calibration=str(r.calibration) if r.calibration else None,
             unit_embedder=make_document_embedder(settings),
+            dictionary_dir=str(r.dictionary_dir) if r.dictionary_dir else None,
         ),
     )
     p.add_component("expander", RoutineExpander(document_store=document_store))

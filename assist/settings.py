@@ -74,6 +74,11 @@ class RetrievalSettings(BaseModel):
         default=None,
         description="Grounding calibration (JSON from scripts/calibrate.py); default the one shipped in the package.",
     )
+    dictionary_dir: Path | None = Field(
+        default=Path("/usr/share/dictd"),
+        description="Folder of FreeDict dictionaries (Debian's dict-freedict-* packages) for matching a question's "
+        "words across languages; none installed: matching by meaning only.",
+    )
     max_question_chars: int = 2000
     history_turns: int = Field(default=6, ge=0, description="Earlier turns of a conversation that reach the prompt.")
     history_turn_chars: int = Field(

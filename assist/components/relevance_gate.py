@@ -21,6 +21,7 @@ from assist.grounding import (
     passage_units,
     routine_of,
 )
+from assist.translation import Translations, translations
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class RelevanceGate:
         calibration: str | None = None,
         unit_embedder: Any | None = None,
         max_units: int = 12,
+        dictionary_dir: str | None = None,
     ):
         self.min_score = min_score
         self.scope_margin = scope_margin
@@ -81,6 +83,8 @@ class RelevanceGate:
         self._lexicon = LexiconCache(document_store) if document_store is not None else None
         self.unit_embedder = unit_embedder
         self.max_units = max_units
+        self.dictionary_dir = dictionary_dir
+        self._translator: Translations | None = translations(dictionary_dir) if dictionary_dir else None
         self._unit_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def warm_up(self) -> None:
@@ -115,7 +119,9 @@ class RelevanceGate:
         """The grounding of `documents` for `question` (features, uncovered terms, probability when calibrated)."""
         lexicon = self._lexicon.get() if self._lexicon is not None else None
         glossary = load_glossary(Path(self.glossary_dir) if self.glossary_dir else None, collections)
-        assessment = assess(question, documents, language, lexicon, glossary, collections)
+        assessment = assess(
+            question, documents, language, lexicon, glossary, collections, translator=self._translator
+        )
         has_vector = _has_vector(query_embedding)
         if has_vector and self._reads("sentence_cosine"):
             # Whether some sentence says what was asked, by meaning: "same topic" and "answers it" differ more

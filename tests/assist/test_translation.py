@@ -1,0 +1,102 @@
+"""Cross-language term matching: the FreeDict reader, and the grounding check's use of it (a question's words found
+in a routine written in another language, and never "no routine mentions" a word that routine says)."""
+
+import gzip
+from pathlib import Path
+
+from haystack import Document
+
+from assist.grounding import Lexicon, assess, key_terms
+from assist.translation import Translations, parse_entry
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _b64(n: int) -> str:
+    out = ""
+    while True:
+        out = _ALPHABET[n % 64] + out
+        n //= 64
+        if not n:
+            return out
+
+
+def write_dictd(folder: Path, name: str, entries: dict[str, str]) -> None:
+    """A dictionary in dictd's format (an index of base64 offsets, and the entries gzipped), as FreeDict ships."""
+    body = b""
+    index = ["00databaseshort\tA\tB"]
+    for head, text in entries.items():
+        raw = f"{head} /x/\n{text}\n".encode()
+        index.append(f"{head}\t{_b64(len(body))}\t{_b64(len(raw))}")
+        body += raw
+    (folder / f"{name}.index").write_text("\n".join(index) + "\n", encoding="utf-8")
+    (folder / f"{name}.dict.dz").write_bytes(gzip.compress(body))
+
+
+def dictionaries(tmp_path: Path) -> Translations:
+    write_dictd(tmp_path, "freedict-swe-eng", {"nyckel": "key, wrench", "lyftsele": "sling", "brukare": "user"})
+    write_dictd(tmp_path, "freedict-deu-swe", {"schlüssel": "1. nyckel\n2. klav", "verloren": "förlorad"})
+    return Translations(tmp_path)
+
+
+def test_entries_keep_short_translations_and_drop_explanations():
+    head, found = parse_entry("nyckel /ˈnʏkːəl/ <noun>\n1. key, wrench\nEtt verktyg som öppnar ett lås och mycket mer.")
+    assert head == "nyckel"
+    assert found == ["key", "wrench"]
+
+
+def test_pairs_read_both_ways_and_unknown_words_give_nothing(tmp_path):
+    t = dictionaries(tmp_path)
+    assert t.translate("nyckel", "sv", "en") == ["key", "wrench"]
+    assert t.translate("key", "en", "sv") == ["nyckel"]  # the swe-eng file read backwards
+    assert t.translate("Schlüssel", "de", "sv") == ["nyckel", "klav"]
+    assert t.translate("ramlat", "sv", "en") == []
+    assert t.translate("nyckel", "sv", "fi") == []  # no such dictionary
+    assert not Translations(tmp_path / "none").pairs()
+
+
+def _docs(texts: list[tuple[str, str, str]]) -> list[Document]:
+    return [
+        Document(content=t, meta={"doc_id": f"r{n}", "language": lang, "collection": c, "relevance": 0.85})
+        for n, (t, c, lang) in enumerate(texts)
+    ]
+
+
+def test_a_swedish_question_finds_its_words_in_an_english_routine(tmp_path):
+    texts = [
+        ("Use the sling and the ceiling hoist; never lift alone.", "home_care", "en"),
+        ("Ring sjuksköterskan om brukaren har ramlat.", "home_care", "sv"),
+    ]
+    lex = Lexicon.from_texts(texts)
+    t = dictionaries(tmp_path)
+    without = assess("var finns lyftsele", _docs(texts), "sv", lex, None, ["home_care"])
+    with_dictionary = assess("var finns lyftsele", _docs(texts), "sv", lex, None, ["home_care"], translator=t)
+    assert without.features["top_document_coverage"] < with_dictionary.features["top_document_coverage"] == 1.0
+    # The English routine says "sling": "no routine mentions lyftsele" would be false, with or without a dictionary.
+    assert without.uncovered == []
+    assert with_dictionary.uncovered == []
+
+
+def test_a_word_is_named_missing_only_when_every_routine_language_was_checked(tmp_path):
+    texts = [
+        ("Use the sling and the ceiling hoist.", "home_care", "en"),
+        ("Ring sjuksköterskan om brukaren har ramlat.", "home_care", "sv"),
+    ]
+    lex = Lexicon.from_texts(texts)
+    t = dictionaries(tmp_path)
+    # "nyckel" translates to "key"/"wrench", which no routine says either: checked in both languages.
+    assert "nyckel" in assess("var är nyckel", _docs(texts), "sv", lex, None, ["home_care"], translator=t).uncovered
+    # "semester" has no translation here: the English routine cannot be checked, so nothing is claimed.
+    assert assess("hur många semesterdagar", _docs(texts), "sv", lex, None, ["home_care"], translator=t).uncovered == []
+    # A collection written in Swedish only needs no translation.
+    sv_only = Lexicon.from_texts([("Personalen planerar dagar och veckor i schemat.", "general", "sv"), *texts])
+    gap = assess("hur många semesterdagar", _docs(texts), "sv", sv_only, None, ["general"], translator=t)
+    assert gap.uncovered == ["semester"]
+
+
+def test_a_german_question_matches_a_swedish_routine_through_the_dictionary(tmp_path):
+    texts = [("Om du har förlorad nyckel, ring enhetschefen direkt.", "home_care", "sv")]
+    lex = Lexicon.from_texts(texts)
+    keys = key_terms("Schlüssel verloren was tun", "de", lex, None, dictionaries(tmp_path))
+    assert keys.coverage(texts[0][0], "sv") > 0.6
+    assert key_terms("Schlüssel verloren was tun", "de", lex).coverage(texts[0][0], "sv") == 0.0
