@@ -107,7 +107,15 @@ class ServingSettings(BaseSettings):
         default=30.0, gt=0, description="A request body not complete this long after the headers gets 408."
     )
     limit_concurrency: int = Field(
-        default=200, ge=2, description="Connections and requests at once; past it the server answers 503."
+        default=200, ge=2,
+        description="Requests being answered at once (their headers complete); past it the server answers 503 with "
+                    "Retry-After. Connections still sending their headers do not count here.",
+    )
+    max_pending_connections: int = Field(
+        default=1000, ge=10,
+        description="Connections with no request being answered (just opened, still sending headers, or idle "
+                    "between kept-alive requests); past it the one waiting longest is closed (408 if it had begun "
+                    "a request), so slow clients cannot keep anyone else out.",
     )
     timeout_keep_alive_s: int = Field(default=5, ge=1, description="Idle kept-alive connections close after this.")
     public_url: str | None = Field(

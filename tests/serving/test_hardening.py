@@ -2,8 +2,10 @@
 OpenAI's error types, readiness details for admins only, CSV export safe to open, private files, sign-in links.
 """
 
+import asyncio
 import csv
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from serving.audit import AuditLog
 from serving.cli import ADDRESS_FILE, record_address, sign_in_base, token_create
 from serving.config import ServingSettings
 from serving.feedback import FeedbackStore, csv_cell
-from serving.server import REDACTED, redact_url, server_config, with_header_deadline
+from serving.server import REDACTED, RequestCap, redact_url, server_config, with_header_deadline
 from serving.tokens import TokenStore
 from tests.serving.conftest import Api, started
 
@@ -229,11 +231,54 @@ class TestServerConfig:
     def test_uvicorn_gets_the_limits_and_the_header_deadline(self) -> None:
         from uvicorn.protocols.http.auto import AutoHTTPProtocol  # noqa: PLC0415
 
-        serving = ServingSettings(limit_concurrency=50, timeout_keep_alive_s=3, header_timeout_s=2.5)
+        serving = ServingSettings(limit_concurrency=50, timeout_keep_alive_s=3, header_timeout_s=2.5,
+                                  max_pending_connections=700)
         config = server_config(object(), serving)
-        assert config.limit_concurrency == 50
+        # uvicorn's own cap counts open connections, slow ones too: the service counts requests instead.
+        assert config.limit_concurrency is None
+        assert isinstance(config.app, RequestCap)
+        assert config.app.limit == 50
         assert config.timeout_keep_alive == 3
         assert isinstance(config.http, type)
         assert issubclass(config.http, AutoHTTPProtocol)
         assert config.http.header_timeout_s == 2.5
+        assert config.http.max_pending_connections == 700
         assert with_header_deadline(AutoHTTPProtocol, 1.0).header_timeout_s == 1.0
+
+    def test_the_request_cap_counts_requests_being_answered_and_answers_503_past_it(self) -> None:
+        async def scenario() -> list[tuple[int, dict[bytes, bytes], bytes]]:
+            release = asyncio.Event()
+
+            async def app(scope: Any, receive: Any, send: Any) -> None:
+                await release.wait()
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"ok"})
+
+            cap = RequestCap(app, limit=2, retry_after_s=4)
+            answers: list[tuple[int, dict[bytes, bytes], bytes]] = []
+
+            async def request() -> None:
+                sent: list[dict[str, Any]] = []
+
+                async def send(message: dict[str, Any]) -> None:
+                    sent.append(message)
+
+                await cap({"type": "http", "path": "/healthz"}, receive=None, send=send)
+                answers.append((sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]))
+
+            held = [asyncio.create_task(request()) for _ in range(2)]
+            await asyncio.sleep(0)
+            assert cap.active == 2
+            await request()  # a third while two are being answered
+            release.set()
+            await asyncio.gather(*held)
+            assert cap.active == 0
+            await request()  # room again
+            return answers
+
+        busy, first, second, after = asyncio.run(scenario())
+        assert busy[0] == 503
+        assert busy[1][b"retry-after"] == b"4"
+        assert json.loads(busy[2])["error"]["message"] == (
+            "The service is answering as many requests as it can: try again in 4 s.")
+        assert [first[0], second[0], after[0]] == [200, 200, 200]
