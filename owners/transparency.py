@@ -7,10 +7,15 @@ per collection (the data sources) and the latest `assist eval` run (performance,
 person can write (organisation, lawful basis, risks, contact, dates, objection procedure, ...) comes from a TOML
 file the city edits (`ASSIST_TRANSPARENCY_FILE`; owners/data/transparency.example.toml shows every key). A value
 still holding the example's `<<FILL IN` placeholder is reported, never passed off as filled.
+
+The record is public. The configuration's addresses are never in it: the Qdrant server and the LLM endpoint are
+named by kind, not by URL (their hosts are the city's internal network, and a URL may carry a user and password),
+and no URL anywhere in the record, the city's own text included, keeps a user or password.
 """
 
 import json
 import logging
+import re
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -41,6 +46,20 @@ PERFORMANCE_FIGURES = {
     "language_match": "share of answers in the language asked for",
     "support": "share of answer sentences supported by the passage they cite",
 }
+
+
+#: A URL's user information (`scheme://user:password@`), which is never published.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+
+
+def without_userinfo(text: str) -> str:
+    """`text` with the user and password taken out of every URL in it."""
+    return _URL_USERINFO.sub(r"\1", text)
+
+
+def _model_name(model: str) -> str:
+    """The served model's name as published: a file path (vLLM's default name) by its last part only."""
+    return Path(model).name if model.startswith("/") else without_userinfo(model)
 
 
 def schema_path() -> Path:
@@ -174,7 +193,7 @@ def _models(settings: Settings) -> str:
     generator = {
         "extractive": "extractive: no language model; the answer quotes the cited passages",
         "llamacpp": f"llama.cpp running a local GGUF model ({Path(g.model_path).name if g.model_path else 'SmolLM2'})",
-        "openai": f"an OpenAI-compatible endpoint (e.g. vLLM) serving {g.model}",
+        "openai": f"an OpenAI-compatible endpoint (e.g. vLLM) serving {_model_name(g.model)}",
     }[g.backend]
     r = settings.retrieval
     return (
@@ -188,12 +207,15 @@ def _models(settings: Settings) -> str:
 
 
 def _connections(settings: Settings) -> str:
-    q = settings.qdrant
-    store = f"a Qdrant server ({q.url})" if q.url else f"the embedded Qdrant Edge store under {settings.store_path}"
-    db = "PostgreSQL (ASSIST_DATABASE__URL)" if settings.database.url else "a SQLite file under the data folder"
+    # Kinds only: an address would publish an internal host, and a URL may hold a user and password.
+    store = ("a Qdrant server run for the service (its address is not published)" if settings.qdrant.url
+             else "the embedded Qdrant Edge store, on the service's own disk")
+    db = "a PostgreSQL database" if settings.database.url else "a SQLite file under the data folder"
     parts = [f"Vector store: {store}.", f"Service state (tokens, feedback, audit log, recorded questions): {db}."]
     if settings.generator.backend == "openai":
-        parts.append(f"Language model endpoint: {settings.generator.api_base_url}.")
+        parts.append("Language model: an OpenAI-compatible endpoint (in the documented deployment, vLLM on the "
+                     "city's own GPU node) that the service sends each question and its passages to (its address "
+                     "is not published).")
     parts.append("No connection to population registers, case files or other personal-data systems.")
     return " ".join(parts)
 
@@ -297,6 +319,12 @@ def build_record(settings: Settings, *, inventory: Inventory | None = None, eval
 def _plain(value: Any) -> Any:
     if isinstance(value, date | datetime):
         return value.isoformat()[:10]
+    if isinstance(value, str):
+        return without_userinfo(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 

@@ -112,3 +112,44 @@ def test_a_missing_city_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytes
     result = CliRunner().invoke(app, ["transparency", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+#: Settings that carry credentials and internal hosts in URLs, as a deployment's environment does.
+QDRANT_URL = "http://qadmin:Qdr4ntPass@qdrant-7.corp.internal:6333"
+LLM_URL = "http://vllmuser:Sup3rS3cret@vllm-svc.corp.internal:8000/v1"
+LLM_MODEL = "/srv/models/private-dir/qwen2.5-7b-instruct"
+#: None of these may reach the published record: users, passwords, internal hosts, internal paths.
+UNPUBLISHED = ("qadmin", "Qdr4ntPass", "qdrant-7", "vllmuser", "Sup3rS3cret", "vllm-svc", "corp.internal",
+               "private-dir", "formsuser", "F0rmPass")
+
+
+def test_the_cli_record_publishes_no_credentials_and_no_internal_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = tmp_path / "transparency.toml"
+    # A city-written value with a user and password in its link: the address is the city's to publish, the
+    # credentials are not.
+    city.write_text(CITY.replace(
+        'objection_procedure = "Thumbs-down on an answer, or the contact e-mail."',
+        'objection_procedure = "The form at https://formsuser:F0rmPass@forms.exampletown.example/objection."',
+    ), encoding="utf-8")
+    monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSIST_TRANSPARENCY_FILE", str(city))
+    monkeypatch.setenv("ASSIST_QDRANT__URL", QDRANT_URL)  # nothing listens there: the record says the store is unread
+    monkeypatch.setenv("ASSIST_GENERATOR__BACKEND", "openai")
+    monkeypatch.setenv("ASSIST_GENERATOR__API_BASE_URL", LLM_URL)
+    monkeypatch.setenv("ASSIST_GENERATOR__MODEL", LLM_MODEL)
+
+    out = tmp_path / "record"
+    result = CliRunner().invoke(app, ["transparency", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    published = {"yaml": (out / "transparency.yaml").read_text(encoding="utf-8"),
+                 "md": (out / "transparency.md").read_text(encoding="utf-8"), "output": result.output}
+    for name, text in published.items():
+        assert [s for s in UNPUBLISHED if s in text] == [], name
+    record = yaml.safe_load(published["yaml"])
+    # What is connected is still said, in words.
+    assert "Qdrant server" in record["connected_data_sources"]
+    assert "OpenAI-compatible" in record["connected_data_sources"]
+    assert "qwen2.5-7b-instruct" in record["methods_and_models"]
+    assert "https://forms.exampletown.example/objection" in record["objection_procedure"]

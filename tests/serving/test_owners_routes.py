@@ -8,10 +8,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from assist.settings import Settings
+from assist.settings import GeneratorSettings, Settings
 from owners.transparency import load_schema, required_attributes
 from serving.state.models import Question
 from tests.conftest import ROLES_CITY
+from tests.owners.test_transparency import LLM_MODEL, LLM_URL, QDRANT_URL, UNPUBLISHED
 from tests.serving.conftest import Api, started
 
 #: Questions no fixture routine answers (a monthly bus ticket's price), worded four ways: refused for every role.
@@ -120,3 +121,17 @@ def test_the_transparency_record_is_public(city_api: Api) -> None:
     md = city_api.client.get("/transparency.md")
     assert md.status_code == 200 and md.text.startswith("# ")
     assert city_api.client.get("/gaps").status_code == 200  # the page shell; its data needs a token
+
+
+def test_the_public_record_shows_no_credentials_and_no_internal_host(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    settings.generator = GeneratorSettings(backend="openai", api_base_url=LLM_URL, model=LLM_MODEL)
+    with started(settings) as api:
+        # No Qdrant server runs here, so the service opened the embedded store; the settings it builds the record
+        # from then name a server with a user and password, as a deployment's do.
+        api.services.settings.qdrant.url = QDRANT_URL
+        for path in ("/transparency", "/transparency.yaml", "/transparency.md"):
+            resp = api.client.get(path)  # anonymous
+            assert resp.status_code == 200, path
+            assert [s for s in UNPUBLISHED if s in resp.text] == [], path
+            assert "Qdrant server" in resp.text, path
