@@ -25,6 +25,30 @@ import phonenumbers
 
 PNR = re.compile(r"(?<![\d-])(\d{2})?(\d{2})(\d{2})(\d{2})([-+ ]?)(\d{3})(\d)(?![\d-])")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A payment card number: 13 to 19 digits, in groups or not, whose Luhn check holds ("4111 1111 1111 1111").
+CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+
+# --- birth dates ---------------------------------------------------------------------------------------------------
+# A date is personal data when it is someone's birth date: after "född", "f.", "födelsedatum", "born", "date of
+# birth", "DOB". A date alone ("2025-01-01", "den 12 mars") is the question's own and stays.
+_MONTHS = (
+    r"januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december|"
+    r"january|february|march|may|june|july|august|october|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|okt|oct|nov|dec"
+)
+_DAY = r"(?:[0-2]?\d|3[01])(?::[ae]|st|nd|rd|th)?"
+_DATE = (
+    r"(?:(?:19|20)?\d{2}-?[01]\d-?[0-3]\d(?!\d)"  # 1945-03-12, 19450312, 450312
+    r"|[0-3]?\d[./][01]?\d(?:[./ ]\s?(?:19|20)?\d{2})(?!\d)"  # 12/3 1945, 12.03.1945, 12/03/45
+    rf"|{_DAY}\s+(?:of\s+)?(?:{_MONTHS})\.?,?\s+(?:19|20)\d{{2}}"  # 12 mars 1945, 12th of March 1945
+    rf"|(?:{_MONTHS})\.?\s+{_DAY},?\s+(?:19|20)\d{{2}}"  # March 12, 1945
+    r")"
+)
+BIRTH_DATE = re.compile(
+    r"(?i:(?<![^\W\d_])(?:född|födda|föddes|f\.|födelsedatum|födelsedag|born|birth\s+date|date\s+of\s+birth|"
+    r"d\.?o\.?b\.?|birthday)(?:\s*:)?\s+(?:(?:den|on|the)\s+)?)"
+    rf"(?P<date>(?i:{_DATE}))(?![\w])"
+)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 # --- addresses ----------------------------------------------------------------------------------------------------
@@ -35,9 +59,12 @@ _LETTERS = "A-Za-zÅÄÖåäöÉéÜüØøÆæ"
 _SUFFIX_ANY = (
     r"gatan|gata|vägen|väg|gränden|gränd|stråket|stråk|backen|backe|torget|torg|allén|allé|alle|stigen|stig|plan|"
     r"leden|led|platsen|plats|gången|gång|slingan|slinga|kroken|krok|terrassen|promenaden|kajen|stranden|strand|"
-    r"parken|ringen|liden|hagen|höjden"
+    r"parken|ringen|liden|hagen|höjden|svängen|sväng|bryggan|brygga|udden|udde"
 )
-_SUFFIX_LOWER = r"gatan|gata|vägen|gränden|gränd|stråket|torget|allén|backen|stigen|leden|slingan|promenaden"
+_SUFFIX_LOWER = (
+    r"gatan|gata|vägen|gränden|gränd|stråket|torget|allén|backen|stigen|leden|slingan|promenaden|svängen|bryggan|"
+    r"udden"
+)
 _PREFIX = r"(?:(?:Sankt|S:t|St\.|Norra|Södra|Östra|Västra|Stora|Lilla|Gamla|Nya|Övre|Nedre)\s+)?"
 # A house number, then a letter written on ("31b") or spaced and upper case ("5 A"); never "7 i dag".
 _NUMBER = rf"\s+\d{{1,4}}(?:(?:[A-Za-z]|\s[A-Z])(?![{_LETTERS}\d]))?"
@@ -52,6 +79,14 @@ STREET = re.compile(
 STREET_TWO_WORDS = re.compile(
     rf"(?<![{_LETTERS}])(?:[A-ZÅÄÖ][{_LETTERS}-]+|(?i:södra|norra|östra|västra|stora|lilla|gamla|nya))"
     rf"\s+(?i:gata|gatan|väg|vägen|torg|allé|alle|backe|gränd|plats|stig|strand){_NUMBER}{_FLAT}"
+)
+# English forms, the number first: "14 Baker Street", "221B Baker St.", "3 Acacia Avenue".
+_STREET_EN = (
+    r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Way|Court|Ct|Close|Place|Pl|Square|Sq|Gardens|Crescent|"
+    r"Terrace|Boulevard|Blvd|Row|Mews|Walk|Hill"
+)
+STREET_ENGLISH = re.compile(
+    rf"(?<![{_LETTERS}\d])\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][{_LETTERS}'-]+\s+){{1,3}}(?:{_STREET_EN})\b\.?"
 )
 FLAT = re.compile(r"\b(?:lgh|lägenhet)\.?\s*\d{3,4}\b", re.IGNORECASE)
 # "163 64 Spånga", "postnummer 12345".
@@ -73,6 +108,10 @@ CUES = {
     "kallas", "herr", "fru", "kollegan", "kollega", "dottern", "sonen", "mamman", "pappan", "flickan", "pojken",
     "grannen", "anhörige", "mr", "mrs", "ms", "miss", "dr", "named", "called", "client", "resident",
     "child", "pupil", "borrower", "colleague",
+    # people at work named by their post: "min chef Johansson", "sjuksköterskan Lind"
+    "chef", "chefen", "enhetschef", "enhetschefen", "arbetsledaren", "samordnaren", "handläggaren", "sjuksköterskan",
+    "läkaren", "doktor", "rektor", "rektorn", "förskolläraren", "läraren", "fröken", "bibliotekarien",
+    "boss", "manager", "supervisor", "nurse", "doctor", "teacher", "neighbour", "neighbor",
 }
 # "mamma till X", "pappa till X".
 PARENT_CUES = {"mamma", "pappa", "mor", "far", "förälder", "föräldern", "vårdnadshavare", "mother", "father", "parent"}
@@ -86,6 +125,9 @@ STOP = {
     "december", "january", "february", "march", "may", "june", "july", "august", "october", "måndag", "tisdag",
     "onsdag", "torsdag", "fredag", "lördag", "söndag", "monday", "tuesday", "wednesday", "thursday", "friday",
     "saturday", "sunday", "sek", "kl", "ca", "st", "tr", "lgh", "ssk", "usk",
+    # languages, capitalised in English mid-sentence and surnames in Faker's lists ("in English")
+    "english", "swedish", "finnish", "polish", "german", "french", "spanish", "arabic", "somali", "turkish",
+    "persian",
     # titles: cues for the next word, never a name themselves
     "herr", "fru", "mr", "mrs", "ms", "miss", "dr",
     # spoken Swedish the word lists lack
@@ -107,9 +149,20 @@ SURNAME_SHAPE = re.compile(
     r".{2,}(?:sson|son|sen|ssen|berg|bergh|ström|strom|lund|qvist|kvist|quist|gren|holm|dahl|stedt|blad|bäck|"
     r"nen|inen|ić|ič|vić|vic|ski|ska|cki|cka|wicz|czyk|oğlu|oglu|zadeh|zade|pour|nejad|yan|ian|ov|ova|ev|eva)$"
 )
+# Surname endings that no Swedish place or common word has (unlike -holm, -berg, -lund: "Stockholm"), so that a
+# capitalised word with one is a surname even alone and unlisted ("Zetterqvist").
+_SWEDISH_SURNAMES = re.compile(r".{2,}(?:sson|qvist|kvist|quist)")
 SURNAME_SHAPE_LOWER = re.compile(
     r".{2,}(?:sson|berg|bergh|ström|qvist|kvist|quist|gren|holm|dahl|stedt|ić|vić|wicz|czyk|oğlu|zadeh|pour)$"
 )
+# Verbs after which a capitalised surname that starts the sentence is its subject: "Svensson har ramlat".
+PERSON_VERBS = {
+    "har", "hade", "är", "var", "vill", "kan", "ska", "får", "måste", "säger", "sa", "sade", "ringer", "ringde",
+    "svarar", "tycker", "behöver", "vägrar", "ramlade", "mår", "bor", "kommer", "kom", "glömde", "glömmer", "fick",
+    "blev", "gick", "tog", "gav", "äter", "sover", "saknar",
+    "has", "had", "is", "was", "wants", "can", "will", "says", "said", "calls", "called", "needs", "refuses", "fell",
+    "lives", "forgot",
+}
 ENGLISH_HINTS = {
     "the", "is", "are", "was", "what", "do", "does", "can", "how", "to", "my", "if", "should", "when", "who", "and",
     "their", "they", "someone", "of", "a", "it", "this", "that", "with", "have", "has", "you", "we", "not", "an",
@@ -225,6 +278,12 @@ def _starts_name(toks: list[_Tok], i: int, text: str) -> bool:
         return len(t.low) >= 4 or (nxt is not None and _continues(nxt))
     if t.first and t.cap and not t.starts_sentence and t.low not in MID_SENTENCE_WORDS:
         return True  # "ge Klara medicinen": a capital mid-sentence settles an ambiguous name
+    if t.cap and not t.word and _SWEDISH_SURNAMES.fullmatch(t.low):
+        return True  # a surname alone, of a shape no other word has: "Zetterqvist fick fel svar"
+    if t.cap and not t.word and t.low in load_names()[1]:
+        # A listed surname alone: "fråga Wallin" mid-sentence; first in a sentence only before a verb that has a
+        # person for its subject ("Wallin har ramlat"), as the lists hold words of other languages ("Cik").
+        return not t.starts_sentence or (nxt is not None and nxt.low in PERSON_VERBS)
     # "Per Svensson", "Mattias Ek": a given name, even an ambiguous one, before a surname; or an unlisted
     # capitalised word before a listed surname ("Yonas Tesfay"), but not before a mere surname shape
     # ("Region Stockholm").
@@ -275,16 +334,24 @@ PLACEHOLDERS = {
     "email": "[E-POST]",
     "address": "[ADRESS]",
     "name": "[NAMN]",
+    "card": "[KORTNUMMER]",
+    "birth_date": "[FÖDELSEDATUM]",
 }
 
 
 def luhn_ok(digits: str) -> bool:
-    """Luhn check over the 10 digits YYMMDDNNNC."""
+    """Luhn check over the 10 digits YYMMDDNNNC (or any number of digits, the check digit last)."""
     total = 0
+    parity = len(digits) % 2
     for i, ch in enumerate(digits):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
+        d = int(ch) * (2 if i % 2 == parity else 1)
         total += d - 9 if d > 9 else d
     return total % 10 == 0
+
+
+def _valid_card(m: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", m.group(0))
+    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_ok(digits)
 
 
 def _valid_pnr(m: re.Match[str]) -> bool:
@@ -325,6 +392,10 @@ def scrub(text: str) -> ScrubResult:
 
         return pattern.sub(repl, s)
 
+    def birth_date(m: re.Match[str]) -> str:
+        found["birth_date"] = found.get("birth_date", 0) + 1
+        return m.group(0)[: m.start("date") - m.start()] + PLACEHOLDERS["birth_date"]
+
     def replace_spans(s: str, spans: list[tuple[int, int]], kind: str) -> str:
         for start, end in reversed(spans):
             s = s[:start] + PLACEHOLDERS[kind] + s[end:]
@@ -332,7 +403,9 @@ def scrub(text: str) -> ScrubResult:
             found[kind] = found.get(kind, 0) + len(spans)
         return s
 
-    out = sub(PNR, "personnummer", text, check=_valid_pnr)
+    out = sub(CARD, "card", text, check=_valid_card)
+    out = sub(PNR, "personnummer", out, check=_valid_pnr)
+    out = BIRTH_DATE.sub(birth_date, out)
     out = sub(EMAIL, "email", out)
     spans = []
     for m in phonenumbers.PhoneNumberMatcher(out, "SE", leniency=phonenumbers.Leniency.POSSIBLE):
@@ -340,6 +413,6 @@ def scrub(text: str) -> ScrubResult:
         if len(digits) >= 7 and not ISO_DATE.fullmatch(m.raw_string.strip()):
             spans.append((m.start, m.end))
     out = replace_spans(out, spans, "phone")
-    for pattern in (STREET, STREET_TWO_WORDS, FLAT, POSTAL_CODE):
+    for pattern in (STREET, STREET_TWO_WORDS, STREET_ENGLISH, FLAT, POSTAL_CODE):
         out = sub(pattern, "address", out)
     return ScrubResult(replace_spans(out, find_names(out), "name"), found)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from assist.privacy import scrub
 from assist.schemas import Answer
+from assist.store import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -67,13 +69,17 @@ class TurnRecord:
 class HistoryStore:
     """Conversations, turns and feedback in one SQLite file; safe to call from worker threads.
 
-    Only what the user typed and what the assistant answered is stored: no user name, host or path.
+    Only what the user typed, with personal data replaced as the pipeline replaces it (`assist.privacy.scrub`), and
+    what the assistant answered is stored: no user name, host or path. The question as typed never reaches the
+    file (nor its write-ahead log), so a name or a street in it is not left on the librarian's disk.
     """
 
     def __init__(self, path: Path | str, *, clock: Clock = utc_now):
         self.path = Path(path)
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # What was asked about clients and what was answered: for this user only (SQLite gives its -wal and
+            # -shm files the database file's mode).
+            private_file(self.path)
         self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False)
@@ -95,6 +101,8 @@ class HistoryStore:
             return int(cur.lastrowid or 0)
 
     def add_turn(self, conversation_id: int, role: str, language: str | None, question: str, answer: Answer) -> int:
+        """Save one turn; the question is stored scrubbed of personal data."""
+        question = scrub(question).text
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO turns (conversation_id, time, role, language, question, answer_json)"
@@ -126,6 +134,8 @@ class HistoryStore:
             msg = f"Unknown rating {rating!r}: use up or down."
             raise ValueError(msg)
         doc_ids = sorted({c.doc_id for c in answer.citations})
+        # A reason is free text typed about a client: personal data in it is replaced like a question's.
+        reason = scrub(reason.strip()).text
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO feedback (time, question_id, rating, reason, role, answer_doc_ids, refused, fallback,"

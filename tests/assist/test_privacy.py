@@ -40,6 +40,9 @@ QUESTION = (
         ("mejla a.b@kommun.example.se", "email"),
         ("bor på Vasavägen 3B", "address"),
         ("brukaren Lisa Berg har ramlat", "name"),
+        ("kortet 4111 1111 1111 1111 ligger kvar", "card"),
+        ("brukaren är född 1938-04-17", "birth_date"),
+        ("born on 12 March 1945", "birth_date"),
     ],
 )
 def test_each_kind_is_replaced(text, kind):
@@ -71,6 +74,17 @@ def test_each_kind_is_replaced(text, kind):
         ("Adressen är Tensta allé 8, 163 64 Spånga", "Adressen är [ADRESS], [ADRESS] Spånga"),
         ("till Fittjavägen 5 A nu", "till [ADRESS] nu"),
         ("Hämtning vid Rosenlundsbacken 7 i dag", "Hämtning vid [ADRESS] i dag"),
+        # The misses of issue 23: -svängen, -bryggan, -udden, an English address, surnames alone, a card number, a
+        # birth date.
+        ("Anna Zetterqvist på Kvarnbäcksvängen 7 har ramlat", "[NAMN] på [ADRESS] har ramlat"),
+        ("nyckeln till Sjöbryggan 3 och Granudden 14 B", "nyckeln till [ADRESS] och [ADRESS]"),
+        ("The client at 14 Baker Street fell", "The client at [ADRESS] fell"),
+        ("Svensson har ramlat", "[NAMN] har ramlat"),
+        ("min chef Johansson säger nej", "min chef [NAMN] säger nej"),
+        ("ska jag fråga Zetterqvist först?", "ska jag fråga [NAMN] först?"),
+        ("betala med 4111 1111 1111 1111?", "betala med [KORTNUMMER]?"),
+        ("barnet är född den 3 maj 2021", "barnet är född den [FÖDELSEDATUM]"),
+        ("Date of birth: 07/11/1960, what now?", "Date of birth: [FÖDELSEDATUM], what now?"),
     ],
 )
 def test_names_and_addresses_are_replaced(text, scrubbed):
@@ -100,6 +114,12 @@ def test_names_and_addresses_are_replaced(text, scrubbed):
         "Besöket tar 2 tim och kostar max 200 kr",
         "Temperaturer Max minst 26 °C tre dagar i följd",
         "Andra Inga Alla",
+        # Dates that are no one's birth date, a long number that fails the card check, place names.
+        "Vad gäller från 2026-01-01 för nya brukare?",
+        "Mötet är den 12 mars 2026 i stora salen",
+        "Ordernumret 1234 5678 9012 3456 stämmer inte",
+        "Lund har ett nytt bibliotek, gäller samma regler där?",
+        "Cik maksā starpbibliotēku abonements?",
     ],
 )
 def test_words_that_look_like_names_stay(text):
@@ -125,6 +145,26 @@ def test_battery_recall_and_false_positives():
     assert held_out["recall"]["names"]["recall"] >= 0.9, held_out["missed"]
     assert result["false_positive_words_battery"] <= 1, result["false_positive_words_list"]
     assert result["name_free_questions_changed"] == 0, result["name_free_changed"]
+
+
+def test_kinds_added_after_issue_23_on_rows_written_after_the_detector():
+    """Rows `held3-*` were written after the detector learnt card numbers, birth dates, -svängen/-bryggan/-udden,
+    English addresses and surnames alone (by the same hand, so the figures are optimistic); measured apart.
+    Before that change the same rows measured names 3/12, addresses 0/10, cards 0/5, birth dates 2/8.
+    """
+    bench = _bench()
+    rows = [r for r in bench.load_battery() if r["id"].startswith("held3-")]
+    assert len(rows) >= 40
+    result = bench.measure(rows)
+    assert result["recall"]["names"]["recall"] >= 0.9, result["missed"]
+    assert result["recall"]["addresses"]["recall"] >= 0.9, result["missed"]
+    assert result["false_positive_words_battery"] == 0, result["false_positive_words_list"]
+    assert result["name_free_questions_changed"] == 0, result["name_free_changed"]
+    for kind in ("cards", "birth_dates"):
+        seeded = [(r, e) for r in rows for e in r.get(kind, [])]
+        assert len(seeded) >= 5
+        left = [(r["id"], e) for r, e in seeded if e in scrub(r["text"]).text]
+        assert not left, left
 
 
 def test_no_word_of_an_eval_question_is_taken_for_a_name_or_address():
