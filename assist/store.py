@@ -16,6 +16,10 @@ and removes the old files once nobody reads them.
 
 Leases: every process with a version open holds a shared flock on the version's `.lease` file; the cleaner
 removes a version only when it can take that lock exclusively.
+
+Modes: every folder of a store is 0700 and every file 0600 (PRIVATE_DIR, PRIVATE_FILE), whatever the umask: a
+collection may be restricted to one role, and another local user must not read it from disk. Qdrant Edge creates its
+own files with the umask's mode; they sit in 0700 folders, and `publish` tightens them before the version is named.
 """
 
 import contextlib
@@ -26,6 +30,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +59,8 @@ OWN_FILES = {LEASE_FILE, MANIFEST_FILE, WORK_FILE, INFO_FILE}
 PAGE = 4096
 #: Bumped whenever file_digest changes: digests of another format are not compared (sizes still are).
 MANIFEST_FORMAT = 1
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 RECOVERY = (
     "rebuild it with `assist ingest knowledge --rebuild` (a running service switches to the new version once it "
@@ -63,6 +70,51 @@ RECOVERY = (
 
 class Damage(Exception):  # noqa: N818 - a finding, turned into StoreDamagedError by the store that reads it
     """What is wrong with a version, in words without paths."""
+
+
+# --- private files ------------------------------------------------------------------------------------------------
+def tighten(path: Path) -> None:
+    """Take group's and others' access away from `path` (a file or folder an older version made readable).
+
+    Silently left as it is when this user does not own it: the operator chose that folder's mode.
+    """
+    with contextlib.suppress(OSError):
+        mode = os.lstat(path).st_mode
+        if mode & 0o077 and not stat.S_ISLNK(mode):
+            os.chmod(path, stat.S_IMODE(mode) & ~0o077)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parent as folders only this user can enter; tighten `path` if it exists."""
+    missing = []
+    at = path
+    while not at.exists() and at != at.parent:
+        missing.append(at)
+        at = at.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=PRIVATE_DIR)
+    tighten(path)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` (empty, in a private folder) readable and writable by this user only; tighten it if it exists.
+
+    SQLite creates its -wal and -shm files with the database file's mode: creating that file first covers them.
+    """
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, PRIVATE_FILE))
+    tighten(path)
+    return path
+
+
+def private_tree(folder: Path) -> None:
+    """Tighten `folder` and everything below it (files Qdrant Edge or a copy made with the umask's mode)."""
+    tighten(folder)
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            tighten(Path(dirpath) / name)
 
 
 # --- where things are -------------------------------------------------------------------------------------------------
@@ -100,7 +152,7 @@ class Lease:
         self.folder = folder
         self.fd: int | None = None
         path = folder / LEASE_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
             # The cleaner may have deleted the folder between our open and our lock: then this lease is on nothing.
@@ -121,8 +173,9 @@ class IngestLock:
     """The one-writer lock of a store folder; a second ingest gets StoreBusyError naming the running one's pid."""
 
     def __init__(self, root: Path):
-        root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root / INGEST_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(root)
+        fd = os.open(root / INGEST_LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        tighten(root / INGEST_LOCK_FILE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -161,7 +214,8 @@ def _data_extents(fd: int, size: int) -> list[tuple[int, int]]:
 
 def copy_sparse(src: Path, dst: Path) -> None:
     """Copy a file keeping its holes (a plain copy would write the shard's preallocated gigabytes of zeros)."""
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
+    out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with open(src, "rb") as fin, open(out, "wb") as fout:
         size = os.fstat(fin.fileno()).st_size
         for start, end in _data_extents(fin.fileno(), size):
             fout.seek(start)
@@ -177,8 +231,11 @@ def copy_sparse(src: Path, dst: Path) -> None:
 
 
 def copy_shard(src: Path, dst: Path) -> list[str]:
-    """Copy a shard's files from `src` into `dst` (our own files left out); returns the top-level names copied."""
-    dst.mkdir(parents=True, exist_ok=True)
+    """Copy a shard's files from `src` into `dst` (our own files left out); returns the top-level names copied.
+
+    The copy is private (0700 folders, 0600 files) whatever the modes of `src`.
+    """
+    private_dir(dst)
     names = []
     for entry in sorted(src.iterdir()):
         if entry.name in RESERVED or entry.name in OWN_FILES:
@@ -188,6 +245,7 @@ def copy_shard(src: Path, dst: Path) -> list[str]:
             shutil.copytree(entry, dst / entry.name, copy_function=lambda s, d: copy_sparse(Path(s), Path(d)))
         elif entry.is_file():
             copy_sparse(entry, dst / entry.name)
+    private_tree(dst)  # copytree gives folders the source's modes
     return names
 
 
@@ -364,15 +422,14 @@ def begin_version(root: Path, *, fresh: bool = False) -> WorkingVersion:
             if problem:
                 msg = f"{problem} (in the published version)"
                 raise Damage(msg)  # noqa: TRY301
-        versions = root / VERSIONS_DIR
-        versions.mkdir(exist_ok=True)
+        versions = private_dir(root / VERSIONS_DIR)
         adopted = _adopt(versions, base)
         if adopted is not None:
             folder, lease = adopted
             logger.info("Resuming the unpublished store version %s", folder.name)
         else:
             folder = versions / _new_name()
-            folder.mkdir()
+            folder.mkdir(mode=PRIVATE_DIR)
             lease = Lease(folder)  # before copying, so no cleaner takes the half-made folder for an orphan
             try:
                 copied = copy_shard(current[1], folder) if current is not None else []
@@ -410,6 +467,7 @@ def _adopt(versions: Path, base: str | None) -> tuple[Path, Lease] | None:
 
 def publish(work: WorkingVersion, points: int, extra: dict[str, Any] | None = None) -> None:
     """Make the written (and closed) version the published one: manifest, then CURRENT renamed into place."""
+    private_tree(work.folder)  # Qdrant Edge's own files were made with the umask's mode
     write_manifest(work.folder, points, extra)
     (work.folder / WORK_FILE).unlink(missing_ok=True)
     _write_atomic(work.root / CURRENT_FILE, work.name + "\n")
@@ -481,7 +539,9 @@ def _remove_legacy_files(root: Path) -> None:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # left by a killed run, perhaps with an older version's mode: O_CREAT keeps a file's mode
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())

@@ -40,10 +40,10 @@ from assist.backends import make_document_embedder, make_document_store
 from assist.components.bm25_embedder import Bm25DocumentSparseEmbedder
 from assist.components.edge_store import EdgeDocumentStore
 from assist.components.unit_embedder import UnitDocumentEmbedder
-from assist.pipeline import write_store_info
+from assist.pipeline import STORE_INFO_FILE, write_store_info
 from assist.roles import is_safe_name
 from assist.settings import Settings
-from assist.store import INGEST_STATUS_FILE
+from assist.store import INGEST_STATUS_FILE, PRIVATE_FILE, private_dir, tighten
 from ingest.convert import (
     DEFAULT_MAX_FILE_MB,
     ConversionError,
@@ -345,6 +345,8 @@ class Ingestor:
             raise ValueError(msg)
         self.settings = settings
         self.max_file_mb = max_file_mb
+        # An older version made the data dir readable by every local user; what ingest writes there is not for them.
+        tighten(settings.data_dir)
         # Two embedder batches per pipeline run: full batches for the model, little text held in memory.
         self.batch_chunks = batch_chunks or settings.ingest.batch_chunks or 2 * settings.embedder.batch_size
         self.worker = ConversionWorker(
@@ -458,6 +460,8 @@ class Ingestor:
             for result in self._prune(prune_roots, state, seen):
                 done(result)
         write_store_info(self.settings)
+        if not self.settings.qdrant.url:
+            tighten(self.settings.store_path / STORE_INFO_FILE)  # which embedding model: written with the umask's mode
         record_status(self.settings, report.files, roots=sorted({e.root for e in entries}))
         if hasattr(self.store, "flush"):
             self.store.flush()
@@ -710,10 +714,14 @@ def record_status(settings: Settings, results: list[FileResult], roots: list[Pat
             "notes": r.notes, "chunks": r.chunks or before.get("chunks", 0), "pages": r.pages or before.get("pages", 0),
             "checked_at": now, "ingested_at": ingested_at,
         }
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps({"files": files}, ensure_ascii=False, indent=1), encoding="utf-8")
+        private_dir(path.parent)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()  # O_CREAT would keep an older file's mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"files": files}, ensure_ascii=False, indent=1))
         os.replace(tmp, path)
     except OSError as exc:
         logger.warning("Could not record the ingest status in %s: %s", path, exc.strerror)

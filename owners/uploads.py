@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from assist.components.edge_store import EdgeDocumentStore
 from assist.roles import is_safe_name
 from assist.settings import Settings
+from assist.store import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
 from ingest.convert import SIDECAR, ConversionError, apply_sidecar, decode_text, parse_sidecar, sidecar_of
 from ingest.pipeline import FileResult, Ingestor, make_chunks, record_status
 from ingest.worker import ConversionWorker, ConvertJob
@@ -306,13 +307,14 @@ class RoutineDesk:
 
     def _validate(self, data: bytes, name: str, sidecar: str, collection: str) -> str:
         """Convert the file where nothing reads it, in the ingest's sandboxed worker; its title, or why not."""
-        staging = self.settings.data_dir / "uploads" / STAGING / secrets.token_hex(8)
-        staging.mkdir(parents=True)
+        staging = private_dir(self.settings.data_dir / "uploads" / STAGING) / secrets.token_hex(8)
+        staging.mkdir(mode=PRIVATE_DIR)
         path = staging / name
         worker = ConversionWorker(timeout_s=self.settings.ingest.convert_timeout_s,
                                   memory_mb=self.settings.ingest.convert_memory_mb)
         try:
-            path.write_bytes(data)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb") as f:
+                f.write(data)
             src = worker.convert(ConvertJob(path))
             apply_sidecar(src, parse_sidecar(sidecar.encode()))
             if not make_chunks(src, collection, name, "check"):
@@ -333,7 +335,10 @@ class RoutineDesk:
         folder = uploads_root(self.settings) / collection
         if folder.is_symlink():
             raise OwnersError(f"The folder of {collection!r} is a link: the service does not write through links.")
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.resolve().is_relative_to(self.settings.data_dir.resolve()):
+            private_dir(folder)  # uploads kept in the data dir (no knowledge folder) are as private as the rest of it
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     def _unplace(self, placed: list[Path]) -> None:
@@ -357,8 +362,7 @@ class RoutineDesk:
             inside = False
         if not source or not inside:
             return []
-        target_dir = self.settings.data_dir / "retired" / collection
-        target_dir.mkdir(parents=True, exist_ok=True)
+        target_dir = private_dir(self.settings.data_dir / "retired" / collection)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         moved = []
         for item in (path, sidecar_of(path)):
@@ -366,6 +370,7 @@ class RoutineDesk:
                 target = target_dir / f"{stamp}-{item.name}"
                 shutil.move(item, target)
                 moved.append((item, target))
+                tighten(target)  # a rename keeps the knowledge folder's mode
         return moved
 
     def _record(self, outcome: Outcome, actor: Actor) -> None:
@@ -384,9 +389,12 @@ def _place(path: Path, data: bytes, sidecar: str) -> list[Path]:
     the metadata first, so an ingest that sees the file also sees its fields."""
     placed = []
     items = [(sidecar_of(path), sidecar.encode())] if sidecar else []
+    # In a private folder (uploads kept in the data dir) the file is private too; else the umask decides, as for
+    # every other routine in the city's knowledge folder.
+    mode = PRIVATE_FILE if not path.parent.stat().st_mode & 0o077 else 0o666
     for target, content in [*items, (path, data)]:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-        with open(tmp, "wb") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
