@@ -142,6 +142,8 @@ class Assistant:
         self.roles = settings.roles
         #: The collections the store holds, found at warm-up (what a role reading "*" reads).
         self.collections: list[str] = []
+        #: The roles naming collections the store does not hold, and those collections: their questions get an error.
+        self.incomplete_roles: dict[str, list[str]] = {}
         self._warm = False
 
     def warm_up(self) -> None:
@@ -149,7 +151,7 @@ class Assistant:
         if self._warm:
             return
         check_store(self.settings, self.document_store)
-        self.collections = check_roles(self.roles, self.document_store)
+        self.collections, self.incomplete_roles = check_roles(self.roles, self.document_store)
         self.pipeline.warm_up()
         warm_up_scrub()
         self._warm = True
@@ -192,9 +194,15 @@ class Assistant:
     ) -> tuple[Answer, list[Document]]:
         """The answer and every passage retrieved for it (cited or not): what evaluation needs."""
         started = time.perf_counter()
-        self.roles.role(role)  # an unknown role is the caller's error, whatever state the store is in
+        reads_all = self.roles.role(role).reads_all  # an unknown role is the caller's error, whatever the store
         self.warm_up()
+        if role in self.incomplete_roles:
+            # Answering from the rest of its collections would hide a gap; every other role is still answered.
+            missing = {role: self.incomplete_roles[role]}
+            raise ConfigError(self.roles.missing_message(missing, self.collections, source=False))
         allowed = self.roles.collections_for(role, self.collections)
+        if reads_all:
+            allowed = [c for c in allowed if c in self.collections]  # what the store holds, not what the file names
         if collections:
             refused_scope = sorted(set(collections) - set(allowed))
             if refused_scope:
@@ -383,8 +391,9 @@ def check_store(settings: Settings, store: Any) -> None:
     store.verify()
 
 
-def check_roles(roles: Roles, store: Any) -> list[str]:
-    """The collections the store holds; ConfigError when a role names one it does not hold."""
+def check_roles(roles: Roles, store: Any) -> tuple[list[str], dict[str, list[str]]]:
+    """The collections the store holds, and those each role names that it does not hold ({role: [...]}, only the
+    roles missing some): such a role cannot be answered, every other role can.
+    """
     present = stored_collections(store)
-    roles.check_collections(present)
-    return present
+    return present, roles.check_collections(present)

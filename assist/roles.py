@@ -184,23 +184,30 @@ class Roles(BaseModel):
         """The roles that own `collection`."""
         return [name for name, r in self.roles.items() if collection in r.owns]
 
-    def check_collections(self, present: Iterable[str]) -> None:
-        """Raise ConfigError when a role names a collection the store does not hold (every problem in one message)."""
+    def check_collections(self, present: Iterable[str]) -> dict[str, list[str]]:
+        """The collections each role may read that the store does not hold (`present`: those it holds), for the
+        roles missing some: {role: [collection, ...]}. A role reading "*" reads whatever there is and misses none.
+
+        Such a role cannot be answered (its questions would silently skip what it should read), while every other
+        role can: the caller warns, and `missing_message` is the error for that role's questions.
+        """
         held = set(present)
-        problems = [
-            f"role {name!r} names {c!r}"
-            for name, r in self.roles.items()
-            for c in dict.fromkeys([*r.collections, *r.owns])
-            if c != ALL and c not in held
-        ]
-        if not problems:
-            return
-        holds = f"it holds {', '.join(sorted(held))}" if held else "it holds no documents yet"
-        msg = (
-            f"The roles file {self._source}: {'; '.join(problems)}, but the store has no such collection ({holds}). "
+        missing = {name: [c for c in r.collections if c != ALL and c not in held] for name, r in self.roles.items()}
+        return {name: collections for name, collections in missing.items() if collections}
+
+    def missing_message(self, missing: Mapping[str, list[str]], present: Iterable[str], *, source: bool = True) -> str:
+        """What `check_collections` found, in one message that says what to do; `source=False` leaves out the roles
+        file's path (for an answer to a caller who is not an administrator).
+        """
+        held = sorted(set(present))
+        problems = "; ".join(f"role {name!r} names {', '.join(map(repr, cs))}" for name, cs in missing.items())
+        holds = f"it holds {', '.join(held)}" if held else "it holds no documents yet"
+        text = (
+            f"{problems}, but the store has no such collection ({holds}), so "
+            f"{'that role' if len(missing) == 1 else 'those roles'} cannot be answered until it is there. "
             "Ingest a folder of that name (each first-level folder is a collection), or fix the role's collections."
         )
-        raise ConfigError(msg)
+        return f"The roles file {self._source}: {text}" if source else text[0].upper() + text[1:]
 
 
 def default_roles_file() -> Path:

@@ -1,23 +1,29 @@
 """Commands of the HTTP service (`assist serve`, `assist token create`, `assist db upgrade`), called by the root CLI."""
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
 from pydantic import ValidationError
 
-from assist.errors import AssistError
+from assist.errors import AssistError, ConfigError, StoreNotFoundError
 from assist.settings import Settings
 from serving.audit import AUDIT_FILE, AuditLog
 from serving.config import ServingSettings
 from serving.files import private_file
 from serving.state import Database, database_for
 from serving.tokens import TokenStore
+
+if TYPE_CHECKING:
+    import uvicorn
 
 #: Where `assist serve` notes the address it listens on (read by `assist token create`).
 ADDRESS_FILE = "serve.json"
@@ -47,7 +53,6 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Start the service with uvicorn in this process (one worker: the embedded store is one process's)."""
-    import uvicorn  # noqa: PLC0415
     from uvicorn.main import STARTUP_FAILURE  # noqa: PLC0415
 
     from serving.app import create_app  # noqa: PLC0415
@@ -65,7 +70,7 @@ def serve(
     if port is not None:
         serving.port = port
     try:
-        check_roles_at_start(settings)
+        roles_warning = check_store_and_roles(settings)
         database = upgrade_database(settings)
         tokens = TokenStore(database, roles=settings.roles)
         if not serving.oidc.enabled and not any(t.revoked is None for t in tokens.list()):
@@ -74,21 +79,76 @@ def serve(
                 fg=typer.colors.YELLOW, err=True,
             )
         database.close()
+        sock = bind_socket(serving.host, serving.port)
     except AssistError as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
+    if roles_warning:
+        typer.secho(f"Warning: {roles_warning}", fg=typer.colors.YELLOW, err=True)
+    # Port 0 asks the system for a free port: say and record the one it gave.
+    serving.port = sock.getsockname()[1]
     if serving.host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"Listening on {serving.host}: put TLS in front of it.", fg=typer.colors.YELLOW, err=True)
-    typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/", err=True)
     if serving.oidc.enabled:
         _sign_in_notes(serving)
-    record_address(settings.data_dir, serving)
-    server = uvicorn.Server(server_config(create_app(settings, serving), serving, log_level=log_level))
+
+    def on_started() -> None:
+        record_address(settings.data_dir, serving)
+        typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/", err=True)
+
+    server = _server(server_config(create_app(settings, serving), serving, log_level=log_level), on_started)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+        server.run(sockets=[sock])
     if not server.started:
         # As uvicorn.run does: the startup error is in the log above; the exit status says it failed.
         raise typer.Exit(code=STARTUP_FAILURE)
+
+
+def _server(config: "uvicorn.Config", on_started: Callable[[], None]) -> "uvicorn.Server":
+    """uvicorn's server, calling `on_started` once the app has started on the bound socket (never when it fails)."""
+    import uvicorn  # noqa: PLC0415 - `assist token create` imports this module and needs no web server
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                on_started()
+
+    return Server(config)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port, before any model loads; ConfigError says what to change when it cannot be.
+
+    uvicorn binds only after the app's start-up (the models, some seconds), and reports a failure as a traceback.
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if not 0 <= port <= 65535:  # noqa: PLR2004 - the range of TCP ports
+        msg = f"{port} is not a port number: use 1-65535 (--port or ASSIST_SERVE__PORT)."
+        raise ConfigError(msg)
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        msg = (f"Cannot listen on {where}: the host {host!r} is not known ({exc.strerror}); use an address of this "
+               "machine (--host or ASSIST_SERVE__HOST).")
+        raise ConfigError(msg) from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart need not wait for TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = "the port is in use (another `assist serve`?): stop that process or choose another --port"
+        elif exc.errno == errno.EACCES:
+            why = "ports below 1024 need privileges: choose a port from 1024 up (--port or ASSIST_SERVE__PORT)"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            why = "that address is not one of this machine's: choose another --host (or ASSIST_SERVE__HOST)"
+        else:
+            why = f"{exc.strerror}: choose another --host or --port"
+        msg = f"Cannot listen on {where}: {why}."
+        raise ConfigError(msg) from None
+    return sock
 
 
 def _sign_in_notes(serving: ServingSettings) -> None:
@@ -137,10 +197,12 @@ def db_upgrade(data_dir: Path | None = None) -> None:
         typer.echo(f"Database {database} upgraded from {before or 'no schema'} to {head}.")
 
 
-def check_roles_at_start(settings: Settings) -> None:
-    """Stop at start-up on a malformed roles file or a role naming a collection the store does not hold.
+def check_store_and_roles(settings: Settings) -> str | None:
+    """Stop at start-up when the embedded store does not exist; a warning (or None) naming the roles that read a
+    collection the store does not hold: the service answers every other role, and theirs with an error naming it.
 
-    A store not ingested yet is left to /readyz; the store is opened only for this check (a shard is one process's).
+    The store is opened only for this check (a shard is one process's). A damaged store, or a Qdrant server that
+    cannot be reached, is left to /readyz: the service starts and recovers once it is rebuilt or reachable.
     """
     from assist.backends import make_document_store  # noqa: PLC0415
     from assist.components.edge_store import EdgeDocumentStore  # noqa: PLC0415
@@ -151,21 +213,26 @@ def check_roles_at_start(settings: Settings) -> None:
     store = make_document_store(settings)
     if isinstance(store, EdgeDocumentStore):
         if not store.exists():
-            return
+            msg = (f"No document store at {settings.store_path}: run `assist ingest knowledge` (or your own folder) "
+                   "first, or point --store (ASSIST_QDRANT__PATH) at an ingested store.")
+            raise StoreNotFoundError(msg)
         try:
-            check_roles(roles, store)
+            present, missing = check_roles(roles, store)
         except StoreDamagedError as exc:
             # The service still starts: /readyz reports the damage and questions get 503 until it is rebuilt.
             logger.warning("Roles not checked against the store: %s", exc)
+            return None
         finally:
             store.close()
-        return
+        return roles.missing_message(missing, present) if missing else None
     try:
-        check_roles(roles, store)
+        present, missing = check_roles(roles, store)
     except AssistError:
         raise
     except Exception as exc:  # noqa: BLE001 - a server that cannot be reached is /readyz's to report
         logger.warning("Could not check the roles against the Qdrant server: %s", type(exc).__name__)
+        return None
+    return roles.missing_message(missing, present) if missing else None
 
 
 def service_url(serving: ServingSettings) -> str:

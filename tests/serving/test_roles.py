@@ -1,14 +1,14 @@
 """The service under a city's roles file with more roles than the packaged four: the boundary holds over HTTP."""
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from assist.errors import ConfigError
 from assist.roles import load_roles
 from assist.settings import Settings
-from serving.cli import check_roles_at_start
+from serving.cli import check_store_and_roles
 from tests.conftest import ROLES_CITY
 from tests.serving.conftest import started
 
@@ -59,16 +59,19 @@ def test_a_token_for_a_role_the_file_lacks_is_refused(city_settings: Settings) -
         api.token("janitor")
 
 
-def test_serve_stops_at_start_on_a_role_naming_a_missing_collection(city_settings: Settings, tmp_path: Path) -> None:
-    check_roles_at_start(city_settings)  # the city file names only collections the store holds
+def test_serve_warns_at_start_on_a_role_naming_a_missing_collection(city_settings: Settings, tmp_path: Path) -> None:
+    assert check_store_and_roles(city_settings) is None  # the city file names only collections the store holds
     bad = tmp_path / "roles.toml"
     bad.write_text('[roles.social]\ncollections = ["social_services"]\n', encoding="utf-8")
     city_settings.roles_file = bad
-    with pytest.raises(ConfigError, match=r"role 'social' names 'social_services'.*no such collection"):
-        check_roles_at_start(city_settings)
+    warning = check_store_and_roles(city_settings)
+    assert warning is not None
+    assert re.search(r"role 'social' names 'social_services'.*no such collection", warning)
 
 
-def test_readyz_names_the_roles_problem_to_an_admin(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+def test_readyz_names_the_roles_problem_to_an_admin_and_other_roles_are_answered(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
     roles = tmp_path / "roles.toml"
     roles.write_text(
         '[roles.social]\ncollections = ["social_services"]\n[roles.admin]\ncollections = ["*"]\nadmin = true\n',
@@ -78,5 +81,14 @@ def test_readyz_names_the_roles_problem_to_an_admin(make_settings: Callable[...,
     settings.roles_file = roles
     with started(settings) as api:
         resp = api.client.get("/readyz", headers=api.token("admin"))
-        assert resp.status_code == 503
-        assert "social_services" in resp.json()["checks"]["store"]["detail"]
+        assert resp.status_code == 200, resp.text  # the admin's questions are answered: the service is ready
+        assert "social_services" in resp.json()["checks"]["roles"]["detail"]
+        assert "roles" not in api.client.get("/readyz").json()["checks"]  # the details are for admins
+        admin = api.client.post("/api/ask", json={"question": QUESTIONS[2]}, headers=api.token("admin"))
+        assert admin.status_code == 200, admin.text
+        assert admin.json()["citations"]
+        social = api.client.post("/api/ask", json={"question": QUESTIONS[2]}, headers=api.token("social"))
+        assert social.status_code >= 400
+        message = social.json()["error"]["message"]
+        assert "Role 'social' names 'social_services', but the store has no such collection" in message
+        assert str(roles) not in message  # no path to a caller who is not an admin
