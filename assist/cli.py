@@ -13,10 +13,15 @@ from assist.errors import AssistError
 from assist.schemas import Answer
 from assist.settings import settings_for
 
+#: Plain help, as click writes it: typer's rich panels print every flag as taking a value (`--json <bool>`).
+PLAIN_HELP = None
+
 app = typer.Typer(
     help="Frontline Assist: answers staff questions from the city's own routines, with sources.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=PLAIN_HELP,
+    context_settings={"max_content_width": 120},  # each command's summary whole in the list, not cut at 80 columns
 )
 
 StoreOpt = Annotated[
@@ -85,6 +90,10 @@ def ask(
         _fail(exc, as_json)
     finally:
         assistant.close()  # releases the store (and removes a private copy of it)
+    if assistant.incomplete_roles:
+        # This role is answered; others are not until their collections are ingested: say so where it is seen.
+        warning = assistant.roles.missing_message(assistant.incomplete_roles, assistant.collections)
+        typer.secho(f"Warning: {warning}", fg=typer.colors.YELLOW, err=True)
     if as_json:
         typer.echo(answer.model_dump_json())
         return
@@ -135,7 +144,8 @@ def serve(
 
 @app.command()
 def doctor(store: StoreOpt = None, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
-    """Check this machine: Python, CPU, models, the store (readable, right embedder, not damaged), LLM endpoint, disk.
+    """Check this machine: Python, CPU, models, the store (readable, right embedder, not damaged), the roles file, LLM
+    endpoint, disk.
 
     Each check prints ok, warn or fail with what to fix; exit 1 when any fails.
     """
@@ -152,7 +162,7 @@ def doctor(store: StoreOpt = None, url: UrlOpt = None, as_json: JsonOpt = False)
         raise typer.Exit(code=1)
 
 
-token_app = typer.Typer(help="Access tokens for the HTTP service.", no_args_is_help=True)
+token_app = typer.Typer(help="Access tokens for the HTTP service.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP)
 app.add_typer(token_app, name="token")
 
 
@@ -172,7 +182,9 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The id printed wh
     revoke(token_id)
 
 
-db_app = typer.Typer(help="The service's database (tokens, feedback, audit log).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The service's database (tokens, feedback, audit log).", no_args_is_help=True, rich_markup_mode=PLAIN_HELP
+)
 app.add_typer(db_app, name="db")
 
 
@@ -216,16 +228,20 @@ def tui(
 )
 def eval_(ctx: typer.Context) -> None:
     """Measure answer quality on eval_sets (retrieval, citations, refusals, RAGAS); report, compare, gate."""
+    from qa.cli import eval_app  # noqa: PLC0415
     from qa.cli import main as eval_main  # noqa: PLC0415
 
+    eval_app.rich_markup_mode = PLAIN_HELP  # the root decides how every command's help reads
     eval_main(ctx.args, prog_name="assist eval")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def docs(ctx: typer.Context) -> None:
     """The routine inventory per collection: metadata, replacements, review dates, ingest status (--json)."""
+    from owners.cli import docs_app  # noqa: PLC0415
     from owners.cli import main as docs_main  # noqa: PLC0415
 
+    docs_app.rich_markup_mode = PLAIN_HELP
     docs_main(ctx.args, prog_name="assist docs")
 
 

@@ -1,5 +1,5 @@
-"""`assist doctor`: checks a machine before the assistant runs on it (Python, CPU, models, store, LLM endpoint,
-disk) and says what to fix.
+"""`assist doctor`: checks a machine before the assistant runs on it (Python, CPU, models, store, roles, LLM
+endpoint, disk) and says what to fix.
 """
 
 import importlib.util
@@ -43,7 +43,7 @@ def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a person fixes things; a check that crashes is reported as failed."""
     steps: list[Callable[[Settings], Check]] = [
         check_python, check_cpu, check_e5, check_minilm, check_generator_model, check_llm_endpoint, check_store,
-        check_disk,
+        check_roles, check_disk,
     ]
     out = []
     for step in steps:
@@ -226,6 +226,37 @@ def check_store(settings: Settings) -> Check:
         return Check("store", "fail", f"the store at {root} is empty", "run `assist ingest knowledge`")
     layout = "; the old layout (the next ingest moves it into versions/)" if version == versions.LEGACY else ""
     return Check("store", "ok", f"{root}: {count} passages, version {version}, checksums and vectors sound{layout}")
+
+
+def check_roles(settings: Settings) -> Check:
+    """The roles file reads and validates; warn when a role reads a collection the store does not hold (that role's
+    questions get an error, every other role is answered).
+    """
+    from assist.backends import make_document_store, stored_collections  # noqa: PLC0415
+    from assist.components.edge_store import EdgeDocumentStore  # noqa: PLC0415
+
+    try:
+        roles = settings.roles
+    except AssistError as exc:
+        return Check("roles", "fail", str(exc),
+                     "fix the roles file (ASSIST_ROLES_FILE), or unset it for the packaged roles")
+    text = f"{len(roles.names)} roles from {roles.source}"
+    store = make_document_store(settings, create=False)
+    try:
+        if isinstance(store, EdgeDocumentStore) and not store.exists():
+            return Check("roles", "ok", f"{text}; not compared with a store (there is none yet)")
+        present = stored_collections(store)
+    except Exception as exc:  # noqa: BLE001 - the store's own check reports why it cannot be read
+        return Check("roles", "warn", f"{text}; not compared with the store ({type(exc).__name__})",
+                     "see the store check")
+    finally:
+        if isinstance(store, EdgeDocumentStore):
+            store.close()
+    missing = roles.check_collections(present)
+    if missing:
+        return Check("roles", "warn", roles.missing_message(missing, present),
+                     "until then those roles' questions get an error; every other role is answered")
+    return Check("roles", "ok", f"{text}; every collection they name is in the store")
 
 
 def _check_server_store(settings: Settings) -> Check:

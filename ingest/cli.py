@@ -1,4 +1,5 @@
-"""The body of `assist ingest`: a progress bar with files, pages and chunks per second, then a summary table.
+"""The body of `assist ingest`: a progress bar with files, pages and chunks per second (stderr), then a summary table
+(stdout).
 
 A long file gets a bar of its own that follows its chunks as they are written.
 """
@@ -91,7 +92,8 @@ def run_ingest(
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))  # noqa: T201 - the CLI's one JSON object
     else:
-        print_summary(report, console)
+        # The report is the command's result: stdout, so that it can be piped or kept; progress and errors: stderr.
+        print_summary(report, Console())
     return 1 if report.failed else 0
 
 

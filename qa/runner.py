@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,10 +48,24 @@ def set_paths(names: Sequence[str]) -> list[Path]:
 
 
 def load_sets(paths: Sequence[Path], limit: int | None = None) -> list[tuple[str, EvalRow]]:
-    """(set name, row) pairs; `limit` keeps the first rows of each set."""
+    """(set name, row) pairs; `limit` keeps N rows of each set, sampled across answerable and must-refuse rows and
+    across languages (the first N rows of a set are often all answerable and all Swedish), in file order.
+
+    The sample is the same on every run: each (answerable, language) group gives its next row in turn, groups in
+    the order they first appear, answerable and must-refuse alternating.
+    """
     out: list[tuple[str, EvalRow]] = []
     for p in paths:
-        out.extend((p.stem, r) for r in load_rows([p])[:limit])
+        rows = load_rows([p])
+        if limit is not None and limit < len(rows):
+            groups: dict[tuple[bool, str], list[int]] = {}
+            for i, r in enumerate(rows):
+                groups.setdefault((r.answerable, r.language), []).append(i)
+            by_state = [[g for k, g in groups.items() if k[0] is state] for state in (True, False)]
+            ordered = [g for pair in zip_longest(*by_state) for g in pair if g is not None]
+            taken = [i for turn in zip_longest(*ordered) for i in turn if i is not None][:max(limit, 0)]
+            rows = [rows[i] for i in sorted(taken)]
+        out.extend((p.stem, r) for r in rows)
     return out
 
 

@@ -49,3 +49,23 @@ def test_ingest_reports_and_skips_unchanged(tmp_path, corpus):
 def test_help_lists_commands():
     out = _assist("--help")
     assert "ingest" in out.stdout and "ask" in out.stdout
+
+
+def test_ingest_prints_its_report_to_stdout_and_its_progress_to_stderr(tmp_path):
+    kb = tmp_path / "kb" / "general"
+    kb.mkdir(parents=True)
+    (kb / "lunch.md").write_text("---\ntitle: Lunch\nlanguage: sv\n---\n# Lunch\n\nLunch serveras klockan tolv.\n",
+                                 encoding="utf-8")
+    out = _assist("ingest", str(tmp_path / "kb"), "--store", str(tmp_path / "q"))
+    assert out.returncode == 0, out.stderr
+    assert "Ingest report" in out.stdout
+    assert "ingested" in out.stdout
+    assert "Ingest report" not in out.stderr
+
+
+def test_help_shows_flags_without_a_value():
+    for command in (["doctor"], ["ask"], ["ingest"], ["eval", "run"], ["docs"]):
+        out = _assist(*command, "--help")
+        assert out.returncode == 0, out.stderr
+        assert "--json" in out.stdout, command
+        assert "<bool>" not in out.stdout, (command, out.stdout)

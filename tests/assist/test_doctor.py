@@ -105,3 +105,29 @@ def test_cli_reports_every_check_as_json_and_exits_1_on_a_damaged_store(store_co
     assert checks["e5"]["status"] == "ok"
     assert all(c["status"] in ("ok", "warn", "fail") for c in body["checks"])
     assert "Traceback" not in done.stderr
+
+
+def test_a_broken_roles_file_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    roles = tmp_path / "roles.toml"
+    roles.write_text("[roles.a]\ncollections = ['x']\nadmin = 1\n", encoding="utf-8")
+    settings = make_settings(tmp_path)
+    settings.roles_file = roles
+    for name in ("python", "cpu", "e5", "minilm", "generator_model", "llm_endpoint", "store", "disk"):
+        # The machine's other checks pass, so that only the roles file decides.
+        monkeypatch.setattr(doctor, f"check_{name}", lambda _s, name=name: doctor.Check(name, "ok", "stub"))
+    checks = doctor.run_checks(settings)
+    assert by_name(checks)["roles"].status == "fail"
+    assert f"The roles file {roles} is not valid: [roles.a] admin" in by_name(checks)["roles"].detail
+    assert doctor.report(checks)["ok"] is False
+
+
+def test_a_role_naming_a_collection_the_store_lacks_warns(store_copy: Path):
+    roles = store_copy / "roles.toml"
+    roles.write_text('[roles.social]\ncollections = ["social_services", "general"]\n', encoding="utf-8")
+    settings = make_settings(store_copy)
+    settings.roles_file = roles
+    check = doctor.check_roles(settings)
+    assert check.status == "warn"
+    assert "role 'social' names 'social_services'" in check.detail
+    settings.roles_file = None  # the packaged roles: every collection they name is in the test store
+    assert doctor.check_roles(settings).status == "ok"

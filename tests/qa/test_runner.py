@@ -87,8 +87,13 @@ def test_eval_sets_by_name_and_limit():
     paths = set_paths(["dev", "test"])
     assert [p.stem for p in paths] == ["dev", "test"]
     rows = load_sets(paths, limit=2)
-    assert [(s, r.id) for s, r in rows] == [("dev", "dev-001"), ("dev", "dev-002"), ("test", "test-001"),
-                                           ("test", "test-002")]
+    assert [s for s, _ in rows] == ["dev", "dev", "test", "test"]
+    # A smoke run holds must-refuse rows too, and several languages: not the first N rows, all answerable Swedish.
+    assert [r.answerable for _, r in rows] == [True, False, True, False]
+    ten = [r for _, r in load_sets(paths[:1], limit=10)]
+    assert len({r.language for r in ten}) >= 5
+    assert [r.id for r in ten] == sorted(r.id for r in ten)  # file order, and the same rows on every run
+    assert ten == [r for _, r in load_sets(paths[:1], limit=10)]
     with pytest.raises(FileNotFoundError, match="dev, test"):
         set_paths(["nope"])
 
