@@ -9,13 +9,18 @@ its embedding (computed once, from the text, with
 the configured embedder; a row embedded by another model is embedded again).
 
 Topics are built per collection by agglomerative clustering of the embeddings (cosine distance, average linkage,
-a distance threshold rather than a number of topics). A topic with fewer than MIN_DISTINCT distinct questions is
-never shown: a small group could identify the person who asked. Owners mark a topic as handled; the mark is kept
-on its member questions (up to the newest one the owner saw), so it survives a later clustering that draws the
-topic's edges a little differently, and the topic comes back as soon as a question that is not marked joins it.
+a distance threshold rather than a number of topics). The privacy floor counts people, not texts: a topic is
+shown only when MIN_ASKERS distinct askers (a pseudonymous id per question, a one-way hash of the token's or
+signed-in person's id, never the token) asked MIN_DISTINCT distinct questions in it; an example question is shown
+only when MIN_ASKERS people asked that very text, and a label term only when MIN_ASKERS people used it. Three
+rewordings from one person make no topic, and a question asked once never appears, whatever topic it joins.
+Owners mark a topic as handled; the mark is kept on its member questions (up to the newest one the owner saw), so it
+survives a later clustering that draws the topic's edges a little differently, and the topic comes back as soon as
+a question that is not marked joins it.
 """
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -49,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 #: A topic needs this many distinct questions to be shown (fewer could point at one person).
 MIN_DISTINCT = 3
+#: ... from this many distinct askers; an example's own text, and a label's term, need as many askers too.
+MIN_ASKERS = 3
 #: Cosine distance under which questions join one topic (average linkage). Measured on multilingual-e5-small:
 #: rewordings of one question sit at 0.05-0.11, questions on different routines at 0.11-0.25.
 DEFAULT_THRESHOLD = 0.12
@@ -124,6 +131,19 @@ class StoredQuestion:
     question: str
     nearest_doc_id: str | None
     handled: str | None
+    #: Who asked, pseudonymously (None: recorded before askers were kept; all such count as one unknown asker).
+    asker: str | None = None
+
+
+def asker_id(token_id: str) -> str:
+    """A pseudonymous, stable id of whoever asked with `token_id` (an API token's id or a signed-in person's id):
+    a one-way hash, so a recorded question never holds the token or its id. Migration 0005 derives the same.
+    """
+    return "a_" + hashlib.sha256(f"frontline-assist asker\n{token_id}".encode()).hexdigest()[:16]
+
+
+def _asker(q: StoredQuestion) -> str:
+    return q.asker or "?"
 
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -208,6 +228,7 @@ class QuestionLog:
             "language": detect_language(text, default=answer.language),
             "question": text,
             "nearest_doc_id": nearest.doc_id if nearest else None,
+            "asker": asker_id(token_id),
         }
         if answer.status == "answered":
             with self._lock:
@@ -272,7 +293,7 @@ class QuestionLog:
     def load(self, collections: list[str] | None = None) -> tuple[list[StoredQuestion], np.ndarray]:
         """The gap questions (of `collections`; None: all) with their embeddings as rows of a float32 matrix."""
         cols = [Question.question_id, Question.created, Question.status, Question.thumbs_down, Question.collection,
-                Question.language, Question.question, Question.nearest_doc_id, Question.handled]
+                Question.language, Question.question, Question.nearest_doc_id, Question.handled, Question.asker]
         with self.db.begin() as conn:
             rows = conn.execute(
                 select(*cols, Question.embedding).where(self._gaps_filter(collections), Question.embedding.isnot(None))
@@ -315,7 +336,7 @@ class QuestionLog:
         self.embed_missing(collections)
         questions, vectors = self.load(collections)
         for members in _clusters(questions, vectors, threshold):
-            if members[0].question_id == key and _distinct(members) >= MIN_DISTINCT:
+            if members[0].question_id == key and _shown(members):
                 return [q.question_id for q in members]
         return None
 
@@ -370,6 +391,22 @@ def _distinct(members: list[StoredQuestion]) -> int:
     return len({_normalized(q.question) for q in members})
 
 
+def _askers(members: list[StoredQuestion]) -> int:
+    return len({_asker(q) for q in members})
+
+
+def _shown(members: list[StoredQuestion]) -> bool:
+    """The privacy floor: enough distinct questions, from enough distinct people."""
+    return _distinct(members) >= MIN_DISTINCT and _askers(members) >= MIN_ASKERS
+
+
+def _askers_per_text(members: list[StoredQuestion]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for q in members:
+        out.setdefault(_normalized(q.question), set()).add(_asker(q))
+    return out
+
+
 def _clusters(questions: list[StoredQuestion], vectors: np.ndarray, threshold: float) -> list[list[StoredQuestion]]:
     """Each collection's questions clustered: lists of members, oldest first (the first one names the topic)."""
     out: list[list[StoredQuestion]] = []
@@ -401,7 +438,7 @@ def build_topics(
     labels = _labels(clusters)
     topics = []
     for members, terms in zip(clusters, labels, strict=True):
-        if _distinct(members) < MIN_DISTINCT:
+        if not _shown(members):
             continue
         new = sum(q.handled is None for q in members)
         if not new and not include_handled:
@@ -409,12 +446,16 @@ def build_topics(
         rows = unit[[position[q.question_id] for q in members]]
         centre = rows.mean(axis=0)
         typical = np.argsort(-(rows @ centre), kind="stable")
+        # An example is a text several people asked: a question asked once could be told by its wording.
+        per_text = _askers_per_text(members)
+        label = ", ".join(terms)
         examples: list[str] = []
         seen: set[str] = set()
         for i in typical:
             text = members[int(i)].question
-            if _normalized(text) not in seen:
-                seen.add(_normalized(text))
+            norm = _normalized(text)
+            if norm not in seen and (len(per_text[norm]) >= MIN_ASKERS or norm == _normalized(label)):
+                seen.add(norm)
                 examples.append(text)
             if len(examples) == EXAMPLES:
                 break
@@ -427,7 +468,7 @@ def build_topics(
         topics.append(GapTopic(
             key=members[0].question_id,
             collection=members[0].collection,
-            label=", ".join(terms) or examples[0][:60],
+            label=label or (examples[0][:60] if examples else f"{len(members)} questions"),
             terms=terms,
             count=len(members),
             distinct=_distinct(members),
@@ -447,7 +488,9 @@ def build_topics(
 
 
 def _labels(clusters: list[list[StoredQuestion]], terms: int = 3) -> list[list[str]]:
-    """Each cluster's most distinctive words against the other clusters of its collection (class-based TF-IDF)."""
+    """Each cluster's most distinctive words against the other clusters of its collection (class-based TF-IDF),
+    among the words MIN_ASKERS of its askers used (a word one person typed could name them).
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
 
     out: list[list[str]] = [[] for _ in clusters]
@@ -463,9 +506,15 @@ def _labels(clusters: list[list[StoredQuestion]], terms: int = 3) -> list[list[s
         except ValueError:  # nothing but stop words and numbers
             continue
         vocab = vectorizer.get_feature_names_out()
+        analyse = vectorizer.build_analyzer()
         for row, i in enumerate(idx):
+            users: dict[str, set[str]] = {}
+            for q in clusters[i]:
+                for word in set(analyse(q.question)):
+                    users.setdefault(word, set()).add(_asker(q))
             scores = matrix.getrow(row).toarray().ravel()
-            best = [int(j) for j in np.argsort(-scores, kind="stable")[:terms] if scores[j] > 0]
+            best = [int(j) for j in np.argsort(-scores, kind="stable")
+                    if scores[j] > 0 and len(users.get(str(vocab[j]), ())) >= MIN_ASKERS][:terms]
             out[i] = [str(vocab[j]) for j in best]
     return out
 
@@ -514,7 +563,8 @@ _SAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def render_text(topics: list[GapTopic]) -> list[str]:
     """The topics for a person in a terminal, one block each."""
     if not topics:
-        return ["No knowledge gaps: no topic has 3 or more distinct questions the routines did not answer."]
+        return [f"No knowledge gaps: no topic has {MIN_DISTINCT} or more distinct questions from {MIN_ASKERS} or more "
+                "people that the routines did not answer."]
     lines = []
     for t in topics:
         state = "handled" if t.handled else f"{t.new} new" if t.new != t.count else "new"

@@ -137,7 +137,8 @@ class Question(Base):
     of personal data, for the owners' knowledge-gap topics.
 
     An answered question is written only when it is rated down (until then the answering process holds it in
-    memory): the text of an answered question never reaches the database otherwise, and no row names who asked.
+    memory): the text of an answered question never reaches the database otherwise, and no row names who asked:
+    `asker` is a one-way pseudonym, there only so that the gaps can count distinct people.
     """
 
     __tablename__ = "questions"
@@ -160,6 +161,9 @@ class Question(Base):
     #: The embedding model of `embedding` (float32 bytes); another model's vectors are recomputed from the text.
     embedder: Mapped[str] = mapped_column(Text, default="", server_default="")
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: A pseudonymous id of who asked (a hash of the token or signed-in person's id, never the token): the gaps count
+    #: distinct askers. None for questions recorded before revision 0005 whose request the audit log no longer held.
+    asker: Mapped[str | None] = mapped_column(Text)
     #: When an owner marked the question's topic as handled (None: not handled).
     handled: Mapped[str | None] = mapped_column(Text)
     handled_by: Mapped[str] = mapped_column(Text, default="", server_default="")
