@@ -105,6 +105,15 @@ class IngestSettings(BaseModel):
     batch_chunks: int | None = Field(
         default=None, gt=0, description="Chunks embedded and written per batch; default twice the embedder's batch."
     )
+    max_chunks_per_file: int = Field(
+        default=2000, gt=0,
+        description="A file that splits into more chunks is reported failed before anything of it is embedded.",
+    )
+    max_seconds_per_file: float = Field(
+        default=600.0, gt=0,
+        description="Wall-clock seconds one file's chunks may take to embed and write; past it the file is stopped, "
+        "its chunks removed, and it is reported failed (the rest of the folder still ingests).",
+    )
 
 
 class DatabaseSettings(BaseModel):

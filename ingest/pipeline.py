@@ -318,6 +318,7 @@ class _Pending:
     docs: list[Document]  # chunks still to embed; written ones are dropped, so memory stays bounded
     result: FileResult
     light: list[dict[str, Any]] = field(default_factory=list)  # bookkeeping of every chunk, for the state
+    started: float | None = None  # when its first batch began to embed (the clock of the per-file time budget)
 
 
 def _check_collection(collection: str) -> None:
@@ -357,6 +358,7 @@ class Ingestor:
         self._kill_at = _parse_kill_hook(os.environ.get(KILL_HOOK_ENV, ""))
         self._events: dict[str, int] = {}
         self._on_chunks: Callable[[str, int, int], None] | None = None
+        self.clock: Callable[[], float] = time.monotonic  # the per-file time budget's clock (tests replace it)
         if isinstance(self.store, EdgeDocumentStore):
             # Takes the ingest lock now, so a second ingest is told at once (StoreBusyError); `rebuild` starts from
             # an empty version instead of a copy of the published one.
@@ -541,6 +543,12 @@ class Ingestor:
         if not docs:
             return FileResult(source, "failed", reason="no text left after cleaning (only headers or page numbers?)",
                               **ids)
+        limit = self.settings.ingest.max_chunks_per_file
+        if len(docs) > limit:
+            # Checked before anything is embedded: a 50 MB text file is tens of thousands of chunks, hours of work.
+            reason = (f"{len(docs)} chunks, more than the {limit} one file may have: split it into smaller routines, "
+                      "or raise ASSIST_INGEST__MAX_CHUNKS_PER_FILE")
+            return FileResult(source, "failed", pages=len(src.pages), reason=reason, **ids)
         result = FileResult(source, "ingested", chunks=len(docs), pages=len(src.pages), notes=notes, **ids)
         light = [_light(d.meta) for d in docs]
         written = stored.written(fhash, len(docs), source, entry.collection) if stored else {}
@@ -571,6 +579,10 @@ class Ingestor:
                 takes.append(take)
             if not batch or (len(batch) < self.batch_chunks and not final):
                 return pending
+            now = self.clock()
+            for p, take in zip(pending, takes, strict=False):
+                if take and p.started is None:
+                    p.started = now
             self._hook("embed")
             self.pipeline.run({"embedder": {"documents": batch}})
             self._hook("write")
@@ -580,6 +592,9 @@ class Ingestor:
                 del p.docs[:take]
                 if take and self._on_chunks:
                     self._on_chunks(p.source, p.total - len(p.docs), p.total)
+                if p.docs and self._over_time(p):
+                    self._stop(p, state, done)
+                    continue
                 if p.docs:
                     unfinished.append(p)
                     continue
@@ -591,6 +606,29 @@ class Ingestor:
                 self._hook("file")
             pending = unfinished
         return pending
+
+    def _over_time(self, p: _Pending) -> bool:
+        return p.started is not None and self.clock() - p.started > self.settings.ingest.max_seconds_per_file
+
+    def _stop(self, p: _Pending, state: dict[str, _Stored], done: Callable[[FileResult], None]) -> None:
+        """Give up a file past its time budget: every chunk of it goes, so no half-written document is published.
+
+        Its chunks overwrite the previous version's in place, so that version cannot be kept either.
+        """
+        written = p.total - len(p.docs)
+        p.docs.clear()
+        self._delete_where({"field": "meta.doc_id", "operator": "==", "value": p.doc_id})
+        had_earlier = p.doc_id in state
+        state.pop(p.doc_id, None)
+        if self._on_chunks:
+            self._on_chunks(p.source, p.total, p.total)  # closes its progress bar
+        limit = self.settings.ingest.max_seconds_per_file
+        reason = (f"embedding took longer than {limit:g} s (stopped after {written} of {p.total} chunks, none kept"
+                  f"{'; its earlier version is removed too' if had_earlier else ''}): split it into smaller routines, "
+                  "or raise ASSIST_INGEST__MAX_SECONDS_PER_FILE")
+        r = p.result
+        done(FileResult(r.path, "failed", pages=r.pages, reason=reason, notes=r.notes, doc_id=r.doc_id,
+                        collection=r.collection))
 
     def _delete_surplus(self, doc_id: str, fhash: str, count: int) -> None:
         """Delete the doc's chunks of other versions, and any numbered past its `count` chunks."""

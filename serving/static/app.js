@@ -4,7 +4,13 @@
 const TOKEN_KEY = "frontline-assist-token";
 const $ = (id) => document.getElementById(id);
 
-const state = { question: "", requestId: null, answer: null, lastCite: null, busy: false };
+// `turns` is the conversation so far (question and answer text), sent as `history` so that a follow-up ("and at
+// night?") is read with the question it continues, as the terminal client does. `answer` is the answer as shown:
+// citations numbered 1..n in the order they appear.
+const state = { question: "", requestId: null, answer: null, lastCite: null, busy: false, turns: [] };
+// As the terminal client (tui/app.py): the last six exchanges; the API takes at most 20 messages of 4,000 characters.
+const HISTORY_TURNS = 6;
+const HISTORY_CHARS = 4000;
 // Sign-in with the city's accounts (when the service has it): the session cookie is HttpOnly, so the page asks
 // /auth/session who is signed in. A saved token, when there is one, is sent instead and decides alone.
 const session = { oidc: false, signedIn: false, role: null };
@@ -47,6 +53,7 @@ async function logout() {
   }
   session.signedIn = false;
   session.role = null;
+  newConversation();
   renderSession();
   // Signing out at the city's sign-in service too, so the next person on a shared phone must sign in again.
   if (body.end_session_url) location.assign(body.end_session_url);
@@ -120,26 +127,163 @@ function setState(state) {
   $("answer-title").textContent = TITLES[state];
 }
 
-function renderAnswerText(text, citations) {
-  const box = $("answer");
+// The answer's text is Markdown (the generator writes it; extractive answers quote the routines' lists, bold and
+// tables). A small subset is shown as lists, bold and small tables, built as DOM nodes whose text is set with text
+// nodes and textContent: nothing in an answer or a routine is ever parsed as HTML.
+const LIST_ITEM = /^\s*([-*+•]|\d{1,3}[.)])\s+(.*)$/;
+const HEADING = /^\s*#{1,6}\s+(.*)$/;
+const CITE_MARK = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+
+function isTableLine(line) { return line.includes("|") && !LIST_ITEM.test(line); }
+
+function appendInline(el, text, cite) {
+  // **bold**, *emphasis* and citation markers ([3], [1, 2]); stray ** of a cut-off quote are dropped, not shown.
+  const pattern = /\*\*(.+?)\*\*|(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])|\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+  let last = 0;
+  const plain = (t) => { if (t) el.append(document.createTextNode(t.replaceAll("**", ""))); };
+  for (const m of text.matchAll(pattern)) {
+    if (m[3] !== undefined) {
+      const numbers = m[3].split(",").map((x) => Number(x.trim()));
+      if (!cite || !numbers.every((n) => cite.known(n))) continue; // not a citation: left in the text as it is
+      plain(text.slice(last, m.index));
+      for (const n of numbers) el.append(cite.button(n));
+    } else {
+      plain(text.slice(last, m.index));
+      const span = document.createElement(m[1] !== undefined ? "strong" : "em");
+      appendInline(span, m[1] !== undefined ? m[1] : m[2], cite);
+      el.append(span);
+    }
+    last = m.index + m[0].length;
+  }
+  plain(text.slice(last));
+}
+
+function renderMarkdown(box, text, cite) {
+  // Blocks: paragraphs (a line break kept inside one), "- " and "1. " lists, "#" headings, table rows.
   box.replaceChildren();
-  const known = new Set(citations.map((c) => c.n));
-  const parts = text.split(/(\[\d{1,2}\])/);
-  for (const part of parts) {
-    const m = part.match(/^\[(\d{1,2})\]$/);
-    if (m && known.has(Number(m[1]))) {
-      const n = Number(m[1]);
+  const lines = text.split(/\r?\n/);
+  let para = [];
+  let list = null;
+  const flushPara = () => {
+    if (!para.length) return;
+    const p = document.createElement("p");
+    appendInline(p, para.join("\n"), cite);
+    box.append(p);
+    para = [];
+  };
+  for (let i = 0; i < lines.length;) {
+    const line = lines[i];
+    const item = line.match(LIST_ITEM);
+    if (item && item[2].includes("|")) {
+      // List items holding table rows ("- Böcker | Lånetid: 28 dagar [3]"): one small table.
+      flushPara();
+      list = null;
+      const block = [];
+      for (let m = item; m && m[2].includes("|"); m = (lines[i] || "").match(LIST_ITEM)) { block.push(m[2]); i += 1; }
+      box.append(answerTable(block, (cell, t) => appendInline(cell, t, cite)));
+    } else if (!line.trim()) {
+      flushPara();
+      list = null;
+      i += 1;
+    } else if (item) {
+      flushPara();
+      const ordered = /\d/.test(item[1]);
+      const tag = ordered ? "ol" : "ul";
+      if (!list || list.tagName.toLowerCase() !== tag) {
+        list = document.createElement(tag);
+        if (ordered && parseInt(item[1], 10) !== 1) list.start = parseInt(item[1], 10);
+        box.append(list);
+      }
+      const li = document.createElement("li");
+      appendInline(li, item[2], cite);
+      list.append(li);
+      i += 1;
+    } else if (list && /^\s{2,}\S/.test(line)) {
+      // An indented line continues the list item above it.
+      appendInline(list.lastElementChild, ` ${line.trim()}`, cite);
+      i += 1;
+    } else if (isTableLine(line)) {
+      flushPara();
+      list = null;
+      const block = [];
+      while (i < lines.length && isTableLine(lines[i])) { block.push(lines[i]); i += 1; }
+      box.append(answerTable(block, (cell, t) => appendInline(cell, t, cite)));
+    } else if (HEADING.test(line)) {
+      flushPara();
+      list = null;
+      const h = document.createElement("p");
+      h.className = "answer-heading";
+      const strong = document.createElement("strong");
+      appendInline(strong, line.match(HEADING)[1], cite);
+      h.append(strong);
+      box.append(h);
+      i += 1;
+    } else {
+      list = null;
+      para.push(line.trim());
+      i += 1;
+    }
+  }
+  flushPara();
+}
+
+function citeButtons(citations) {
+  // Citation markers become buttons that open their passage; numbers no citation has stay plain text.
+  const byN = new Map(citations.map((c) => [c.n, c]));
+  return {
+    known: (n) => byN.has(n),
+    button: (n) => {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "cite";
       b.textContent = String(n);
-      b.setAttribute("aria-label", `Source ${n}: ${citations.find((c) => c.n === n).title}`);
+      b.setAttribute("aria-label", `Source ${n}: ${byN.get(n).title}`);
       b.addEventListener("click", () => showPassage(n, b));
-      box.append(b);
-    } else if (part) {
-      box.append(document.createTextNode(part));
+      return b;
+    },
+  };
+}
+
+function renderAnswerText(text, citations) {
+  renderMarkdown($("answer"), text, citeButtons(citations));
+}
+
+function renderDraft(text) {
+  // Streamed text before the final answer: the same lists and bold, its markers still plain "[n]" (the sources
+  // are known only from the final answer).
+  renderMarkdown($("answer"), text, null);
+}
+
+function numberedInOrder(answer) {
+  // The server numbers citations by the passages it retrieved ([5], [13], [16]); the page shows 1..n in the order
+  // the text cites them, then the sources the text does not cite, in their order.
+  const known = new Set(answer.citations.map((c) => c.n));
+  const order = [];
+  for (const m of answer.answer.matchAll(CITE_MARK)) {
+    for (const n of m[1].split(",").map((x) => Number(x.trim()))) {
+      if (known.has(n) && !order.includes(n)) order.push(n);
     }
   }
+  for (const c of [...answer.citations].sort((a, b) => a.n - b.n)) if (!order.includes(c.n)) order.push(c.n);
+  const shown = new Map(order.map((n, i) => [n, i + 1]));
+  const text = answer.answer.replace(CITE_MARK, (mark, list) => {
+    const numbers = list.split(",").map((x) => Number(x.trim()));
+    if (!numbers.every((n) => shown.has(n))) return mark;
+    return `[${numbers.map((n) => shown.get(n)).join(", ")}]`;
+  });
+  const citations = answer.citations.map((c) => ({ ...c, n: shown.get(c.n) })).sort((a, b) => a.n - b.n);
+  return { ...answer, answer: text, citations };
+}
+
+// Lines of a closest answer's text that the amber banner already says ("does not answer directly", and the terms
+// no routine mentions): said once, in the banner.
+const CLOSEST_OPENINGS = [/^rutinerna svarar inte direkt\b/i, /^the routines do not answer this directly\b/i];
+const UNCOVERED_OPENINGS = [/^ingen rutin nämner:/i, /^no routine mentions:/i];
+
+function withoutBannerLines(answer) {
+  const drop = [...CLOSEST_OPENINGS, ...((answer.uncovered || []).length ? UNCOVERED_OPENINGS : [])];
+  const lines = answer.answer.split(/\r?\n/).filter((line) => !drop.some((re) => re.test(line.trim())));
+  return { ...answer, answer: lines.join("\n").trim() };
 }
 
 function renderSources(citations) {
@@ -189,22 +333,61 @@ function renderClosest(answer, state) {
   help.textContent = "Near your question, but they do not answer it. Tap one to read what it says.";
 }
 
-function renderNotice(answer) {
-  const notes = [];
+// The core's review notice, one per overdue routine (assist/review.py, Swedish or English): the page folds them into
+// one line naming the routines, so that three overdue routines do not take three banners.
+const REVIEW_NOTICES = [
+  { re: /^Rutinen ”(.+)” skulle ha granskats senast (\d{4}-\d{2}-\d{2}):/, title: 1, day: 2, lang: "sv" },
+  { re: /^This routine was due for review on (\d{4}-\d{2}-\d{2}) \(“(.+)”\):/, title: 2, day: 1, lang: "en" },
+];
+const REVIEW_LINE = {
+  sv: {
+    one: (r) => `Granskning försenad sedan ${r.day}: ”${r.title}”. Kontrollera med ägaren att den gäller.`,
+    many: (titles) => `Granskning försenad: ${titles.map((t) => `”${t}”`).join(", ")}. Kontrollera med ägarna att de gäller.`,
+  },
+  en: {
+    one: (r) => `Review overdue since ${r.day}: “${r.title}”. Check with its owner that it still applies.`,
+    many: (titles) => `Review overdue: ${titles.map((t) => `“${t}”`).join(", ")}. Check with their owners that they still apply.`,
+  },
+};
+
+function noticeLines(answer) {
+  const lines = [];
+  const overdue = [];
+  let lang = "en";
   if (answer.fallback) {
-    notes.push("The language model could not be reached, so this answer quotes the routines directly.");
+    lines.push("The language model could not be reached, so this answer quotes the routines directly.");
   }
-  for (const n of answer.notices || []) if (!notes.includes(n)) notes.push(n);
-  if (answer.refused) notes.push("Ask your manager or the routine's owner if you need an answer.");
-  const box = $("notice");
-  box.textContent = notes.join(" ");
-  box.hidden = notes.length === 0;
+  for (const n of answer.notices || []) {
+    const kind = REVIEW_NOTICES.find((k) => k.re.test(n));
+    if (kind) {
+      const m = n.match(kind.re);
+      lang = kind.lang;
+      if (!overdue.some((r) => r.title === m[kind.title])) overdue.push({ title: m[kind.title], day: m[kind.day] });
+    } else if (!lines.includes(n)) lines.push(n);
+  }
+  if (overdue.length === 1) lines.push(REVIEW_LINE[lang].one(overdue[0]));
+  else if (overdue.length > 1) lines.push(REVIEW_LINE[lang].many(overdue.map((r) => r.title)));
+  if (answer.refused) lines.push("Ask your manager or the routine's owner if you need an answer.");
+  return lines;
 }
 
-function renderAnswer(answer) {
+function renderNotice(answer) {
+  const box = $("notice");
+  box.replaceChildren();
+  for (const line of noticeLines(answer)) {
+    const p = document.createElement("p");
+    p.textContent = line;
+    box.append(p);
+  }
+  box.lang = answer.language || "";
+  box.hidden = box.childElementCount === 0;
+}
+
+function renderAnswer(received) {
+  const kind = answerState(received);
+  const answer = numberedInOrder(kind === "closest" ? withoutBannerLines(received) : received);
   state.answer = answer;
   state.requestId = answer.request_id;
-  const kind = answerState(answer);
   setState(kind);
   renderClosest(answer, kind);
   renderAnswerText(answer.answer, answer.citations);
@@ -235,34 +418,51 @@ const TABLE_SEPARATOR = /^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$/;
 
 function cells(line) { return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim()); }
 
-function quoteTable(lines) {
-  // A table row quoted with its headers ("Böcker | Lånetid: 28 dagar") or a Markdown table, as a small table
-  // whose first column names the row; a wrapper scrolls a wide one instead of the page.
+function tableParts(lines) {
+  // A Markdown table's header (the line above its separator) and its rows' cells.
   let header = null;
   let rows = lines;
   if (lines.length > 1 && TABLE_SEPARATOR.test(lines[1].trim())) {
     header = cells(lines[0]);
     rows = lines.slice(2);
   }
+  return { header, rows: rows.filter((line) => !TABLE_SEPARATOR.test(line.trim())).map(cells) };
+}
+
+function labelledColumns(rows) {
+  // Rows quoted with their column header in each cell ("Böcker | Lånetid: 28 dagar | Omlån: 3 gånger"): when every
+  // row names the same columns in the same places, the names go to the table's head and the cells keep the values.
+  const width = rows[0].length;
+  if (width < 2 || rows.some((r) => r.length !== width)) return null;
+  const labels = [];
+  for (let j = 1; j < width; j += 1) {
+    const m = rows[0][j].match(/^([^:|]{1,40}):\s/);
+    if (!m || rows.some((r) => !r[j].startsWith(`${m[1]}: `))) return null;
+    labels.push(m[1]);
+  }
+  return { header: ["", ...labels], rows: rows.map((r) => [r[0], ...labels.map((l, j) => r[j + 1].slice(l.length + 2))]) };
+}
+
+function smallTable({ header, rows }, fill) {
+  // A small table whose first column names the row; a wrapper scrolls a wide one instead of the page.
   const table = document.createElement("table");
   table.className = "quote-table";
   if (header) {
     const tr = table.createTHead().insertRow();
-    for (const h of header) {
-      const th = document.createElement("th");
-      th.scope = "col";
-      th.textContent = h;
+    header.forEach((h, i) => {
+      const th = document.createElement(i === 0 && !h ? "td" : "th");
+      if (h) th.scope = "col";
+      fill(th, h);
       tr.append(th);
-    }
+    });
   }
   const body = table.createTBody();
-  for (const line of rows) {
-    if (TABLE_SEPARATOR.test(line.trim())) continue;
+  for (const row of rows) {
     const tr = body.insertRow();
-    cells(line).forEach((text, i) => {
+    row.forEach((text, i) => {
       const cell = document.createElement(i === 0 ? "th" : "td");
       if (i === 0) cell.scope = "row";
-      cell.textContent = text;
+      fill(cell, text);
       tr.append(cell);
     });
   }
@@ -270,6 +470,17 @@ function quoteTable(lines) {
   wrap.className = "table-wrap";
   wrap.append(table);
   return wrap;
+}
+
+function quoteTable(lines) {
+  // A table row quoted with its headers ("Böcker | Lånetid: 28 dagar") or a Markdown table, as a small table.
+  return smallTable(tableParts(lines), (cell, text) => { cell.textContent = text; });
+}
+
+function answerTable(lines, fill) {
+  // Table rows in an answer, as a Markdown table or as list items ("- Böcker | Lånetid: 28 dagar [3]").
+  const parts = tableParts(lines);
+  return smallTable((!parts.header && labelledColumns(parts.rows)) || parts, fill);
 }
 
 function renderQuote(box, quote) {
@@ -313,6 +524,21 @@ function* sseEvents(buffer) {
   return rest;
 }
 
+function historyBefore(turns) {
+  // The earlier exchanges as the API's `history` (serving/schemas.py: HistoryMessage), oldest first.
+  const cut = (text) => text.slice(0, HISTORY_CHARS);
+  return turns.slice(-HISTORY_TURNS).flatMap((t) => [
+    { role: "user", content: cut(t.question) },
+    { role: "assistant", content: cut(t.answer) },
+  ]);
+}
+
+function newConversation() {
+  state.turns = [];
+  state.question = "";
+  $("conversation-help").hidden = true;
+}
+
 async function ask(plain) {
   const question = $("question").value.trim();
   if (!question) {
@@ -326,6 +552,11 @@ async function ask(plain) {
     return;
   }
   if (state.busy) return;
+  // "Plain language" for the question just answered asks it again in plain words, with the same earlier turns, and
+  // its answer takes that turn's place; any other question follows the conversation so far.
+  const last = state.turns[state.turns.length - 1];
+  const again = Boolean(plain && last && last.question === question);
+  const earlier = again ? state.turns.slice(0, -1) : state.turns;
   state.question = question;
   setBusy(true);
   setStatus(plain ? "Asking for plain language…" : "Looking in the routines…");
@@ -346,7 +577,9 @@ async function ask(plain) {
         Accept: "text/event-stream",
         ...authHeaders(),
       },
-      body: JSON.stringify({ question, language: $("language").value || null, plain: Boolean(plain) }),
+      body: JSON.stringify({
+        question, language: $("language").value || null, plain: Boolean(plain), history: historyBefore(earlier),
+      }),
     });
   } catch {
     setBusy(false);
@@ -387,13 +620,16 @@ async function ask(plain) {
         const [event, data] = step.value;
         if (event === "delta") {
           streamed += JSON.parse(data).text;
-          $("answer").textContent = streamed;
+          renderDraft(streamed);
           setStatus("Writing the answer…");
         } else if (event === "answer") {
-          renderAnswer(JSON.parse(data));
+          const answer = JSON.parse(data);
+          state.turns = [...earlier, { question, answer: answer.answer }];
+          $("conversation-help").hidden = false;
+          renderAnswer(answer);
           setStatus({
             answered: "Answer ready.",
-            closest: "No routine answers this directly: the closest routines are shown.",
+            closest: "The closest routines are shown.",
             refused: "The routines do not cover this question.",
           }[answerState(state.answer)]);
           done = true;
@@ -467,9 +703,17 @@ function init() {
   $("question").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); ask(false); }
   });
+  // The question in the box, as typed: an empty box means the question just answered.
   $("plain").addEventListener("click", () => {
-    if (state.question) $("question").value = state.question;
+    if (!$("question").value.trim() && state.question) $("question").value = state.question;
     ask(true);
+  });
+  $("new-conversation").addEventListener("click", () => {
+    newConversation();
+    $("question").value = "";
+    $("result").hidden = true;
+    setStatus("New conversation: the next question starts afresh.");
+    $("question").focus();
   });
   $("passage-close").addEventListener("click", closePassage);
   $("passage").addEventListener("keydown", (e) => { if (e.key === "Escape") closePassage(); });
@@ -487,6 +731,7 @@ function init() {
   $("send-reason").addEventListener("click", () => sendFeedback("down", $("reason").value.trim()));
   $("signout").addEventListener("click", () => {
     localStorage.removeItem(TOKEN_KEY);
+    newConversation();
     showSignin(!signedIn());
     setStatus("Token removed from this phone.");
   });

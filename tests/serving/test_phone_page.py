@@ -1,5 +1,6 @@
 """The phone page in headless Chromium at 360 px: ask, watch the answer stream in, tap a citation, read the passage."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -186,7 +187,7 @@ def test_closest_answer_is_never_shown_as_an_answer(closest_server: ClosestServe
     page.goto(f"{closest_server.base_url}/#token={closest_server.token('home-care')}")
     page.get_by_label("Your question").fill("Hur många semesterdagar får jag när en brukare har ramlat?")
     page.get_by_role("button", name="Ask", exact=True).tap()
-    page.wait_for_selector("#status:has-text('No routine answers this directly')")
+    page.wait_for_selector("#status:has-text('closest routines are shown')")
     original = closest_server.double.originals[-1]
     assert original.status == "answered"  # what the real core gave; the page got it as closest
     # The text was on screen only as a draft, then as the closest routines; never in the answer's state.
@@ -335,3 +336,200 @@ def test_sign_in_with_a_city_account_ask_and_sign_out(built_store: Path, tmp_pat
             page.wait_for_url(f"{base}/")
             page.get_by_role("link", name="Sign in with your city account").wait_for()
             assert not [c for c in page.context.cookies() if c["name"] == "__Host-fa_session"]
+
+
+# --- on a 390 x 844 phone (issue 24) ---------------------------------------------------------------------------------
+
+#: The status line once an answer (of any state) or an error is in.
+ANSWERED = ("#status:has-text('Answer ready'), #status:has-text('closest routines are shown'), "
+            "#status:has-text('do not cover'), #status.error")
+FALL = "Vad gör jag om en brukare har ramlat?"
+
+
+@pytest.fixture
+def phone(chromium: str) -> Iterator[object]:
+    """The page on a 390 x 844 phone, as the issue reproduced it."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                      is_mobile=True, has_touch=True, locale="sv-SE")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def ask_on(page, question: str, button: str = "Ask") -> dict:  # noqa: ANN001
+    """Type `question`, tap `button`, wait for the answer; the request body the page sent."""
+    page.get_by_label("Your question").fill(question)
+    with page.expect_request("**/api/ask/stream") as request:
+        page.get_by_role("button", name=button, exact=True).tap()
+    page.wait_for_selector(ANSWERED)
+    return json.loads(request.value.post_data)
+
+
+def answer_with(page, text: str, citations: list[dict], **fields: object) -> None:  # noqa: ANN001
+    """Make /api/ask/stream answer `text` with `citations` (streamed, then the final answer), as the service does."""
+    answer = {"answer": text, "status": "answered", "refused": False, "language": "sv", "notices": [],
+              "uncovered": [], "fallback": False, "request_id": "req-test", "timings": {},
+              "citations": [{"doc_id": c["title"], "source": "", "page": None, "section": "", "quote": c["title"],
+                             **c} for c in citations], **fields}
+    events = [("meta", {"request_id": "req-test"}), ("delta", {"text": text}), ("answer", answer)]
+    body = "".join(f"event: {e}\ndata: {json.dumps(d, ensure_ascii=False)}\n\n" for e, d in events)
+    page.route("**/api/ask/stream", lambda route: route.fulfill(
+        status=200, headers={"content-type": "text/event-stream"}, body=body))
+
+
+FIRST_LINE = """() => {
+    // The first line of the answer's text, where the phone shows it; and where the notices begin.
+    const a = document.getElementById('answer');
+    const walk = document.createTreeWalker(a, NodeFilter.SHOW_TEXT,
+        {acceptNode: (n) => n.textContent.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP});
+    const range = document.createRange();
+    range.selectNodeContents(walk.nextNode());
+    const line = range.getClientRects()[0];
+    return {bottom: line.bottom, fold: innerHeight, scrolled: scrollY,
+            answerBottom: a.getBoundingClientRect().bottom,
+            noticeTop: document.getElementById('notice').getBoundingClientRect().top};
+}"""
+
+
+def test_answer_is_on_the_first_screen_and_notices_follow_it(live_server: LiveServer, phone) -> None:  # noqa: ANN001
+    """Item 1: notices (the fall routine's review is overdue) come after the answer, one short line each; the
+    answer's first line is on the first screen of a 390 x 844 phone without scrolling.
+    """
+    phone.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    ask_on(phone, FALL)
+    assert "granskats" in " ".join(phone.evaluate("state.answer.notices"))  # review date 2026-01-01 has passed
+    where = phone.evaluate(FIRST_LINE)
+    assert where["scrolled"] == 0
+    assert where["bottom"] <= where["fold"]
+    assert where["noticeTop"] >= where["answerBottom"]
+    assert phone.locator("#notice p").all_inner_texts() == [
+        "Granskning försenad sedan 2026-01-01: ”Fall hos brukare”. Kontrollera med ägaren att den gäller."]
+
+    # Several overdue routines: one line naming them all, beside the other notices, still under the answer.
+    overdue = "Rutinen ”{}” skulle ha granskats senast 2025-03-01: kontrollera med rutinens ägare att den gäller."
+    titles = ["Fall hos brukare – natt", "Fall hos brukare – dagtid", "Trygghetslarm"]
+    other = "Personuppgifter i frågan ersattes innan den behandlades: namn."
+    answer_with(phone, "- Ring nattsjuksköterskan. [1]\n- Dokumentera fallet. [2]",
+                [{"n": 1, "title": titles[0]}, {"n": 2, "title": titles[1]}],
+                notices=[overdue.format(t) for t in titles] + [other])
+    ask_on(phone, FALL)
+    lines = phone.locator("#notice p").all_inner_texts()
+    assert lines == [other, "Granskning försenad: ”Fall hos brukare – natt”, ”Fall hos brukare – dagtid”, "
+                            "”Trygghetslarm”. Kontrollera med ägarna att de gäller."]
+    where = phone.evaluate(FIRST_LINE)
+    assert where["bottom"] <= where["fold"]
+    assert where["noticeTop"] >= where["answerBottom"]
+
+
+def test_answer_markdown_is_shown_as_lists_bold_and_tables_never_as_html(live_server: LiveServer, phone) -> None:  # noqa: ANN001
+    """Item 2: the answer's Markdown (bold phone numbers, "- " items, table rows quoted with their headers) is
+    shown as lists, bold and a small table; markup in a routine's text stays text.
+    """
+    text = ("- Ring nattsjuksköterskan på **08-123 40 99** inom **5 minuter**. [1]\n"
+            "- Böcker och ljudböcker | Lånetid: 28 dagar | Omlån: 3 gånger [2]\n"
+            "- Filmer och tv-spel | Lånetid: 14 dagar | Omlån: 1 gång [2]\n"
+            "\n"
+            "1. Skriv en avvikelse <img src=x onerror=\"window.__injected = 1\"> samma dag. [1]\n"
+            "2. **<b>Ring</b>** sjuksköterskan.")
+    phone.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    answer_with(phone, text, [{"n": 1, "title": "Fall hos brukare – natt"}, {"n": 2, "title": "Lån"}])
+    ask_on(phone, FALL)
+    shown = phone.locator("#answer").inner_text()
+    assert "**" not in shown
+    assert not [line for line in shown.splitlines() if line.lstrip().startswith(("- ", "|"))]
+    assert "|" not in shown
+    got = phone.evaluate("""() => {
+        const a = document.getElementById('answer');
+        const texts = (sel) => [...a.querySelectorAll(sel)].map((e) => e.textContent.trim());
+        return {bold: texts('strong'), bullets: texts('ul > li'), steps: texts('ol > li'),
+                head: texts('table thead th, table thead td'),
+                rows: [...a.querySelectorAll('table tbody tr')]
+                    .map((r) => [...r.children].map((c) => c.textContent.trim())),
+                rowHeads: texts('table tbody th[scope=row]'), cites: texts('button.cite'),
+                markup: a.querySelectorAll('img, b').length, injected: window.__injected === 1};
+    }""")
+    assert got["bold"] == ["08-123 40 99", "5 minuter", "<b>Ring</b>"]
+    assert got["bullets"] == ["Ring nattsjuksköterskan på 08-123 40 99 inom 5 minuter. 1"]
+    assert got["head"] == ["", "Lånetid", "Omlån"]
+    assert got["rows"] == [["Böcker och ljudböcker", "28 dagar", "3 gånger 2"],
+                           ["Filmer och tv-spel", "14 dagar", "1 gång 2"]]
+    assert got["rowHeads"] == ["Böcker och ljudböcker", "Filmer och tv-spel"]
+    assert got["steps"] == ['Skriv en avvikelse <img src=x onerror="window.__injected = 1"> samma dag. 1',
+                            "<b>Ring</b> sjuksköterskan."]
+    assert got["cites"] == ["1", "2", "2", "1"]  # citation markers inside list items and table cells stay buttons
+    assert got["markup"] == 0
+    assert not got["injected"]
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_plain_language_rewrites_the_question_in_the_box(live_server: LiveServer, phone) -> None:  # noqa: ANN001
+    """Item 3: a new question typed after an answer is the one "Plain language for a parent" asks, not the
+    previous question; with the box left as it is, the button asks the question just answered again.
+    """
+    first = "Kan vi få en tolk till utvecklingssamtalet?"
+    second = "Mitt barn har feber, när får hon komma tillbaka till förskolan?"
+    phone.goto(f"{live_server.base_url}/#token={live_server.token('preschool')}")
+    ask_on(phone, first)
+    sent = ask_on(phone, second, button="Plain language for a parent")
+    assert (sent["question"], sent["plain"]) == (second, True)
+    assert phone.get_by_label("Your question").input_value() == second
+    assert [m["content"] for m in sent["history"] if m["role"] == "user"] == [first]
+    # The same question again in plain words: its own earlier answer is not sent as the conversation.
+    again = phone.get_by_role("button", name="Plain language for a parent")
+    with phone.expect_request("**/api/ask/stream") as request:
+        again.tap()
+    phone.wait_for_selector(ANSWERED)
+    sent = json.loads(request.value.post_data)
+    assert (sent["question"], sent["plain"]) == (second, True)
+    assert [m["content"] for m in sent["history"] if m["role"] == "user"] == [first]
+
+
+def test_follow_up_is_asked_with_the_conversation(live_server: LiveServer, phone) -> None:  # noqa: ANN001
+    """Item 6: "and at night?" after a fall question is sent with the earlier turns (`history`, as the terminal
+    client sends it), so it is answered from the fall routine; "New conversation" starts afresh.
+    """
+    phone.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    assert ask_on(phone, FALL)["history"] == []
+    answered = phone.evaluate("state.answer.answer")
+    sent = ask_on(phone, "Och om det händer på natten?")
+    assert sent["history"] == [{"role": "user", "content": FALL}, {"role": "assistant", "content": answered}]
+    assert phone.locator("#result").get_attribute("data-state") == "answered"
+    assert "Fall hos brukare" in phone.locator("#sources").inner_text()
+
+    phone.get_by_role("button", name="New conversation").tap()
+    assert phone.get_by_label("Your question").input_value() == ""
+    assert ask_on(phone, "Var hämtar jag nyckeln till brukaren?")["history"] == []
+
+
+def test_closest_says_not_answered_once(live_server: LiveServer, phone) -> None:  # noqa: ANN001
+    """Item 8: a closest answer says once that the routines do not answer the question (the banner), and names
+    the terms no routine mentions once.
+    """
+    phone.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    ask_on(phone, "Och om det händer på natten?")  # alone, no routine answers it
+    assert phone.locator("#result").get_attribute("data-state") == "closest"
+    page_text = phone.locator("body").inner_text()
+    said = [line for line in page_text.splitlines()
+            if any(p in line.lower() for p in ("svarar inte direkt", "answer this directly", "answers this directly"))]
+    assert said == ["Rutinerna svarar inte direkt på detta."]
+    assert page_text.count("Ingen rutin nämner") == 1
+    assert phone.locator("#answer li").count() >= 1  # the closest routines, as a list
+
+
+def test_citations_are_numbered_in_the_order_shown(live_server: LiveServer, phone) -> None:  # noqa: ANN001
+    """Item 8: the service's citation numbers ([5], [13], [16]) are shown as 1..n in the order the text cites
+    them; sources and passages follow the new numbers.
+    """
+    phone.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    answer_with(phone, "- Ring sjuksköterskan. [13]\n- Dokumentera fallet. [5]\n- Ring igen [13] och larma. [16]",
+                [{"n": 5, "title": "Dagtid"}, {"n": 13, "title": "Natt"}, {"n": 16, "title": "Trygghetslarm"}])
+    ask_on(phone, FALL)
+    assert phone.locator("#answer button.cite").all_inner_texts() == ["1", "2", "1", "3"]
+    assert "[" not in phone.locator("#answer").inner_text()
+    assert phone.locator("#sources button").all_inner_texts() == ["[1] Natt", "[2] Dagtid", "[3] Trygghetslarm"]
+    phone.locator("#answer button.cite").nth(1).tap()
+    assert phone.locator("#passage-title").inner_text() == "[2] Dagtid"
