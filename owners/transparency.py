@@ -10,7 +10,9 @@ still holding the example's `<<FILL IN` placeholder is reported, never passed of
 
 The record is public. The configuration's addresses are never in it: the Qdrant server and the LLM endpoint are
 named by kind, not by URL (their hosts are the city's internal network, and a URL may carry a user and password),
-and no URL anywhere in the record, the city's own text included, keeps a user or password.
+and no URL anywhere in the record, the city's own text included, keeps a user or password. The store is described in
+aggregate only (documents, passages, collections counted): which collections exist, their sizes and languages are
+for signed-in staff to learn, not a signed-out reader; the city says more in its file's `source_data` if it chooses.
 """
 
 import json
@@ -19,7 +21,7 @@ import re
 import tomllib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from importlib.resources import files
@@ -85,37 +87,58 @@ def required_attributes(schema: list[dict[str, Any]] | None = None) -> list[str]
 
 @dataclass
 class Inventory:
-    """What the store holds per collection: documents, passages and languages."""
+    """What the store holds, in aggregate: documents, passages and collections, counted."""
 
-    collections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    documents: int = 0
+    passages: int = 0
+    collections: int = 0
     problem: str | None = None
 
-    @property
-    def documents(self) -> int:
-        return sum(c["documents"] for c in self.collections.values())
+
+#: The payload fields the inventory counts by.
+_COUNTED = ["meta.collection", "meta.doc_id"]
+
+
+def _metas(store: Any) -> Iterator[dict[str, Any]]:
+    """The counted fields of every passage: the embedded shard's payloads, or a Qdrant server's, scrolled without
+    vectors (qdrant-haystack's documents would bring every vector along).
+    """
+    from assist.components.edge_store import EdgeDocumentStore  # noqa: PLC0415
+
+    if isinstance(store, EdgeDocumentStore):
+        for p in store.filter_payloads(fields=_COUNTED):
+            yield p.get("meta", p)
+        return
+    store._initialize_client()  # noqa: SLF001 - qdrant-haystack opens its client lazily and has no payload-only read
+    offset = None
+    while True:
+        points, offset = store._client.scroll(  # noqa: SLF001
+            collection_name=store.index, limit=1000, offset=offset, with_payload=_COUNTED, with_vectors=False,
+        )
+        for point in points:
+            yield (point.payload or {}).get("meta", {})
+        if offset is None:
+            return
 
 
 def store_inventory(store: Any) -> Inventory:
-    """The documents of `store` per collection (from the passages' payloads; vectors are not read)."""
+    """The documents, passages and collections of `store`, counted (from the passages' payloads; vectors are not
+    read). The embedded store and a Qdrant server (qdrant-haystack's store) alike.
+    """
+    docs: set[tuple[str, str]] = set()
+    collections: set[str] = set()
+    passages = 0
     try:
-        payloads = store.filter_payloads(fields=["meta.collection", "meta.doc_id", "meta.language"])
+        for meta in _metas(store):
+            passages += 1
+            collection = str(meta.get("collection", ""))
+            collections.add(collection)
+            if meta.get("doc_id"):
+                docs.add((collection, str(meta["doc_id"])))
     except Exception as exc:  # noqa: BLE001 - the record says the store could not be read instead of failing
         logger.warning("Transparency record: the store could not be read: %s", exc)
         return Inventory(problem=f"the document store could not be read ({type(exc).__name__})")
-    out: dict[str, dict[str, Any]] = {}
-    docs: dict[str, set[str]] = {}
-    for p in payloads:
-        meta = p.get("meta", p)
-        name = str(meta.get("collection", "?"))
-        entry = out.setdefault(name, {"documents": 0, "passages": 0, "languages": set()})
-        entry["passages"] += 1
-        if meta.get("language"):
-            entry["languages"].add(str(meta["language"]))
-        docs.setdefault(name, set()).add(str(meta.get("doc_id", "")))
-    for name, entry in out.items():
-        entry["documents"] = len(docs[name] - {""})
-        entry["languages"] = sorted(entry["languages"])
-    return Inventory(collections=dict(sorted(out.items())))
+    return Inventory(documents=len(docs), passages=passages, collections=len(collections))
 
 
 def open_inventory(settings: Settings) -> Inventory:
@@ -220,18 +243,19 @@ def _connections(settings: Settings) -> str:
     return " ".join(parts)
 
 
-def _sources(inventory: Inventory) -> str:
+def _sources(inventory: Inventory, city_text: Any = None) -> str:
+    """The data sources: what the city wrote (`source_data` in its file), else a general sentence, and the store's
+    figures in aggregate. No collection is named, sized or given its languages here: the record is public.
+    """
+    said = str(city_text).strip() if city_text not in (None, "") else "The city's own routines and policy documents."
     if inventory.problem:
-        return f"The city's routines and policy documents; {inventory.problem}."
-    per = "; ".join(
-        f"{name}: {c['documents']} documents, {c['passages']} passages ({', '.join(c['languages']) or '?'})"
-        for name, c in inventory.collections.items()
-    )
+        figures = f"The figures are not available: {inventory.problem}."
+    else:
+        figures = (f"The service answers from {inventory.documents} documents ({inventory.passages} passages) in "
+                   f"{inventory.collections} collections, each read only by the roles the city's roles file allows.")
     return (
-        f"The city's own routines and policy documents, {inventory.documents} documents in "
-        f"{len(inventory.collections)} collections ({per}), each read only by the roles the roles file allows. "
-        "Staff's questions are processed with personal data replaced; unanswered ones are kept (scrubbed) so that "
-        "routine owners can write what is missing."
+        f"{said} {figures} Staff's questions are processed with personal data replaced; unanswered ones are kept "
+        "(scrubbed) so that routine owners can write what is missing."
     )
 
 
@@ -285,7 +309,7 @@ def build_record(settings: Settings, *, inventory: Inventory | None = None, eval
             f"{_models(settings)} The relevance and grounding thresholds are calibrated on the project's "
             "evaluation questions, which are written for the purpose and hold no personal data."
         ),
-        "source_data": _sources(inventory),
+        "source_data": _sources(inventory, city.get("source_data")),
         "connected_data_sources": _connections(settings),
         "description": _description(settings),
         "methods_and_models": _models(settings),

