@@ -4,16 +4,19 @@ from typing import Any, Literal
 
 import anyio
 import numpy as np
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from assist.components.edge_store import EdgeDocumentStore
 from owners.gaps import DEFAULT_THRESHOLD, Locate, topics_csv, topics_json
 from serving.deps import GapsScopeDep, Services, ServicesDep, TokenDep
+from serving.routes.common import json_body_schema, read_json
 from serving.routes.pages import STATIC_DIR
 
 router = APIRouter(tags=["gaps"])
+#: The handled route's JSON body: two short fields.
+HANDLED_BODY_BYTES = 1024
 
 
 class HandledRequest(BaseModel):
@@ -92,11 +95,18 @@ async def export_gaps(
     )
 
 
-@router.post("/api/gaps/handled")
-async def mark_handled(body: HandledRequest, services: ServicesDep, token: TokenDep, scope: GapsScopeDep) -> dict[
-    str, Any
-]:
-    """Mark a topic handled: its questions up to `until` leave the list; a newer question brings the topic back."""
+@router.post("/api/gaps/handled", openapi_extra=json_body_schema(HandledRequest))
+async def mark_handled(
+    request: Request, services: ServicesDep, token: TokenDep, scope: GapsScopeDep
+) -> dict[str, Any]:
+    """Mark a topic handled: its questions up to `until` leave the list; a newer question brings the topic back.
+
+    The body is `{"key": ..., "until": ...}`, at most 1 KiB.
+    """
+    # Read after the role check (GapsScopeDep): staff roles get 403 without their body being read.
+    body = await read_json(request, HandledRequest, HANDLED_BODY_BYTES)
+    if body is None:
+        raise HTTPException(400, 'Send the topic as JSON: {"key": ..., "until": ...}, as /api/gaps gave them.')
     try:
         marked = await anyio.to_thread.run_sync(
             lambda: services.questions.mark_handled(body.key, until=body.until, by=token.role, collections=scope)

@@ -19,11 +19,15 @@ from owners.changes import Change
 from owners.inventory import DocumentRow, build_inventory, filter_rows, read_payloads
 from owners.uploads import Actor, Outcome, RoutineDesk, RoutineFields
 from serving.deps import ServicesDep, TokenDep, get_services
+from serving.routes.common import json_body_schema, read_json
 from serving.routes.pages import STATIC_DIR
 from serving.tokens import TokenInfo
 
 router = APIRouter(tags=["owners"])
 NOT_AN_OWNER = "This is for content owners: your role owns no collection (owns = [...] in the roles file)."
+#: The retire route's JSON body: a reason of at most 500 characters, room for each written as JSON's longest escape
+#: (12 bytes for one emoji). The guard's cap on these paths is the upload limit (MBs), meant for add and replace.
+RETIRE_BODY_BYTES = 8192
 
 
 @dataclass
@@ -208,11 +212,15 @@ async def replace_document(  # noqa: PLR0913 - as add_document
     return _out(outcome)
 
 
-@router.post("/api/owners/documents/{doc_id}/retire")
-async def retire_document(
-    request: Request, caller: OwnerDep, doc_id: str, collection: CollectionDep, body: RetireRequest | None = None,
-) -> ChangeOut:
-    """Retire a routine: it leaves the answers at once; what was removed, and by whom, goes to the change log."""
+@router.post("/api/owners/documents/{doc_id}/retire", openapi_extra=json_body_schema(RetireRequest))
+async def retire_document(request: Request, caller: OwnerDep, doc_id: str, collection: CollectionDep) -> ChangeOut:
+    """Retire a routine: it leaves the answers at once; what was removed, and by whom, goes to the change log.
+
+    The body (optional) is `{"reason": "..."}`, at most 8 KiB.
+    """
+    # Read here, after the role and collection checks: the guard lets bodies up to the upload limit through on
+    # these paths, and a staff token must not get one parsed.
+    body = await read_json(request, RetireRequest, RETIRE_BODY_BYTES)
     desk = _desk(request)
     reason = body.reason if body else ""
     outcome = await anyio.to_thread.run_sync(lambda: desk.retire(doc_id, collection, caller.actor, reason))
