@@ -4,16 +4,29 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy import delete
 
-from serving.deps import AdminDep, ServicesDep, TokenDep
+from serving.deps import AdminDep, Services, ServicesDep, TokenDep
 from serving.schemas import FeedbackRequest, FeedbackResponse
+from serving.state.models import Feedback
 
 router = APIRouter(prefix="/api/feedback", tags=["feedback"])
 
 
+def _forget_earlier_rating(services: Services, request_id: str, token_id: str) -> None:
+    """Drop the caller's earlier ratings of this answer, so that the new one replaces them."""
+    with services.feedback.db.begin() as conn:
+        conn.execute(delete(Feedback).where(Feedback.request_id == request_id, Feedback.token_id == token_id))
+
+
 @router.post("", status_code=201)
 async def give_feedback(body: FeedbackRequest, services: ServicesDep, token: TokenDep) -> FeedbackResponse:
-    """Rate an answer by its `request_id`; the stored rating carries the documents that answer cited."""
+    """Rate an answer by its `request_id`; the stored rating carries the documents that answer cited.
+
+    One rating per caller and answer: rating it again (changing a thumbs up to down) replaces the earlier rating,
+    so that one token cannot weigh an answer, or the export QA reads, with repeated ratings.
+    """
+    _forget_earlier_rating(services, body.request_id, token.token_id)
     feedback_id = services.feedback.add(
         request_id=body.request_id, token_id=token.token_id, role=token.role, rating=body.rating, reason=body.reason
     )

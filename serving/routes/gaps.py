@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from assist.components.edge_store import EdgeDocumentStore
+from assist.errors import AssistError
 from owners.gaps import DEFAULT_THRESHOLD, Locate, topics_csv, topics_json
 from serving.deps import GapsScopeDep, Services, ServicesDep, TokenDep
 from serving.routes.common import json_body_schema, read_json
@@ -17,6 +18,15 @@ from serving.routes.pages import STATIC_DIR
 router = APIRouter(tags=["gaps"])
 #: The handled route's JSON body: two short fields.
 HANDLED_BODY_BYTES = 1024
+
+
+class UnknownTopicError(AssistError):
+    """No topic with that key among the gaps the caller may see.
+
+    An AssistError rather than a 404 HTTPException, whose message the app replaces with its "No route ..." one.
+    """
+
+    status_code = 404
 
 
 class HandledRequest(BaseModel):
@@ -112,5 +122,5 @@ async def mark_handled(
             lambda: services.questions.mark_handled(body.key, until=body.until, by=token.role, collections=scope)
         )
     except KeyError:
-        raise HTTPException(404, "No such topic among the gaps you may see: reload the page.") from None
+        raise UnknownTopicError("No such topic among the gaps you may see: reload the page.") from None
     return {"key": body.key, "marked": marked}

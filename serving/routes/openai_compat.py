@@ -1,6 +1,7 @@
 """The assistant behind OpenAI's chat completions API, streaming too; citations as footnotes and as a field."""
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,13 +23,27 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL_ID = "frontline-assist"
 
 
+#: Characters that Markdown (CommonMark and GitHub's) reads as markup inside a line: emphasis, code, links and
+#: images, autolinks and HTML, tables, strikethrough, and the backslash itself.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>!|~#&])")
+
+
+def markdown_text(text: str) -> str:
+    """`text` as literal Markdown: every markup character escaped and line breaks made spaces, so that a title
+    (which any owner's upload sets) shows as written and cannot add a link, an image or a heading.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
 def footnotes(answer: Answer) -> str:
-    """Numbered sources under the answer text: `[1] Title, page 2 (Section): source`."""
+    """Numbered sources under the answer text: `[1] Title, page 2 (Section): source`, the document's own words
+    escaped for Markdown (clients of this API render the message as Markdown).
+    """
     lines = []
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
-        section = f" ({c.section})" if c.section else ""
-        lines.append(f"[{c.n}] {c.title}{page}{section}: {c.source}")
+        section = f" ({markdown_text(c.section)})" if c.section else ""
+        lines.append(f"[{c.n}] {markdown_text(c.title)}{page}{section}: {markdown_text(c.source)}")
     return "\n\nSources:\n" + "\n".join(lines) if lines else ""
 
 
