@@ -23,12 +23,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import simplemma
 from haystack import Document
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from assist.answer_types import asked_kinds, states
+from assist.answerability import SENTENCE_FEATURES
 from assist.errors import ConfigError
 from assist.glossary import Glossary
 from assist.text import sentences, terms
@@ -89,9 +91,12 @@ FEATURES = (
     "foreign",
     "foreign_sentence_cosine",
     "sentence_cosine",
+    *SENTENCE_FEATURES,
 )
 DEFAULT_CALIBRATION = "calibration.json"
-_MODEL_KEYS = {"features", "mean", "scale", "coef", "intercept", "threshold"}
+_MODEL_KEYS = {
+    "features", "mean", "scale", "coef", "intercept", "threshold", "vector_mean", "vector_scale", "vector_coef",
+}
 
 
 def words(text: str) -> list[str]:
@@ -437,13 +442,14 @@ def key_terms(
 MAX_TRANSLATIONS = 4
 
 
-def _forms(word: str, language: str) -> list[str]:
+@lru_cache(maxsize=50_000)
+def _forms(word: str, language: str) -> tuple[str, ...]:
     """The word and its dictionary form in its own language (what a dictionary lists)."""
     try:
         lemma = simplemma.lemmatize(word, lang=language).lower()
     except ValueError:  # a language simplemma does not know
         lemma = word
-    return list(dict.fromkeys([word, lemma]))
+    return tuple(dict.fromkeys([word, lemma]))
 
 
 def _translations(
@@ -457,7 +463,7 @@ def _translations(
     (for a compound the routines lack, each part must translate)."""
     synonyms: list[frozenset[int]] = []
     done: set[str] = set()
-    for target in sorted(targets):
+    for target in sorted(t for t in targets if translator.has(language, t)):
         found = translator.translate_any(_forms(word, language), language, target)[:MAX_TRANSLATIONS]
         part_found = [translator.translate_any(_forms(p, language), language, target) for p, _, _ in parts]
         for t in found:
@@ -480,6 +486,9 @@ class Assessment:
     #: Cosine of each sentence of the top routines with the question, when its words cannot be matched (a question
     #: in a language no routine is written in): what the extractive answer quotes by.
     unit_scores: dict[str, float] = field(default_factory=dict)
+    #: The question's vector against its nearest sentence in the top routine (assist/answerability.py), which the
+    #: learned calibration reads beside the features.
+    sentence_vector: Any = None
 
 
 def routine_of(doc: Document) -> str:
@@ -567,6 +576,7 @@ def assess(
         "foreign": float(foreign),
         "foreign_sentence_cosine": 0.0,  # set by the gate, which holds the embedder
         "sentence_cosine": 0.0,  # set by the gate: the question's best sentence of the top routines, by meaning
+        **dict.fromkeys(SENTENCE_FEATURES, 0.0),  # set by the gate: the top routine's sentences by meaning
     }
     # In a language no routine is written in, no word of the question can be mentioned: "No routine mentions: ..."
     # would list the whole question, which says nothing about what the routines lack.
@@ -615,18 +625,43 @@ class Calibration:
     intercept: float
     threshold: float
     info: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: The learned part over the question–sentence interaction vector (assist/answerability.py); empty: none.
+    vector_mean: tuple[float, ...] = ()
+    vector_scale: tuple[float, ...] = ()
+    vector_coef: tuple[float, ...] = ()
 
-    def probability(self, features: dict[str, float]) -> float:
+    @property
+    def reads_sentences(self) -> bool:
+        """Does the model read the top routine's sentences by meaning (the gate then computes them)?"""
+        return bool(self.vector_coef) or any(f in SENTENCE_FEATURES for f in self.features)
+
+    def probability(self, features: dict[str, float], vector: Any = None) -> float:
         z = self.intercept
         for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True):
             z += c * (features.get(name, 0.0) - m) / (s or 1.0)
+        if self.vector_coef and vector is not None and len(vector) == len(self.vector_coef):
+            v = (np.asarray(vector, dtype=np.float64) - self._vm) / self._vs
+            z += float(v @ self._vc)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
-    def answers(self, features: dict[str, float]) -> bool:
-        return self.probability(features) >= self.threshold
+    @property
+    def _vm(self) -> np.ndarray:
+        return np.asarray(self.vector_mean, dtype=np.float64)
+
+    @property
+    def _vs(self) -> np.ndarray:
+        s = np.asarray(self.vector_scale, dtype=np.float64)
+        return np.where(s == 0, 1.0, s)
+
+    @property
+    def _vc(self) -> np.ndarray:
+        return np.asarray(self.vector_coef, dtype=np.float64)
+
+    def answers(self, features: dict[str, float], vector: Any = None) -> bool:
+        return self.probability(features, vector) >= self.threshold
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "features": list(self.features),
             "mean": list(self.mean),
             "scale": list(self.scale),
@@ -635,6 +670,10 @@ class Calibration:
             "threshold": self.threshold,
             **self.info,
         }
+        if self.vector_coef:
+            out |= {"vector_mean": list(self.vector_mean), "vector_scale": list(self.vector_scale),
+                    "vector_coef": list(self.vector_coef)}
+        return out
 
 
 def load_calibration(path: str | Path | None = None) -> Calibration:
@@ -656,9 +695,15 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
             intercept=float(data["intercept"]),
             threshold=float(data["threshold"]),
             info={k: v for k, v in data.items() if k not in _MODEL_KEYS},
+            vector_mean=tuple(float(x) for x in data.get("vector_mean", ())),
+            vector_scale=tuple(float(x) for x in data.get("vector_scale", ())),
+            vector_coef=tuple(float(x) for x in data.get("vector_coef", ())),
         )
         if not len(cal.mean) == len(cal.scale) == len(cal.coef) == n:
             msg = "features, mean, scale and coef differ in length"
+            raise ValueError(msg)  # noqa: TRY301
+        if not len(cal.vector_mean) == len(cal.vector_scale) == len(cal.vector_coef):
+            msg = "vector_mean, vector_scale and vector_coef differ in length"
             raise ValueError(msg)  # noqa: TRY301
     except (OSError, ValueError, KeyError, TypeError) as exc:
         msg = f"Cannot read the grounding calibration {source} ({exc}): re-run `python scripts/calibrate.py`."

@@ -61,7 +61,8 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p = Pipeline()
     p.add_component("text_embedder", make_text_embedder(settings))
     glossary_dir = str(settings.knowledge_dir) if settings.knowledge_dir else None
-    p.add_component("sparse_embedder", Bm25TextSparseEmbedder(glossary_dir=glossary_dir))
+    dictionaries = str(r.dictionary_dir) if r.dictionary_dir else None
+    p.add_component("sparse_embedder", Bm25TextSparseEmbedder(glossary_dir=glossary_dir, dictionary_dir=dictionaries))
     p.add_component(
         "retriever",
         ScopedRetriever(
@@ -86,7 +87,7 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
             glossary_dir=glossary_dir,
             calibration=str(r.calibration) if r.calibration else None,
             unit_embedder=make_document_embedder(settings),
-            dictionary_dir=str(r.dictionary_dir) if r.dictionary_dir else None,
+            dictionary_dir=dictionaries,
         ),
     )
     p.add_component("expander", RoutineExpander(document_store=document_store))

@@ -28,6 +28,7 @@ ISO3 = {
 _FILE = re.compile(r"^freedict-([a-z]{3})-([a-z]{3})\.index$")
 _HEAD = re.compile(r"^(?P<word>[^/<]+?)\s*(?:/[^/]*/)?\s*(?:<[^>]*>)?\s*$")
 _NUMBERED = re.compile(r"^\s*\d+\.\s*")
+_TRAILING_NUMBER = re.compile(r"\s+\d+\.$")
 #: A translation longer than this many words is an explanation, not a word to look for in a passage.
 MAX_WORDS = 2
 #: Dictionary lines longer than this are definitions in the source language (fin-swe, deu-swe have many).
@@ -43,18 +44,25 @@ def _b64(value: str) -> int:
 
 
 def parse_entry(text: str) -> tuple[str, list[str]]:
-    """The headword of one dictd entry and its translations (short ones only; explanations are left out)."""
+    """The headword of one dictd entry and its translations (short ones only; definitions are left out).
+
+    FreeDict entries put the translations on the line after the headword, or on numbered sense lines ("1. nyckel")
+    each followed by a definition in the source language ("Gegenstand zum Schließen ..."): only those lines count.
+    """
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return "", []
     m = _HEAD.match(lines[0])
     head = (m.group("word") if m else lines[0]).strip().lower()
+    numbered = [line for line in lines[1:] if _NUMBERED.match(line)]
+    chosen = numbered or lines[1:2]
     out: list[str] = []
-    for line in lines[1:]:
-        if len(line) > MAX_LINE or line.endswith((":", ".")) or line.startswith(("Note:", "see:", "Synonym")):
+    for raw in chosen:
+        line = _TRAILING_NUMBER.sub("", _NUMBERED.sub("", raw)).strip()
+        if not line or len(line) > MAX_LINE:
             continue
-        for item in _NUMBERED.sub("", line).split(","):
-            word = re.sub(r"\([^)]*\)", "", item).strip().lower()
+        for item in line.split(","):
+            word = re.sub(r"\([^)]*\)", "", item).strip().strip(".;:").lower()
             if "(" in word or ")" in word:
                 continue
             if word and len(word.split()) <= MAX_WORDS and word != head and not any(c.isdigit() for c in word):

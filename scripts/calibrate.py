@@ -87,8 +87,12 @@ def examples(assistant: Assistant, rows: list[EvalRow], leave_out: bool) -> list
             query = retrieval_query(row.question, turns)
             embedding = embedder.run(text=query)["embedding"]
             assessment = gate.assess(query, docs, detect_language(row.question), collections_for(row.role), embedding)
+            doc_langs = {str(d.meta.get("doc_id")): str(d.meta.get("language", "sv")) for d in docs}
+            about = [*row.reference_sources, *ranked][:1]
             out.append({"id": row.id, "kind": kind, "label": label, "features": assessment.features,
-                        "uncovered": assessment.uncovered})
+                        "uncovered": assessment.uncovered, "language": row.language,
+                        "routine": about[0] if about else "-",
+                        "same_language": row.language == doc_langs.get(ranked[0] if ranked else "", row.language)})
     return out
 
 
@@ -98,6 +102,7 @@ def fit(
     """Logistic regression on standardised features; threshold from cross-validated probabilities."""
     import numpy as np  # noqa: PLC0415
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
     from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: PLC0415
     from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
 
@@ -121,6 +126,7 @@ def fit(
         if float(np.mean(pos < t)) <= max_false_refusals:
             threshold = t
     scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+    by_routine = grouped_auc(data, xs, y, model, seed)
     return {
         "features": list(features),
         "mean": [round(float(v), 6) for v in scaler.mean_],
@@ -132,8 +138,35 @@ def fit(
             "folds": folds,
             "false_refusals": round(float(np.mean(pos < threshold)), 4),
             "refused_negatives": round(float(np.mean(neg < threshold)), 4),
+            "auc": round(float(roc_auc_score(y, p_cv)), 4),
+            "auc_routines_held_out": by_routine,
         },
     }
+
+
+def grouped_auc(data: list[dict[str, Any]], xs: Any, y: Any, model: Any, seed: int = 0) -> dict[str, Any]:
+    """AUC with whole routines held out of each fold (a city's routines are ones the model has never seen), overall,
+    by language group (Swedish and English questions, others) and by language pairing (the question's language and
+    the top routine's)."""
+    import numpy as np  # noqa: PLC0415
+    from sklearn.base import clone  # noqa: PLC0415
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+    from sklearn.model_selection import GroupKFold  # noqa: PLC0415
+
+    groups = np.array([str(d.get("routine", d["id"])) for d in data])
+    if len(set(groups.tolist())) < 5:
+        return {}
+    p = np.zeros(len(y))
+    for train, test in GroupKFold(n_splits=5, shuffle=True, random_state=seed).split(xs, y, groups):
+        p[test] = clone(model).fit(xs[train], y[train]).predict_proba(xs[test])[:, 1]
+    lang = np.array([d.get("language", "sv") in ("sv", "en") for d in data])
+    same = np.array([bool(d.get("same_language", True)) for d in data])
+    out: dict[str, Any] = {}
+    for name, sel in (("all", lang | ~lang), ("sv_en", lang), ("other_languages", ~lang), ("same_language", same),
+                      ("languages_differ", ~same)):
+        if len(set(y[sel].tolist())) == 2:
+            out[name] = {"auc": round(float(roc_auc_score(y[sel], p[sel])), 4), "n": int(sel.sum())}
+    return out
 
 
 def main() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
+from assist.answerability import sentence_features
 from assist.components.retriever import cosine
-from assist.components.unit_embedder import stored_unit_cosines
+from assist.components.unit_embedder import stored_unit_cosines, stored_unit_vectors
 from assist.glossary import load_glossary
 from assist.grounding import (
     Assessment,
@@ -128,14 +129,50 @@ class RelevanceGate:
             # sentence by sentence than passage by passage.
             nearest = self.unit_scores(query_embedding, documents, SENTENCE_DOCUMENTS, SENTENCE_UNITS)
             assessment.features["sentence_cosine"] = max(nearest.values(), default=0.0)
+        vector = None
+        if has_vector and (self._calibration is None or self._calibration.reads_sentences):
+            # The question's nearest sentences in the top routine, by meaning, for the learned model.
+            top = list(by_routine(documents))[:1]
+            q = np.asarray(query_embedding, dtype=np.float64)
+            _, vectors = self.unit_vectors([d for d in documents if routine_of(d) in top], len(q))
+            named, vector = sentence_features(q, vectors)
+            assessment.features.update(named)
+            assessment.sentence_vector = vector
         if assessment.features.get("foreign") and has_vector:
             # No word of the question can match a routine's: compare it with each sentence of the top routines
             # in the embedding space, which is shared across languages.
             assessment.unit_scores = self.unit_scores(query_embedding, documents)
             assessment.features["foreign_sentence_cosine"] = max(assessment.unit_scores.values(), default=0.0)
         if self._calibration is not None:
-            assessment.probability = round(self._calibration.probability(assessment.features), 4)
+            assessment.probability = round(self._calibration.probability(assessment.features, vector), 4)
         return assessment
+
+    def unit_vectors(self, chunks: list[Document], dim: int) -> tuple[list[str], np.ndarray]:
+        """The sentences of `chunks` (each once) and their vectors: stored at ingest, else embedded (cached)."""
+        units: list[str] = []
+        rows: list[np.ndarray] = []
+        for chunk in chunks:
+            own = passage_units(chunk.content or "")
+            stored = stored_unit_vectors(chunk, own, dim)
+            for n, u in enumerate(own):
+                if u in units:
+                    continue
+                if stored is not None:
+                    units.append(u)
+                    rows.append(stored[n])
+                elif (v := self._embedded(u)) is not None:
+                    units.append(u)
+                    rows.append(v)
+        return units, np.asarray(rows, dtype=np.float32).reshape(len(rows), dim)
+
+    def _embedded(self, unit: str) -> np.ndarray | None:
+        got = self._unit_vectors.get(unit)
+        if got is None and self.unit_embedder is not None:
+            (doc,) = self.unit_embedder.run(documents=[Document(content=unit)])["documents"]
+            got = self._unit_vectors[unit] = np.asarray(doc.embedding, dtype=np.float64)
+            if len(self._unit_vectors) > UNIT_CACHE:
+                self._unit_vectors.popitem(last=False)
+        return got
 
     def _reads(self, feature: str) -> bool:
         """Does the calibration read this feature? Without a calibration (the calibration script), all are made."""

@@ -1,0 +1,103 @@
+"""Answers across languages on the project's own routines (knowledge/): the README's English fall question, a Swedish
+question answered from an English routine and an English one from a Swedish routine, none with a false "no routine
+mentions" line; and the learned answerability model's reading of question and sentence vectors."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assist.answerability import sentence_features
+from assist.errors import ConfigError
+from assist.grounding import load_calibration
+from assist.pipeline import Assistant
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The Markdown routines of home care and general (the PDFs and DOCX files are not needed here and ingest slower).
+COLLECTIONS = ("home_care", "general")
+
+
+@pytest.fixture(scope="module")
+def knowledge_assistant(tmp_path_factory: pytest.TempPathFactory):
+    from ingest.pipeline import Ingestor
+
+    root = tmp_path_factory.mktemp("knowledge")
+    corpus = root / "knowledge"
+    for collection in COLLECTIONS:
+        (corpus / collection).mkdir(parents=True)
+        for path in (ROOT / "knowledge" / collection).iterdir():
+            if path.suffix in (".md", ".toml"):
+                shutil.copy(path, corpus / collection / path.name)
+    data = root / "data"
+    ingestor = Ingestor(make_settings(data))
+    report = ingestor.ingest([corpus])
+    ingestor.close()
+    assert not report.failed, report.failed
+    assistant = Assistant(make_settings(data, knowledge_dir=corpus))
+    yield assistant
+    assistant.close()
+
+
+def _no_false_gap(answer) -> None:
+    assert answer.uncovered == [], answer.uncovered
+    assert "mentions" not in answer.answer and "nämner" not in answer.answer
+
+
+def test_the_readmes_english_fall_question_is_answered_from_the_fall_routine(knowledge_assistant):
+    answer = knowledge_assistant.ask("Who do I call when a client has fallen?", role="home-care")
+    assert answer.status == "answered", answer.answer
+    assert answer.citations[0].doc_id == "hemtjanst-fall"
+    _no_false_gap(answer)
+
+
+def test_a_swedish_question_is_answered_from_an_english_routine(knowledge_assistant):
+    answer = knowledge_assistant.ask("får man använda en brukares lyftsele till en annan brukare?", role="home-care")
+    assert answer.status == "answered", answer.answer
+    assert answer.citations[0].doc_id == "home-care-lifting-aids-en"
+    _no_false_gap(answer)
+
+
+def test_an_english_question_is_answered_from_a_swedish_routine(knowledge_assistant):
+    answer = knowledge_assistant.ask("I lost a client's key, what do I do?", role="home-care")
+    assert answer.status == "answered", answer.answer
+    assert answer.citations[0].doc_id == "hemtjanst-nycklar"
+    _no_false_gap(answer)
+
+
+def test_sentence_features_read_the_nearest_sentence_by_meaning():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=384)
+    near = q + 0.1 * rng.normal(size=384)
+    units = np.vstack([rng.normal(size=384), near, rng.normal(size=384)])
+    named, vector = sentence_features(q, units)
+    assert named["top_units"] == 3.0
+    assert named["top_sentence_cosine"] > 0.9 > named["top_second_cosine"]
+    assert named["top_cosine_spread"] > 0.5
+    qn, nn = q / np.linalg.norm(q), near / np.linalg.norm(near)
+    assert np.allclose(vector, np.hstack([qn * nn, np.abs(qn - nn)]))
+    empty, zeros = sentence_features(q, units[:0])
+    assert empty["top_units"] == 0.0
+    assert not zeros.any()
+
+
+def test_the_shipped_calibration_reads_the_sentence_vector_and_it_changes_the_probability():
+    cal = load_calibration()
+    assert cal.reads_sentences
+    assert len(cal.vector_coef) == 768
+    features = dict.fromkeys(cal.features, 0.5)
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=768), rng.normal(size=768)
+    assert cal.probability(features, a) != cal.probability(features, b)
+    assert cal.probability(features) == cal.probability(features, a[:10])  # a vector of another model is not read
+
+
+def test_a_calibration_whose_vector_parts_differ_in_length_says_how_to_fix_it(tmp_path):
+    data = json.loads((ROOT / "assist" / "calibration.json").read_text(encoding="utf-8"))
+    data["vector_coef"] = data["vector_coef"][:5]
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match="vector_coef"):
+        load_calibration(path)
