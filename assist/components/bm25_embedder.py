@@ -48,6 +48,8 @@ def _sv_stem(word: str) -> frozenset[int]:
 _WORD = re.compile(r"[^\W\d_]{3,}")
 #: Translations of one question word added to the sparse query, per routine language (the common senses first).
 QUERY_TRANSLATIONS = 2
+#: The weight of a term that only a translation brings into the sparse query (the question's own terms weigh 1).
+TRANSLATION_WEIGHT = 0.5
 
 
 @lru_cache(maxsize=50_000)
@@ -101,15 +103,20 @@ class Bm25TextSparseEmbedder:
         if self.glossary_dir and collections:
             extra = load_glossary(Path(self.glossary_dir), collections).expansion(text, _sv_stem)
             text = f"{text} {extra}" if extra else text
+        translated = ""
         if self._translator is not None:
             # The question's words in the routines' languages, where a dictionary is installed (FreeDict).
-            extra = " ".join(translated_words(text, language, self.corpus_languages, self._translator))
-            text = f"{text} {extra}" if extra else text
+            translated = " ".join(translated_words(text, language, self.corpus_languages, self._translator))
         indices: set[int] = set()
         for lang in langs:
             indices |= set(_model(lang).embed_query(text).indices)
-        ordered = sorted(indices)
-        return {"sparse_embedding": SparseEmbedding(indices=ordered, values=[1.0] * len(ordered))}
+        translated_ids: set[int] = set()
+        for lang in self.corpus_languages if translated else ():
+            translated_ids |= set(_model(lang).embed_query(translated).indices)
+        # A dictionary lists several senses of a word and cannot tell which one is meant: its words count for half.
+        weights = {i: 1.0 for i in indices} | {i: TRANSLATION_WEIGHT for i in translated_ids - indices}
+        ordered = sorted(weights)
+        return {"sparse_embedding": SparseEmbedding(indices=ordered, values=[weights[i] for i in ordered])}
 
 
 @component
