@@ -2,11 +2,10 @@
 
 The calibration (`assist/calibration.json`, fitted by `scripts/train_answerability.py` on `eval_sets/train.jsonl`,
 model card `docs/models/answerability.md`) is a logistic model over the grounding features and these: the cosines
-of the question with the top routine's sentences (best, second, best over median, how many), and the elementwise
-product and difference of the question's vector and its nearest sentence's. The cosine alone gives every sentence of
-the right topic nearly the same score, worst across languages; the interaction lets the model weigh the directions
-of the shared multilingual space that separate "says what was asked" from "same topic". Everything is computed from
-vectors already at hand (the question's, the sentences' stored at ingest): no model is loaded, no text re-encoded.
+of the question with the top routine's sentences (best, second, best over median, how many). A calibration may also
+read the elementwise product and difference of the question's vector and its nearest sentence's (`--vector`); the
+shipped one does not: it measured worse on routines held out of the training. Everything is computed from vectors
+already at hand (the question's, the sentences' stored at ingest): no model is loaded, no text re-encoded.
 """
 
 import numpy as np

@@ -40,8 +40,6 @@ from assist.grounding import FEATURES, load_calibration  # noqa: E402
 
 SEED = 0
 FOLDS = 5
-#: L2 strength (inverse): chosen on dev among 0.01, 0.02, 0.05, 0.1 (the 768 vector inputs need a strong prior).
-C = 0.01
 NAMED = tuple(FEATURES)
 
 
@@ -84,18 +82,24 @@ def about(question: dict[str, Any], row: dict[str, Any]) -> str:
 class Model:
     """Standardisation and the logistic regression, fitted together; exported as the calibration's numbers."""
 
+    vector = False  # whether the interaction vector is read (--vector)
+    c = 1.0
+
     def __init__(self) -> None:
         self.scaler = StandardScaler()
-        self.lr = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=SEED)
+        self.lr = LogisticRegression(C=self.c, class_weight="balanced", max_iter=5000, random_state=SEED)
+
+    def inputs(self, d: dict[str, Any]) -> np.ndarray:
+        return np.hstack([d["named"], d["vectors"]]) if self.vector else d["named"]
 
     def fit(self, d: dict[str, Any], sel: np.ndarray | None = None) -> "Model":
-        x = np.hstack([d["named"], d["vectors"]])
+        x = self.inputs(d)
         sel = np.ones(len(x), bool) if sel is None else sel
         self.lr.fit(self.scaler.fit_transform(x[sel]), d["y"][sel])
         return self
 
     def predict(self, d: dict[str, Any], sel: np.ndarray | None = None) -> np.ndarray:
-        x = np.hstack([d["named"], d["vectors"]])
+        x = self.inputs(d)
         sel = np.ones(len(x), bool) if sel is None else sel
         return self.lr.predict_proba(self.scaler.transform(x[sel]))[:, 1]
 
@@ -106,13 +110,15 @@ class Model:
         def r(v: np.ndarray) -> list[float]:
             return [round(float(x), 6) for x in v]
 
-        return {
+        out = {
             "features": list(NAMED), "mean": r(self.scaler.mean_[:n]), "scale": r(scale[:n]),
             "coef": r(self.lr.coef_[0][:n]), "intercept": round(float(self.lr.intercept_[0]), 6),
             "threshold": round(float(threshold), 4),
-            "vector_mean": r(self.scaler.mean_[n:]), "vector_scale": r(scale[n:]),
-            "vector_coef": r(self.lr.coef_[0][n:]),
         }
+        if self.vector:
+            out |= {"vector_mean": r(self.scaler.mean_[n:]), "vector_scale": r(scale[n:]),
+                    "vector_coef": r(self.lr.coef_[0][n:])}
+        return out
 
 
 GROUPS = ("all", "sv_en", "other_languages", "same_language", "languages_differ")
@@ -173,7 +179,14 @@ def main() -> None:
                     help="share of the answerable dev questions (as asked) the threshold may send to closest")
     ap.add_argument("--out", type=Path, default=ROOT / "assist" / "calibration.json")
     ap.add_argument("--figures", type=Path, default=ROOT / "docs" / "models" / "answerability.json")
+    ap.add_argument("--previous", type=Path, default=None,
+                    help="the calibration to compare with (default: the one in the package, before it is rewritten)")
+    ap.add_argument("--vector", action="store_true",
+                    help="also read the 768-dimensional question-sentence interaction (measured, not shipped)")
+    ap.add_argument("--C", type=float, default=None, help="L2 strength (inverse); default 1.0, or 0.01 with --vector")
     args = ap.parse_args()
+    Model.vector = args.vector
+    Model.c = args.C if args.C is not None else (0.01 if args.vector else 1.0)
     train, dev = load(args.train), load(args.dev)
     for d in (train, dev):
         if any(str(q["id"]).startswith("test-") for q in d["questions"]):
@@ -181,10 +194,11 @@ def main() -> None:
     model = Model().fit(train)
     p_dev = model.predict(dev)
     threshold = within_false_refusals(dev, p_dev, args.max_false_refusals)
-    before = load_calibration()  # the calibration this one replaces, on the same examples
+    before = load_calibration(args.previous)  # the calibration this one replaces, on the same examples
     p_before = np.asarray([before.probability(f) for f in dev["features"]])
     figures = {
-        "date": time.strftime("%Y-%m-%d"), "seed": SEED, "C": C, "threshold": round(threshold, 4),
+        "date": time.strftime("%Y-%m-%d"), "seed": SEED, "C": Model.c, "vector": Model.vector,
+        "threshold": round(threshold, 4),
         "train_examples": int(len(train["y"])), "train_positive": int(train["y"].sum()),
         "dev_examples": int(len(dev["y"])), "dev_positive": int(dev["y"].sum()),
         "auc_train_routines_held_out": aucs(train, by_routine_cv(train)),

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assist.answerability import sentence_features
+from assist.answerability import SENTENCE_FEATURES, sentence_features
 from assist.errors import ConfigError
-from assist.grounding import load_calibration
+from assist.grounding import Calibration, load_calibration
 from assist.pipeline import Assistant
 from tests.conftest import make_settings
 
@@ -78,20 +78,28 @@ def test_sentence_features_read_the_nearest_sentence_by_meaning():
     assert not zeros.any()
 
 
-def test_the_shipped_calibration_reads_the_sentence_vector_and_it_changes_the_probability():
+def test_the_shipped_calibration_reads_the_top_routines_sentences():
     cal = load_calibration()
     assert cal.reads_sentences
-    assert len(cal.vector_coef) == 768
-    features = dict.fromkeys(cal.features, 0.5)
+    assert set(SENTENCE_FEATURES) <= set(cal.features)
+    assert cal.info["fitted_on"]["rows"] == "eval_sets/train.jsonl"
+
+
+def test_a_calibration_with_a_vector_part_reads_the_interaction_vector():
     rng = np.random.default_rng(2)
+    cal = Calibration(features=("best_cosine",), mean=(0.8,), scale=(0.1,), coef=(1.0,), intercept=0.0, threshold=0.5,
+                      vector_mean=(0.0,) * 768, vector_scale=(1.0,) * 768, vector_coef=tuple(rng.normal(size=768)))
+    assert cal.reads_sentences
     a, b = rng.normal(size=768), rng.normal(size=768)
-    assert cal.probability(features, a) != cal.probability(features, b)
-    assert cal.probability(features) == cal.probability(features, a[:10])  # a vector of another model is not read
+    assert cal.probability({"best_cosine": 0.8}, a) != cal.probability({"best_cosine": 0.8}, b)
+    assert cal.probability({"best_cosine": 0.8}) == 0.5  # no vector given: the named features alone
+    assert cal.probability({"best_cosine": 0.8}, a[:10]) == 0.5  # a vector of another model is not read
+    assert "vector_coef" in cal.to_dict()
 
 
 def test_a_calibration_whose_vector_parts_differ_in_length_says_how_to_fix_it(tmp_path):
     data = json.loads((ROOT / "assist" / "calibration.json").read_text(encoding="utf-8"))
-    data["vector_coef"] = data["vector_coef"][:5]
+    data |= {"vector_mean": [0.0] * 768, "vector_scale": [1.0] * 768, "vector_coef": [0.1] * 5}
     path = tmp_path / "cal.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ConfigError, match="vector_coef"):
