@@ -13,10 +13,10 @@ the grounding features (assist/grounding.py) and what the question's vector says
 the top routine (assist/answerability.py: four cosine figures and the 768-dimensional interaction vector). Only
 numbers are written (JSON, no pickle).
 
-The dev split sets the threshold (the highest that sends at most --max-false-refusals of the answerable dev
-questions to closest) and measures; the test split is never read. Cross-validation holds out whole routines: every
-question about a held-out routine leaves the fold, so the figures say how the model does on routines it has never
-seen (a city's own).
+The dev split sets the threshold (the lowest that refuses as many of the must-refuse dev questions as the calibration
+it replaces: no more wrong answers, the fewest false refusals that allows) and measures; the test split is never
+read. Cross-validation holds out whole routines: every question about a held-out routine leaves the fold, so the
+figures say how the model does on routines it has never seen (a city's own).
 """
 
 import argparse
@@ -161,6 +161,19 @@ def rates(d: dict[str, Any], p: np.ndarray, threshold: float) -> dict[str, Any]:
     return out
 
 
+def must_refuse(d: dict[str, Any]) -> np.ndarray:
+    """The dev questions, as asked, that must be refused (and got past the relevance gate)."""
+    return np.asarray([q["kind"] == "asked" and not q["refs"] and q.get("must_refuse", True) for q in d["questions"]])
+
+
+def as_many_refused(d: dict[str, Any], p: np.ndarray, share: float) -> float:
+    """The lowest threshold that sends at least `share` of the must-refuse dev questions to closest: no more wrong
+    answers than the calibration it replaces (a wrong answer with a real citation is the product's worst failure),
+    and the fewest false refusals that allows."""
+    neg = np.sort(p[must_refuse(d)])
+    return float(neg[min(len(neg) - 1, int(np.ceil(share * len(neg))) - 1)]) + 1e-4 if len(neg) else 0.5
+
+
 def within_false_refusals(d: dict[str, Any], p: np.ndarray, budget: float) -> float:
     """The highest threshold that sends at most `budget` of the answerable dev questions (as asked, not the left-out
     variants) to closest: refuse as much as that allows. The eval sets hold far more near misses than staff ask
@@ -175,8 +188,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("train", type=Path, help="examples collected from eval_sets/train.jsonl (.npz, .json beside)")
     ap.add_argument("dev", type=Path, help="examples collected from eval_sets/dev.jsonl: threshold and figures")
-    ap.add_argument("--max-false-refusals", type=float, default=0.15,
-                    help="share of the answerable dev questions (as asked) the threshold may send to closest")
+    ap.add_argument("--max-false-refusals", type=float, default=None,
+                    help="instead of refusing as much as the previous calibration: the share of the answerable dev "
+                         "questions (as asked) the threshold may send to closest")
     ap.add_argument("--out", type=Path, default=ROOT / "assist" / "calibration.json")
     ap.add_argument("--figures", type=Path, default=ROOT / "docs" / "models" / "answerability.json")
     ap.add_argument("--previous", type=Path, default=None,
@@ -193,9 +207,12 @@ def main() -> None:
             raise SystemExit("The test split is for reporting only: collect from train and dev.")
     model = Model().fit(train)
     p_dev = model.predict(dev)
-    threshold = within_false_refusals(dev, p_dev, args.max_false_refusals)
     before = load_calibration(args.previous)  # the calibration this one replaces, on the same examples
     p_before = np.asarray([before.probability(f) for f in dev["features"]])
+    if args.max_false_refusals is not None:
+        threshold = within_false_refusals(dev, p_dev, args.max_false_refusals)
+    else:
+        threshold = as_many_refused(dev, p_dev, float(np.mean(p_before[must_refuse(dev)] < before.threshold)))
     figures = {
         "date": time.strftime("%Y-%m-%d"), "seed": SEED, "C": Model.c, "vector": Model.vector,
         "threshold": round(threshold, 4),
