@@ -124,8 +124,8 @@ def test_a_question_that_states_a_quantity_is_answered_with_the_routines_rule_fo
         meta={"doc_id": "meroppet", "language": "sv"},
     )
     assert "minst 18 år" in extract("kan en 16-åring få meröppet", [doc], "sv")  # though it does not say meröppet
-    # A question that states no age (the rule may still come as a figure beside the chosen sentence).
-    assert "minst 18 år" not in extract("kan man få meröppet", [doc], "sv", fact_lines=0)
+    # A question that states no age does not get the age rule.
+    assert "minst 18 år" not in extract("kan man få meröppet", [doc], "sv")
     other = Document(content="Besökare under 18 år behöver en vuxen.", meta={"doc_id": "annan", "language": "sv"})
     assert "[2]" not in extract("kan en 16-åring få meröppet", [doc, other], "sv")  # only the top routine's rule
 
@@ -143,7 +143,7 @@ def test_a_sentence_that_announces_a_table_brings_its_rows():
         ),
         meta={"doc_id": "stangning", "language": "sv"},
     )
-    answer = extract("vilka planeringsdagar har vi 2025", [doc], "sv", max_sentences=2, fact_lines=0)
+    answer = extract("vilka planeringsdagar har vi 2025", [doc], "sv", max_sentences=2)
     assert "Under 2025 är det:" in answer
     assert all(day in answer for day in ("2025-01-07", "2025-05-30", "2025-08-11"))
     assert "sommarförskola" not in answer
