@@ -4,12 +4,20 @@ import re
 
 from haystack import Document, component
 
-from assist.components.extractive import extract, passage_units
-from assist.grounding import Assessment, KeyTerms, key_terms
+from assist.components.extractive import answer_units, extract, passage_units
+from assist.grounding import Assessment, KeyTerms, by_routine, key_terms, routine_of
 from assist.instructions import INSTRUCTION_NOTICE, has_flagged, instruction_like, without_flagged
-from assist.languages import ASK_CONTACT, CLOSEST, FALLBACK_NOTICE, NOT_COVERED, UNCOVERED, phrase
+from assist.languages import (
+    ASK_CONTACT,
+    CLOSEST,
+    FALLBACK_NOTICE,
+    NO_TRANSLATION_NOTICE,
+    NOT_COVERED,
+    UNCOVERED,
+    phrase,
+)
 from assist.schemas import Answer, Citation
-from assist.text import CITE, overlap, sentences, strip_citations, terms
+from assist.text import CITE, overlap, strip_citations, terms
 
 QUOTE_MAX_CHARS = 600
 CLOSEST_ROUTINES = 3
@@ -156,39 +164,128 @@ class CitedAnswerBuilder:
         }
 
 
-def closest_answer(
-    question: str, documents: list[Document], language: str, grounding: Assessment | None = None
-) -> Answer:
-    """The routines are relevant but do not answer the question: say so, name the nearest, and what none mentions.
+#: A phone number (08-123 40 20, 010-456 67 00, 112, 1177, 114 14) or an e-mail address: what makes a line a contact.
+_REACHABLE = re.compile(
+    r"(?<![\d-])0\d{1,3}-\d{2,3}(?:[ \u00a0]\d{2,3}){1,3}(?![\d-])|(?<!\d)(?:112|1177|114 ?14)(?!\d)"
+    r"|[\w.+-]+@[\w-]+\.[\w.]+"
+)
+_LIST_MARK = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
+#: Sections that list who to contact ("## Kontakter"), by the last heading of a passage's section path.
+CONTACT_SECTIONS = frozenset({"kontakter", "kontakt", "kontaktuppgifter", "contacts", "contact", "who to contact"})
+#: Column headers of a contacts table.
+CONTACT_HEADERS = frozenset({"telefon", "tel", "phone", "e-post", "epost", "e-mail", "email", "kontakt", "contact",
+                             "nummer", "number"})
 
-    The nearest routines are named by title and cited (the quote is the passage closest to the question, for
-    reading), but no sentence of theirs is written as the answer.
+
+def contacts_in(doc: Document) -> list[str]:
+    """The passage's contacts in order: lines that give a phone number or an e-mail address and whom it reaches, in a
+    contacts section ("## Kontakter": "Nattsjuksköterska: 08-123 40 99") or a contacts table (a column named
+    Telefon, E-post, Kontakt: "Sjuksköterska dagtid | Telefon: 08-123 40 20"). A line without a number or an address
+    is never a contact, nor is a number in a step or in a table of other things ("Vem ringer du | Dag: ...")."""
+    section = str(doc.meta.get("section", "")).split(" > ")[-1].strip().lower()
+    text = (doc.content or "").strip()
+    # One line (a row ContactsLookup already took out of its table) is one unit: a sentence split would cut it.
+    lines = [_LIST_MARK.sub("", text)] if "\n" not in text else [u for u, _ in answer_units(text)]
+    out = []
+    for unit in lines:
+        if instruction_like(unit) or not _REACHABLE.search(unit):
+            continue
+        if not re.search(r"[^\W\d_]{3,}", _REACHABLE.sub(" ", unit)):
+            continue  # a number alone ("08-123 90 00, hr@example.se") does not say whom it reaches
+        headers = {c.split(":", 1)[0].strip().lower() for c in unit.split(" | ")[1:] if ":" in c}
+        if section in CONTACT_SECTIONS or headers & CONTACT_HEADERS:
+            out.append(unit)
+    return out
+
+
+def _contact(docs: list[Document], keys: KeyTerms) -> tuple[Document, str] | None:
+    """The contact of the first passage that names any (passages come likeliest first): the one sharing most with
+    the question, its first when none shares anything; None when no passage names one."""
+    for doc in docs:
+        rows = contacts_in(doc)
+        if rows:
+            lang = str(doc.meta.get("language", keys.language))
+            return doc, max(enumerate(rows), key=lambda r: (round(keys.coverage(r[1], lang), 6), -r[0]))[1]
+    return None
+
+
+def _nearest_sentence(chunks: list[Document], keys: KeyTerms, unit_scores: dict[str, float]) -> tuple[
+    tuple[float, float], Document, str
+]:
+    """A routine's sentence nearest the question: the most of its key terms, then the nearest in meaning (a
+    question in a language no routine is written in matches no words); the earliest among equals."""
+    best: tuple[tuple[float, float], Document, str] | None = None
+    for doc in chunks:
+        lang = str(doc.meta.get("language", keys.language))
+        for unit, parts in answer_units(doc.content or ""):
+            if instruction_like(unit) or unit.endswith(":") or not re.search(r"[^\W\d_]{3,}", unit):
+                continue  # a line that announces a list ("HR-direkt:") or a bare number says nothing alone
+            score = (round(keys.coverage(unit, lang), 6), max(unit_scores.get(p, 0.0) for p in parts))
+            if best is None or score > best[0]:
+                best = (score, doc, unit)
+    if best is None:
+        doc = chunks[0]
+        return (0.0, 0.0), doc, without_flagged(doc.content or "")[:QUOTE_MAX_CHARS]
+    return best
+
+
+#: A closest routine's sentence is shown up to this many characters (a garbled PDF table can be one long "sentence");
+#: its citation quotes it whole.
+CLOSEST_LINE_CHARS = 240
+
+
+def _shortened(text: str) -> str:
+    """`text` cut at a word boundary to CLOSEST_LINE_CHARS, "…" marking the cut."""
+    text = " ".join(text.split())
+    if len(text) <= CLOSEST_LINE_CHARS:
+        return text
+    return text[: CLOSEST_LINE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def closest_answer(
+    question: str,
+    documents: list[Document],
+    language: str,
+    grounding: Assessment | None = None,
+    contacts: list[Document] | None = None,
+) -> Answer:
+    """The routines are relevant but do not answer the question: say so, show each nearest routine's sentence nearest
+    the question (the likeliest first), what none mentions, and whom to ask.
+
+    Each routine's sentence is quoted under its title, never written as the answer. Whom to ask is a contact the
+    routines name: from `contacts` (the contacts document's rows nearest the question) when given, else from the
+    likeliest routine's own retrieved passages (its contacts section, a contacts table); no line is shown when none
+    names one.
     """
     keys = grounding.key_terms if grounding is not None and grounding.key_terms.terms else key_terms(question, language)
+    units = grounding.unit_scores if grounding is not None else {}
     uncovered = list(grounding.uncovered) if grounding is not None else []
-    picked: list[Document] = []
-    for doc in documents:
-        doc_id = str(doc.meta.get("doc_id", doc.id))
-        if doc_id not in {str(d.meta.get("doc_id", d.id)) for d in picked}:
-            picked.append(doc)
-        if len(picked) == CLOSEST_ROUTINES:
-            break
-    citations = [citation_for(n, doc, closest_quote(doc, keys)) for n, doc in enumerate(picked, start=1)]
-    names = "; ".join(f"{c.title or c.doc_id} [{c.n}]" for c in citations)
-    text = f"{phrase(CLOSEST, language)} {names}."
+    # The likeliest routines first, in retrieval's order (measured: it puts the reference routine of an answerable
+    # question first more often than ordering by the nearest sentences does, dev 4 of 7 against 3).
+    routines = list(by_routine(documents).values())[:CLOSEST_ROUTINES]
+    picked = [_nearest_sentence(chunks, keys, units) for chunks in routines]
+    citations = [citation_for(n, doc, quote[:QUOTE_MAX_CHARS]) for n, (_, doc, quote) in enumerate(picked, start=1)]
+    lines = [phrase(CLOSEST, language)]
+    lines += [f"- {c.title or c.doc_id}: \u201c{_shortened(c.quote)}\u201d [{c.n}]" for c in citations]
     if uncovered:
-        text = f"{text}\n{phrase(UNCOVERED, language).format(terms=', '.join(uncovered))}"
-    return Answer(answer=text, citations=citations, status="closest", uncovered=uncovered, language=language)
-
-
-def closest_quote(doc: Document, keys: KeyTerms) -> str:
-    """The passage's sentence that shares most with the question (its first when none does)."""
-    units = passage_units(doc.content or "")
-    if not units:
-        return (doc.content or "")[:QUOTE_MAX_CHARS]
-    lang = str(doc.meta.get("language", keys.language))
-    best = max(enumerate(units), key=lambda u: (keys.coverage(u[1], lang), -u[0]))[1]
-    return best[:QUOTE_MAX_CHARS]
+        lines.append(phrase(UNCOVERED, language).format(terms=", ".join(uncovered)))
+    # Whom to ask: the contacts document's row nearest the question when the pipeline looked it up, else a contact
+    # the likeliest routine names among its retrieved passages (a less likely routine's contacts are for other
+    # matters: "rast" got the IT service desk from the IT rules, the third closest).
+    own = by_routine(documents)[routine_of(picked[0][1])] if picked else []
+    found = (_contact(contacts, keys) if contacts else None) or _contact(own, keys)
+    if found is not None:
+        doc, row = found
+        n = len(citations) + 1
+        citations.append(citation_for(n, doc, row))
+        lines.append(f"{phrase(ASK_CONTACT, language)} {row} [{n}]")
+    notices = []
+    if any(str(doc.meta.get("language", language)) != language for _, doc, _ in picked):
+        notices.append(phrase(NO_TRANSLATION_NOTICE, language))
+    return Answer(
+        answer="\n".join(lines), citations=citations, status="closest", uncovered=uncovered, language=language,
+        notices=notices,
+    )
 
 
 @component
@@ -197,20 +294,16 @@ class ClosestBuilder:
 
     @component.output_types(answer=Answer)
     def run(
-        self, closest: list[Document], question: str, language: str = "sv", grounding: Assessment | None = None
+        self,
+        closest: list[Document],
+        question: str,
+        language: str = "sv",
+        grounding: Assessment | None = None,
+        contacts: list[Document] | None = None,
     ) -> dict[str, Answer]:
-        """Build the closest-routines answer."""
-        return {"answer": closest_answer(question, closest, language, grounding)}
-
-
-def table_rows(text: str) -> list[str]:
-    """Data rows of a Markdown table, as 'cell – cell – cell'."""
-    rows = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.strip().startswith("|") and not set("".join(cells)) <= set("-: ") and len(cells) > 1:
-            rows.append(" – ".join(c for c in cells if c and c != "–"))
-    return rows[1:] if len(rows) > 1 else rows
+        """Build the closest-routines answer; `contacts` are the contacts document's passages nearest the question,
+        when the pipeline looks them up for closest answers too."""
+        return {"answer": closest_answer(question, closest, language, grounding, contacts)}
 
 
 @component
@@ -219,15 +312,19 @@ class RefusalBuilder:
 
     @component.output_types(answer=Answer)
     def run(
-        self, rejected: list[Document], language: str = "sv", contacts: list[Document] | None = None
+        self,
+        rejected: list[Document],
+        language: str = "sv",
+        contacts: list[Document] | None = None,
     ) -> dict[str, Answer]:
-        """Build a refusal; `contacts` are passages of the contacts document closest to the question."""
+        """Build a refusal; `contacts` are the contacts document's rows (or passages), nearest the question first.
+        Who to ask is the first contact among them: a passage without one (the list's purpose or scope) is never
+        shown as one."""
         text = phrase(NOT_COVERED, language)
         citations: list[Citation] = []
-        if contacts:
-            doc = contacts[0]
-            rows = table_rows(doc.content or "") or sentences(doc.content or "")[:1]
-            if rows:
-                text = f"{text} {phrase(ASK_CONTACT, language)} {rows[0]} [1]"
-                citations = [citation_for(1, doc, rows[0])]
+        found = _contact(contacts, KeyTerms(language=language)) if contacts else None
+        if found is not None:
+            doc, row = found
+            text = f"{text} {phrase(ASK_CONTACT, language)} {row} [1]"
+            citations = [citation_for(1, doc, row)]
         return {"answer": Answer(answer=text, citations=citations, status="refused", language=language)}

@@ -115,8 +115,8 @@ def test_model_saying_not_covered_gives_the_closest_routines_never_an_answer():
     assert out.refused
     assert out.status == "closest"
     assert [c.doc_id for c in out.citations] == ["a"]
-    assert "Nycklar [1]" in out.answer
-    assert "nyckelskåpet" not in out.answer
+    # The routine's nearest sentence is quoted under its title, never written as the answer.
+    assert "- Nycklar: \u201cNycklar förvaras i nyckelskåpet.\u201d [1]" in out.answer.splitlines()
 
 
 def test_collections_narrow_the_role_scope_and_never_widen_it(assistant_factory):

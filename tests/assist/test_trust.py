@@ -89,10 +89,15 @@ def test_question_next_to_a_covered_topic_gets_the_closest_routines_never_an_ans
         assert answer.answer.startswith("Rutinerna svarar inte direkt på frågan. Närmaste rutiner:")
         assert "semester" in answer.uncovered
         assert "Ingen rutin nämner: semester" in answer.answer
-        # The nearest routines are named and cited, but none of their sentences is given as the answer.
+        # Each nearest routine is named, cited and shown by its sentence nearest the question, quoted under its
+        # title: never written as the answer.
         for c in answer.citations:
             assert f"[{c.n}]" in answer.answer
-            assert c.quote not in answer.answer
+        for line in answer.answer.splitlines()[1:]:
+            if line.startswith("- "):
+                title, _, quoted = line[2:].partition(": ")
+                assert title in {c.title for c in answer.citations}
+                assert quoted.startswith("\u201c")
 
 
 def test_english_closest_answer_says_so_in_english(trust_assistant):
@@ -155,7 +160,8 @@ def test_llm_answerability_no_gives_closest_and_skips_generation():
     )["answer"]
     assert answer.status == "closest"
     assert answer.citations[0].doc_id == "fall"
-    assert answer.citations[0].quote not in answer.answer
+    # The routine's sentence is quoted under its title, never written as the answer.
+    assert f"- Fall: \u201c{answer.citations[0].quote}\u201d [1]" in answer.answer.splitlines()
 
 
 def test_llm_answerability_yes_lets_the_model_answer():
