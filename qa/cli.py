@@ -26,9 +26,10 @@ class _RunByDefault(TyperGroup):
 
 eval_app = typer.Typer(
     cls=_RunByDefault, add_completion=False,
-    help="Measure answer quality on eval_sets (answer states, refusals, retrieval per language, citations, key "
-         "facts, language, support, RAGAS's no-LLM metrics; its LLM metrics with a judge), store every run, and "
-         "report trends, regressions, state changes and the quality gate.",
+    help="Measure answer quality on eval_sets (answer states, refusals, retrieval, citations, key facts and whether "
+         "the first line holds one, answer length, language, RAGAS's no-LLM metrics; its LLM metrics with a judge), "
+         "per language group and per language pairing of question and routine; store every run, and report "
+         "trends, regressions, state changes and the quality gate.",
 )
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Embedded store folder (ASSIST_QDRANT__PATH).")]
@@ -150,24 +151,30 @@ def _print_summary(run_id: str, summary: dict[str, Any], warning: str | None) ->
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from qa.metrics import SUMMARY_METRICS, is_language_group  # noqa: PLC0415
+    from qa.metrics import SUMMARY_METRICS, is_language_group, is_pairing_group, is_subgroup  # noqa: PLC0415
 
     console = Console()
-    sets = [g for g in summary if not is_language_group(g)]
+    sets = [g for g in summary if not is_subgroup(g)]
     keys = ["rows", "errors", "answerable", "must_refuse", "answered_rows", "closest_rows", "refused_rows",
-            *SUMMARY_METRICS, "cross_language_rows", "key_facts_rows", "untranslated_rows", "judged_rows"]
+            *SUMMARY_METRICS, "cross_language_rows", "key_facts_rows", "key_fact_first_line_rows",
+            "untranslated_rows", "judged_rows"]
     console.print(_table(Table(title=f"Run {run_id}"), summary, sets, keys))
     by_language = [g for g in summary if is_language_group(g)]
     if by_language:
         console.print(_table(Table(title="Per language group of the question"), summary, by_language,
                              LANGUAGE_KEYS))
+    by_pairing = [g for g in summary if is_pairing_group(g)]
+    if by_pairing:
+        console.print(_table(Table(title="Question and routine in the same language, or languages differ"), summary,
+                             by_pairing, LANGUAGE_KEYS))
     if warning:
         console.print(f"[yellow]Judge: {warning}[/yellow]")
 
 
 #: What the per-language table shows: the answer states and the figures the targets name per language.
 LANGUAGE_KEYS = ("rows", "answered_share", "closest_share", "refused_share", "refusal_accuracy",
-                 "false_refusal_rate", "hit@5", "hit@5_same_language", "hit@5_cross_language", "key_facts")
+                 "false_refusal_rate", "hit@5", "hit@5_same_language", "hit@5_cross_language", "citation_precision",
+                 "key_facts", "key_fact_first_line", "answer_lines_fact_median")
 
 
 def _table(table: Any, summary: dict[str, Any], groups: list[str], keys: Sequence[str]) -> Any:

@@ -1,6 +1,7 @@
 """Per-question scores without an LLM, and their summary per eval set: what every run records and the gate checks."""
 
 import re
+import statistics
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -28,12 +29,14 @@ RAGAS_NO_LLM = ("ragas_context_precision", "ragas_context_recall", "ragas_string
 SUMMARY_METRICS: dict[str, bool | None] = {
     f"hit@{K}": True, f"hit@{K}_same_language": True, f"hit@{K}_cross_language": True, "mrr": True,
     f"recall@{K}": True, "citation_precision": True, "refusal_accuracy": True, "false_refusal_rate": False,
-    **{f"{s}_share": None for s in STATES}, "key_facts": True, "language_match": True,
-    "language_match_translatable": True, "support": True, **dict.fromkeys(RAGAS_NO_LLM, True),
-    **dict.fromkeys(JUDGE_METRICS, True), "judge_failure_share": False,
+    **{f"{s}_share": None for s in STATES}, "key_facts": True, "key_fact_first_line": True,
+    "answer_lines_fact_median": False, "language_match": True, "language_match_translatable": True,
+    **dict.fromkeys(RAGAS_NO_LLM, True), **dict.fromkeys(JUDGE_METRICS, True), "judge_failure_share": False,
 }
 #: Language groups reported within each eval set: Swedish, English, and the other languages together.
 LANGUAGE_GROUPS = ("sv", "en", "other")
+#: Pairing groups reported within each eval set: the question asked in its routine's language, or in another.
+PAIRING_GROUPS = {"same": "same_language", "cross": "cross_language"}
 _NO_TRANSLATION = set(NO_TRANSLATION_NOTICE.values())
 
 # Key facts: phone numbers (08-123 40 20, 010-456 67 00), clock times (07.00, 21:30) and other numbers
@@ -84,6 +87,21 @@ def key_facts_quoted(reference: str, answer: str, status: str) -> float | None:
     return len(wanted & got) / len(wanted)
 
 
+def first_line_has_key_fact(reference: str, answer: str, status: str) -> float | None:
+    """1.0 when the answer's first line holds one of the reference answer's key facts, else 0.0; None when the
+    reference holds none or the answer is not `answered` (the answer first: the number, the contact, on line one)."""
+    wanted = key_facts(reference)
+    if not wanted or status != "answered":
+        return None
+    first = next((line for line in answer.splitlines() if line.strip()), "")
+    return float(bool(wanted & key_facts(_CITATION.sub(" ", first))))
+
+
+def answer_lines(answer: str, status: str) -> int | None:
+    """How many lines an `answered` answer has (blank lines not counted); None for the other states."""
+    return sum(1 for line in answer.splitlines() if line.strip()) if status == "answered" else None
+
+
 def answer_status(answer: Answer) -> str:
     """The Answer's state; an Answer from before the three states has only `refused`."""
     status = getattr(answer, "status", None)
@@ -119,16 +137,35 @@ def score_row(row: EvalRow, answer: Answer, chunk_doc_ids: list[str]) -> dict[st
         if row.answerable and answered else None,
         "refusal_correct": refusal_correct(not answered, row.answerable),
         "key_facts": key_facts_quoted(row.reference_answer, answer.answer, status) if row.answerable else None,
+        "key_fact_first_line": first_line_has_key_fact(row.reference_answer, answer.answer, status)
+        if row.answerable else None,
+        "answer_lines": answer_lines(answer.answer, status),
+        # A fact question: its reference answer states a number (a phone number, a time, an amount, a limit).
+        "fact_question": row.answerable and bool(key_facts(row.reference_answer)),
         "detected_language": detected,
         "language_match": language_match(detected, row.language),
         "untranslated": untranslated,
-        "support": answer.support if answered else None,
     }
+
+
+def pairing(record: dict[str, Any]) -> str | None:
+    """'same' when the question is asked in its routine's language, 'cross' when in another, None when unknown.
+
+    The routine is the row's reference source (`cross_language`, set by the runner from the store's `language` of
+    each document); for a row without one (a must-refuse row), the routines the answer cites or is closest to
+    (`language_pairing`). A record stored before either was recorded has none.
+    """
+    stored = record.get("language_pairing")
+    if stored in PAIRING_GROUPS:
+        return str(stored)
+    cross = record.get("cross_language")
+    return None if cross is None else "cross" if cross else "same"
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Means over a run's results: one group per eval set and `all`, and within each a group per language group
-    of the question (`dev/sv`, `dev/en`, `dev/other`, ..., `all/other`)."""
+    of the question (`dev/sv`, `dev/en`, `dev/other`, ..., `all/other`) and per language pairing of question and
+    routine (`dev/same_language`, `dev/cross_language`, ...)."""
     groups: dict[str, list[dict[str, Any]]] = {"all": []}
     for r in results:
         groups["all"].append(r)
@@ -137,16 +174,35 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         f"{name}/{lg}": [r for r in rs if language_group(str(r.get("language", ""))) == lg]
         for name, rs in groups.items() for lg in LANGUAGE_GROUPS
     }
-    return {name: summarize_group(rs) for name, rs in (groups | by_language).items() if rs}
+    by_pairing = {
+        f"{name}/{label}": [r for r in rs if pairing(r) == key]
+        for name, rs in groups.items() for key, label in PAIRING_GROUPS.items()
+    }
+    return {name: summarize_group(rs) for name, rs in (groups | by_language | by_pairing).items() if rs}
+
+
+def is_subgroup(name: str) -> bool:
+    """True for a summary group within an eval set: a language group ('test/sv') or a pairing ('test/same_language')."""
+    return "/" in name
 
 
 def is_language_group(name: str) -> bool:
-    """True for a summary group such as 'test/sv' (a language group within an eval set)."""
-    return "/" in name
+    """True for a language group of the question within an eval set, such as 'test/sv'."""
+    return "/" in name and name.rpartition("/")[2] in LANGUAGE_GROUPS
+
+
+def is_pairing_group(name: str) -> bool:
+    """True for a language-pairing group such as 'test/cross_language'."""
+    return name.rpartition("/")[2] in PAIRING_GROUPS.values()
 
 
 def _share(n: int, of: int) -> float | None:
     return round(n / of, 4) if of else None
+
+
+def _median(values: Iterable[Any]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(statistics.median(present)) if present else None
 
 
 def _hit_where(rows: Iterable[dict[str, Any]], cross: bool) -> float | None:
@@ -177,10 +233,12 @@ def summarize_group(results: list[dict[str, Any]]) -> dict[str, Any]:
         "false_refusal_rate": mean(float(record_status(r) != "answered") for r in answerable),
         "key_facts": mean(r.get("key_facts") for r in answerable),
         "key_facts_rows": sum(r.get("key_facts") is not None for r in answerable),
+        "key_fact_first_line": mean(r.get("key_fact_first_line") for r in answerable),
+        "key_fact_first_line_rows": sum(r.get("key_fact_first_line") is not None for r in answerable),
+        "answer_lines_fact_median": _median(r.get("answer_lines") for r in answerable if r.get("fact_question")),
         "language_match": mean(r["language_match"] for r in ok),
         "language_match_translatable": mean(r["language_match"] for r in ok if not r["untranslated"]),
         "untranslated_rows": sum(bool(r["untranslated"]) for r in ok),
-        "support": mean(r["support"] for r in ok),
         **{m: mean((r.get("ragas") or {}).get(m) for r in answerable) for m in RAGAS_NO_LLM},
     }
     judged = [r for r in ok if r.get("judge")]

@@ -3,13 +3,14 @@
 from pathlib import Path
 from typing import Any
 
-from qa.metrics import JUDGE_METRICS, LANGUAGE_GROUPS, SUMMARY_METRICS, is_language_group, summarize
+from qa.metrics import JUDGE_METRICS, LANGUAGE_GROUPS, PAIRING_GROUPS, SUMMARY_METRICS, is_subgroup, summarize
 from qa.store import Run
 
 NO_LLM = [m for m in SUMMARY_METRICS if m not in (*JUDGE_METRICS, "judge_failure_share")]
 #: The per-language table of the report: answer states and the figures the targets name per language group.
 LANGUAGE_TABLE = ("answered_share", "closest_share", "refused_share", "refusal_accuracy", "false_refusal_rate",
-                  "hit@5", "hit@5_same_language", "hit@5_cross_language", "key_facts")
+                  "hit@5", "hit@5_same_language", "hit@5_cross_language", "citation_precision", "key_facts",
+                  "key_fact_first_line", "answer_lines_fact_median")
 
 
 def _summary(run: Run) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def chart(metric: str, runs: list[Run], out: Path) -> Path | None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     summaries = [_summary(r) for r in runs]
-    sets = sorted({s for summ in summaries for s in summ if not is_language_group(s)})
+    sets = sorted({s for summ in summaries for s in summ if not is_subgroup(s)})
     series = {s: [summ.get(s, {}).get(metric) for summ in summaries] for s in sets}
     if not any(v is not None for vals in series.values() for v in vals):
         return None
@@ -56,22 +57,40 @@ def chart(metric: str, runs: list[Run], out: Path) -> Path | None:
     return path
 
 
-def _language_tables(summaries: dict[str, dict[str, Any]], sets: list[str]) -> list[str]:
-    """Per eval set: a row per run and language group of the question, with the answer states and hit@5 split by
-    whether the question is asked in its source's language."""
-    lines = ["", "## Per language group of the question", "",
-             "Language groups: Swedish (sv), English (en), other languages (other). Same / cross language: the "
-             "question is asked in one of its reference sources' languages, or in none of them."]
+def _group_tables(summaries: dict[str, dict[str, Any]], sets: list[str], title: str, intro: str,
+                  groups: dict[str, str], column: str) -> list[str]:
+    """Per eval set: a row per run and subgroup (`groups`: summary suffix -> label, under `column`) with the
+    LANGUAGE_TABLE figures."""
+    lines = ["", f"## {title}", "", intro]
     for s in sets:
-        present = [(rid, lg, summ[f"{s}/{lg}"]) for rid, summ in summaries.items() for lg in LANGUAGE_GROUPS
-                   if f"{s}/{lg}" in summ]
+        present = [(rid, label, summ[f"{s}/{suffix}"]) for rid, summ in summaries.items()
+                   for suffix, label in groups.items() if f"{s}/{suffix}" in summ]
         if not present:
             continue
-        lines += ["", f"### {s}", "", "| run | language | rows | " + " | ".join(LANGUAGE_TABLE) + " |",
+        lines += ["", f"### {s}", "", f"| run | {column} | rows | " + " | ".join(LANGUAGE_TABLE) + " |",
                   "|---|---|---|" + "---|" * len(LANGUAGE_TABLE)]
-        lines += [f"| {rid} | {lg} | {g['rows']} | " + " | ".join(_fmt(g.get(m)) for m in LANGUAGE_TABLE) + " |"
-                  for rid, lg, g in present]
+        lines += [f"| {rid} | {label} | {g['rows']} | " + " | ".join(_fmt(g.get(m)) for m in LANGUAGE_TABLE) + " |"
+                  for rid, label, g in present]
     return lines
+
+
+def _language_tables(summaries: dict[str, dict[str, Any]], sets: list[str]) -> list[str]:
+    """Per eval set: a row per run and language group of the question, then per language pairing of question and
+    routine, with the answer states, retrieval, citations and the answer's figures."""
+    by_language = _group_tables(
+        summaries, sets, "Per language group of the question",
+        "Language groups: Swedish (sv), English (en), other languages (other). hit@5 same / cross language: the "
+        "question is asked in one of its reference sources' languages, or in none of them.",
+        {lg: lg for lg in LANGUAGE_GROUPS}, "language",
+    )
+    by_pairing = _group_tables(
+        summaries, sets, "Question and routine in the same language, or languages differ",
+        "The routine's language is its document's `language` in the store: the reference source's, or for a "
+        "must-refuse row without one, that of the routines the answer cites (the closest ones, the contacts list). "
+        "Rows where neither is known are in neither group.",
+        {label: label.replace("_", " ") for label in PAIRING_GROUPS.values()}, "pairing",
+    )
+    return by_language + by_pairing
 
 
 def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: evaluation runs") -> Path:
@@ -91,7 +110,7 @@ def write_report(runs: list[Run], out: Path, title: str = "Frontline Assist: eva
     if warnings:
         lines += ["", "## Judge warnings", ""] + [f"- **{rid}**: {w}" for rid, w in warnings]
     summaries = {r.run_id: _summary(r) for r in runs}
-    sets = sorted({s for summ in summaries.values() for s in summ if not is_language_group(s)},
+    sets = sorted({s for summ in summaries.values() for s in summ if not is_subgroup(s)},
                   key=lambda s: (s == "all", s))
     for s in sets:
         present = [m for m in SUMMARY_METRICS

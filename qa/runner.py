@@ -128,12 +128,20 @@ class SourceIndex:
         return sorted({lang for lang in langs if lang}) if langs and all(langs) else None
 
 
-def source_fields(row: EvalRow, index: SourceIndex) -> dict[str, Any]:
-    """The reference sources' languages and whether the question is asked in none of them (answerable rows)."""
-    if not row.answerable:
-        return {"reference_languages": None, "cross_language": None}
-    langs = index.languages_of(row.reference_sources)
-    return {"reference_languages": langs, "cross_language": None if langs is None else row.language not in langs}
+def source_fields(row: EvalRow, index: SourceIndex, cited: Sequence[str] = ()) -> dict[str, Any]:
+    """The reference sources' languages and whether the question is asked in none of them (answerable rows), and
+    the row's language pairing: `same` when the question is asked in its routine's language, `cross` when not.
+
+    The routine is the row's reference source; a row without one (a must-refuse row nothing covers) is paired with
+    the routines its answer cites (the closest routines, the contacts list); None when neither is known.
+    """
+    langs = index.languages_of(row.reference_sources) if row.reference_sources else None
+    paired = langs if langs is not None else index.languages_of(list(dict.fromkeys(cited))) if cited else None
+    return {
+        "reference_languages": langs if row.answerable else None,
+        "cross_language": None if langs is None or not row.answerable else row.language not in langs,
+        "language_pairing": None if paired is None else "same" if row.language in paired else "cross",
+    }
 
 
 @contextmanager
@@ -164,7 +172,7 @@ def evaluate_row(assistant: Answerer, set_name: str, row: EvalRow, judge: RagasJ
             answer=answer.answer, refused=answer.refused, generator=answer.generator, fallback=answer.fallback,
             answer_language=answer.language, notices=answer.notices, cited=[c.doc_id for c in answer.citations],
             uncovered=list(getattr(answer, "uncovered", []) or []), retrieved=list(dict.fromkeys(chunk_ids)),
-            **score_row(row, answer, chunk_ids), **source_fields(row, index),
+            **score_row(row, answer, chunk_ids), **source_fields(row, index, [c.doc_id for c in answer.citations]),
         )
         record["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         if ragas is not None and row.answerable:

@@ -20,9 +20,9 @@ def row(id: str, *, answerable: bool = True, sources: list[str] | None = None, l
 
 
 def answer(text: str, cited: list[str], *, refused: bool = False, language: str = "sv",
-           support: float | None = 1.0, notices: list[str] | None = None, status: str | None = None) -> Answer:
+           notices: list[str] | None = None, status: str | None = None) -> Answer:
     states = {"status": status} if status else {}
-    return Answer(answer=text, refused=refused, language=language, support=support, notices=notices or [],
+    return Answer(answer=text, refused=refused, language=language, notices=notices or [],
                   generator="extractive", **states,
                   citations=[Citation(n=i, doc_id=d, title=d, source=f"{d}.md", quote="...")
                              for i, d in enumerate(cited, 1)])
@@ -63,16 +63,16 @@ def good() -> tuple[Answer, list[Document]]:
 
 
 def bad() -> tuple[Answer, list[Document]]:
-    return answer(f"{SWEDISH} [1]", ["nycklar"], support=0.0), docs("nycklar", "kontakter")
+    return answer(f"{SWEDISH} [1]", ["nycklar"]), docs("nycklar", "kontakter")
 
 
 def refusal() -> tuple[Answer, list[Document]]:
-    return answer("Rutinerna svarar inte på den frågan.", [], refused=True, support=None), docs("kontakter")
+    return answer("Rutinerna svarar inte på den frågan.", [], refused=True), docs("kontakter")
 
 
 def closest() -> tuple[Answer, list[Document]]:
     """The nearest routine, shown as not answering the question (status closest)."""
-    return (answer("Ingen rutin nämner: semester. Närmast: [1]", ["nycklar"], status="closest", support=None),
+    return (answer("Ingen rutin nämner: semester. Närmast: [1]", ["nycklar"], status="closest"),
             docs("nycklar", "kontakter"))
 
 

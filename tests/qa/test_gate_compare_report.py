@@ -69,6 +69,21 @@ def test_gate_command_exits_non_zero_naming_the_metric(two_runs, run_store, tmp_
 def test_committed_gate_file_is_valid():
     t = load_thresholds()
     assert t["min"] and t["group"] == "all"
+    assert "support" not in t["min"]  # 1.0 on every row by construction: a figure that cannot fail
+    # floors and ceilings per language pairing of question and routine, and per language group
+    assert {"all/same_language", "all/cross_language", "all/other"} <= set(t["groups"])
+
+
+def test_gate_checks_each_group_it_names(two_runs, tmp_path):
+    a, b = two_runs
+    body = ('[min]\nrefusal_accuracy = 0.9\n[groups."dev".min]\n"hit@5" = 0.9\n'
+            '[groups."dev/no_such_group".max]\nfalse_refusal_rate = 0.1\n')
+    t = load_thresholds(_gate_file(tmp_path, body))
+    assert check(summarize(a.results()), t) == [
+        "dev/no_such_group: false_refusal_rate: not measured in this run (gate max 0.1)"]
+    assert check(summarize(b.results()), t)[0] == "dev: hit@5 = 0.5 is below the gate's min 0.9"
+    with pytest.raises(ValueError, match="unknown table"):
+        load_thresholds(_gate_file(tmp_path, '[groups."dev".minimum]\nmrr = 1\n'))
 
 
 def test_compare_lists_the_question_that_got_worse(two_runs):
@@ -76,10 +91,10 @@ def test_compare_lists_the_question_that_got_worse(two_runs):
     found = regressions(a, b)
     assert {r.id for r in found} == {"q2"}
     metrics = {r.metric: (r.before, r.after) for r in found}
-    # q2: hit 1 -> 0, rr 1 -> 0, recall 1 -> 0, citation precision 1 -> 0, support 1 -> 0
+    # q2: hit 1 -> 0, rr 1 -> 0, recall 1 -> 0, citation precision 1 -> 0
     assert metrics["hit@5"] == (1.0, 0.0)
     assert metrics["citation_precision"] == (1.0, 0.0)
-    assert metrics["support"] == (1.0, 0.0)
+    assert "support" not in metrics
     assert regressions(a, a) == []
 
 
@@ -97,6 +112,7 @@ def test_report_writes_markdown_and_a_png_per_metric(two_runs, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![hit@5](hit_at_5.png)" in text
     assert not (tmp_path / "report" / "faithfulness.png").exists()  # no judge in these runs: no empty chart
+    assert "## Question and routine in the same language, or languages differ" in text
 
 
 def test_unknown_first_argument_goes_to_run(run_store):
@@ -146,6 +162,23 @@ def test_compare_command_prints_state_moves(moved_runs, run_store):
     assert {m["id"]: (m["after"], m["better"]) for m in data["state_changes"]} == {
         "q2": ("closest", False), "q3": ("closest", True)}
     assert {r["id"] for r in data["regressions"]} == {"q2"}
+
+
+def test_report_has_a_table_per_language_pairing(run_store, tmp_path):
+    run = run_store.create({"label": "paired"})
+    for i, (language, paired) in enumerate([("sv", "same"), ("so", "cross"), ("en", "cross")]):
+        run.append({"id": f"p{i}", "set": "dev", "question": "?", "language": language, "answerable": True,
+                    "status": "answered", "error": None, "language_match": 1.0, "untranslated": False,
+                    "hit@5": 1.0, "rr": 1.0, "recall@5": 1.0, "citation_precision": 1.0, "language_pairing": paired,
+                    "key_fact_first_line": float(paired == "same"), "answer_lines": 3, "fact_question": True})
+    text = write_report([run_store.get(run.run_id)], tmp_path / "report").read_text(encoding="utf-8")
+    table = text.split("## Question and routine in the same language, or languages differ")[1]
+    assert "| run | pairing | rows |" in table and "key_fact_first_line | answer_lines_fact_median |" in table
+    same = next(line for line in table.splitlines() if "| same language |" in line)
+    cross = next(line for line in table.splitlines() if "| cross language |" in line)
+    assert same.split(" | ")[2] == "1" and cross.split(" | ")[2] == "2"  # rows per pairing
+    assert same.endswith("| 1.000 | 3.000 |")
+    assert cross.endswith("| 0.000 | 3.000 |")
 
 
 def test_report_has_the_states_per_language_group_and_the_ragas_charts(moved_runs, tmp_path):

@@ -13,7 +13,16 @@ from assist.evaluation import (
     refusal_correct,
 )
 from assist.languages import NO_TRANSLATION_NOTICE
-from qa.metrics import key_facts, key_facts_quoted, score_row, summarize, summarize_group
+from qa.metrics import (
+    answer_lines,
+    first_line_has_key_fact,
+    key_facts,
+    key_facts_quoted,
+    pairing,
+    score_row,
+    summarize,
+    summarize_group,
+)
 from tests.qa.conftest import SWEDISH, answer, docs, row
 
 
@@ -71,7 +80,7 @@ def test_score_row_on_a_hand_built_answer():
     # retrieved chunks: nycklar, fall, nycklar, kontakter -> documents [nycklar, fall, kontakter]
     # reference {fall}: first relevant at rank 2 -> rr 1/2, hit@5 1, recall@5 1/1
     # cited [fall, nycklar] -> citation precision 1/2; Swedish answer to a Swedish row -> language match 1
-    a = answer(f"{SWEDISH} [1] [2]", ["fall", "nycklar"], support=0.5)
+    a = answer(f"{SWEDISH} [1] [2]", ["fall", "nycklar"])
     got = score_row(row("r1"), a, ["nycklar", "fall", "nycklar", "kontakter"])
     assert got["rr"] == 0.5
     assert got["hit@5"] == 1.0
@@ -80,15 +89,15 @@ def test_score_row_on_a_hand_built_answer():
     assert got["refusal_correct"] == 1.0
     assert got["detected_language"] == "sv"
     assert got["language_match"] == 1.0
-    assert got["support"] == 0.5
+    assert "support" not in got  # the answer's own support is 1.0 for every extractive answer: not a figure
 
 
 def test_a_must_refuse_row_has_no_retrieval_scores():
-    a = answer("Rutinerna svarar inte på den frågan.", [], refused=True, support=None)
+    a = answer("Rutinerna svarar inte på den frågan.", [], refused=True)
     got = score_row(row("r2", answerable=False), a, ["kontakter"])
     assert got["hit@5"] is None and got["rr"] is None and got["citation_precision"] is None
     assert got["refusal_correct"] == 1.0
-    assert got["support"] is None
+    assert got["key_fact_first_line"] is None and got["answer_lines"] is None
 
 
 def test_untranslated_extractive_answers_are_counted_apart():
@@ -103,13 +112,13 @@ def test_summary_of_four_hand_scored_rows():
     recs = [
         # answerable, hit, rr 1, recall 1, precision 1, Swedish ok
         {"answerable": True, "hit@5": 1.0, "rr": 1.0, "recall@5": 1.0, "citation_precision": 1.0,
-         "refusal_correct": 1.0, "language_match": 1.0, "untranslated": False, "support": 1.0},
+         "refusal_correct": 1.0, "language_match": 1.0, "untranslated": False},
         # answerable, found at rank 4: rr 0.25; untranslated answer to a Somali row (language 0)
         {"answerable": True, "hit@5": 1.0, "rr": 0.25, "recall@5": 0.5, "citation_precision": 0.0,
-         "refusal_correct": 1.0, "language_match": 0.0, "untranslated": True, "support": 0.5},
+         "refusal_correct": 1.0, "language_match": 0.0, "untranslated": True},
         # must refuse, but answered: refusal 0
         {"answerable": False, "hit@5": None, "rr": None, "recall@5": None, "citation_precision": None,
-         "refusal_correct": 0.0, "language_match": 1.0, "untranslated": False, "support": 0.0},
+         "refusal_correct": 0.0, "language_match": 1.0, "untranslated": False},
         # a question that raised: counted as an error, out of every mean
         {"answerable": True, "error": "boom"},
     ]
@@ -123,13 +132,13 @@ def test_summary_of_four_hand_scored_rows():
     assert s["false_refusal_rate"] == 0.0  # neither answerable row was refused
     assert s["language_match"] == pytest.approx(0.6667)  # (1 + 0 + 1) / 3
     assert s["language_match_translatable"] == 1.0  # the untranslated row left out: (1 + 1) / 2
-    assert s["support"] == 0.5  # (1 + 0.5 + 0) / 3
+    assert "support" not in s
 
 
 def test_judge_failure_share_counts_failed_judgements():
     # two judged rows, four metrics each = 8 judgements; 3 failed -> 3/8 = 0.375
     base = {"answerable": True, "hit@5": 1.0, "rr": 1.0, "recall@5": 1.0, "citation_precision": 1.0,
-            "refusal_correct": 1.0, "language_match": 1.0, "untranslated": False, "support": 1.0}
+            "refusal_correct": 1.0, "language_match": 1.0, "untranslated": False}
     recs = [
         {**base, "judge": {"faithfulness": 0.5, "answer_relevancy": None, "context_precision": 1.0,
                            "context_recall": None}, "judge_errors": {"answer_relevancy": "x", "context_recall": "x"}},
@@ -176,19 +185,19 @@ def test_key_facts_quoted_is_the_share_of_reference_facts_in_an_answered_answer(
 
 def test_score_row_records_the_state_and_counts_closest_as_not_answered():
     must_refuse = row("r4", answerable=False)
-    a = answer("Ingen rutin nämner: semester. [1]", ["nycklar"], status="closest", support=None)
+    a = answer("Ingen rutin nämner: semester. [1]", ["nycklar"], status="closest")
     got = score_row(must_refuse, a, ["nycklar"])
     assert got["status"] == "closest"
     assert got["refusal_correct"] == 1.0  # closest is right for a must-refuse row
     answerable = score_row(row("r5"), a, ["nycklar"])
     assert answerable["refusal_correct"] == 0.0  # and a false refusal for an answerable one
-    assert answerable["citation_precision"] is None and answerable["support"] is None
+    assert answerable["citation_precision"] is None and answerable["key_fact_first_line"] is None
     assert answerable["key_facts"] == 0.0  # the reference's "15 minuter" is not quoted by a closest answer
 
 
 def _rec(answerable: bool, status: str | None, **extra):
     base = {"answerable": answerable, "hit@5": 1.0 if answerable else None, "rr": None, "recall@5": None,
-            "citation_precision": None, "language_match": 1.0, "untranslated": False, "support": None}
+            "citation_precision": None, "language_match": 1.0, "untranslated": False}
     if status is not None:
         base["status"] = status
     return {**base, **extra}
@@ -249,8 +258,76 @@ def test_summarize_adds_a_group_per_set_and_language_group():
     ]
     s = summarize(recs)
     assert set(s) == {"all", "dev", "test", "all/sv", "all/en", "all/other", "dev/sv", "dev/other", "test/en",
-                      "test/other"}
+                      "test/other"}  # no record says its language pairing: no pairing groups
     # the two other-language must-refuse rows: dev's was answered (wrong), test's is closest (right)
     assert s["dev/other"]["refusal_accuracy"] == 0.0
     assert s["test/other"]["refusal_accuracy"] == 1.0
     assert s["all/other"]["refusal_accuracy"] == 0.5 and s["all/other"]["closest_share"] == 0.5
+
+
+# ---------------------------------------------------------------- the answer first, its length, language pairing
+
+
+def test_key_fact_first_line_asks_whether_the_first_line_holds_a_reference_number():
+    reference = "Ring sjuksköterskan dagtid på 08-123 40 20 inom 15 minuter."
+    # the day nurse's number on line 1 -> 1; only on line 3 (the night routine's numbers first) -> 0
+    first = "- Ring sjuksköterskan på 08-123 40 20. [1]\n- Ring 112 vid fara. [1]"
+    late = "- Ring nattsjuksköterskan på 08-123 40 99. [1]\n- Ring 112. [1]\n- Dagtid: 08-123 40 20. [2]"
+    assert first_line_has_key_fact(reference, first, "answered") == 1.0
+    assert first_line_has_key_fact(reference, late, "answered") == 0.0
+    # the citation marker [15] on line 1 is not the fact 15
+    assert first_line_has_key_fact(reference, "- Ring sjuksköterskan. [15]\n- 15 minuter. [1]", "answered") == 0.0
+    # not answered, or a reference without a number: not measured
+    assert first_line_has_key_fact(reference, first, "closest") is None
+    assert first_line_has_key_fact("Nej, det får du inte.", "- Nej. [1]", "answered") is None
+
+
+def test_answer_lines_counts_the_lines_of_an_answered_answer():
+    assert answer_lines("- a [1]\n\n- b [1]\n- c [2]", "answered") == 3
+    assert answer_lines("Rutinerna svarar inte direkt på frågan.\n- x [1]", "closest") is None
+
+
+def test_score_row_marks_fact_questions_and_scores_the_first_line():
+    # the conftest row's reference, "Ring sjuksköterskan inom 15 minuter.", states a number: a fact question
+    a = answer("- Ring sjuksköterskan inom 15 minuter. [1]\n- Skriv en avvikelse. [1]", ["fall"])
+    got = score_row(row("r6"), a, ["fall"])
+    assert got["fact_question"] is True
+    assert got["key_fact_first_line"] == 1.0
+    assert got["answer_lines"] == 2
+
+
+def test_summary_of_the_first_line_and_the_median_lines_of_fact_questions():
+    recs = [
+        _rec(True, "answered", key_fact_first_line=1.0, answer_lines=2, fact_question=True),
+        _rec(True, "answered", key_fact_first_line=0.0, answer_lines=5, fact_question=True),
+        _rec(True, "answered", key_fact_first_line=1.0, answer_lines=3, fact_question=True),
+        _rec(True, "answered", key_fact_first_line=None, answer_lines=7, fact_question=False),  # no number
+        _rec(True, "closest", key_fact_first_line=None, answer_lines=None, fact_question=True),  # not answered
+    ]
+    s = summarize_group(recs)
+    assert s["key_fact_first_line"] == pytest.approx(0.6667)  # 2 of the 3 answered rows with a number
+    assert s["key_fact_first_line_rows"] == 3
+    assert s["answer_lines_fact_median"] == 3.0  # median of 2, 5, 3; the 7-line answer is no fact question
+
+
+def test_pairing_reads_the_recorded_pairing_then_the_reference_sources_language():
+    assert pairing({"language_pairing": "cross", "cross_language": False}) == "cross"
+    assert pairing({"cross_language": False}) == "same"
+    assert pairing({"cross_language": True}) == "cross"
+    assert pairing({"cross_language": None}) is None
+
+
+def test_summarize_adds_same_language_and_cross_language_groups():
+    recs = [
+        {**_rec(True, "answered"), "set": "dev", "language": "sv", "language_pairing": "same"},
+        {**_rec(True, "closest"), "set": "dev", "language": "so", "language_pairing": "cross"},
+        {**_rec(False, "refused"), "set": "dev", "language": "en", "language_pairing": "cross"},
+        {**_rec(False, "answered"), "set": "test", "language": "ar", "language_pairing": None},  # unknown: neither
+    ]
+    s = summarize(recs)
+    assert {"dev/same_language", "dev/cross_language", "all/same_language", "all/cross_language"} <= set(s)
+    assert "test/same_language" not in s and "test/cross_language" not in s
+    assert s["dev/cross_language"]["rows"] == 2
+    assert s["dev/cross_language"]["false_refusal_rate"] == 1.0  # the Somali answerable row was not answered
+    assert s["dev/cross_language"]["refusal_accuracy"] == 1.0  # the English must-refuse row was refused
+    assert s["dev/same_language"]["false_refusal_rate"] == 0.0

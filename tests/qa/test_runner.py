@@ -187,10 +187,12 @@ def test_cross_language_needs_the_question_in_none_of_its_sources_languages(run_
     sv = row("a", sources=["fall"], language="sv")
     so = row("b", sources=["fall"], language="so")
     en_mixed = row("c", sources=["fall", "lifting"], language="en")
-    assert source_fields(sv, index) == {"reference_languages": ["sv"], "cross_language": False}
+    assert source_fields(sv, index) == {"reference_languages": ["sv"], "cross_language": False,
+                                        "language_pairing": "same"}
     assert source_fields(so, index)["cross_language"] is True
     assert source_fields(en_mixed, index)["cross_language"] is False  # one source is in English
-    assert source_fields(row("d", answerable=False), index) == {"reference_languages": None, "cross_language": None}
+    assert source_fields(row("d", answerable=False), index) == {"reference_languages": None, "cross_language": None,
+                                                                 "language_pairing": None}
 
 
 def test_scripted_runs_record_the_state_and_take_languages_from_retrieved_passages(run_store):
@@ -214,3 +216,26 @@ def test_scripted_runs_record_the_state_and_take_languages_from_retrieved_passag
     assert (s["answered_rows"], s["closest_rows"], s["refused_rows"]) == (1, 2, 0)
     assert s["refusal_accuracy"] == 1.0 and s["false_refusal_rate"] == 0.5
     assert s["hit@5_cross_language"] == 1.0 and s["hit@5_same_language"] is None  # q1's hit@5 (0) is in neither
+
+
+def test_each_row_is_paired_with_its_routines_language():
+    """Same or cross language: the reference source's language; for a must-refuse row without one, the language of
+    the routines its answer cites (the closest ones, the contacts list); unknown when neither is known."""
+    from qa.runner import SourceIndex, source_fields
+
+    index = SourceIndex(languages={"fall": "sv", "lifting-en": "en", "kontakter": "sv"})
+    english = row("e1", sources=["fall"], language="en")
+    assert source_fields(english, index, ["fall"]) == {
+        "reference_languages": ["sv"], "cross_language": True, "language_pairing": "cross"}
+    assert source_fields(row("s1", sources=["fall"]), index)["language_pairing"] == "same"
+    # a role-blocked row names the routine the role may not read: paired with it, though it is no answerable row
+    blocked = row("b1", answerable=False, sources=["lifting-en"], language="en")
+    assert source_fields(blocked, index, ["kontakter"]) == {
+        "reference_languages": None, "cross_language": None, "language_pairing": "same"}
+    # nothing covers it: the routines the answer cites decide
+    nothing = row("n1", answerable=False, language="so")
+    assert source_fields(nothing, index, ["kontakter", "kontakter"])["language_pairing"] == "cross"
+    assert source_fields(row("n2", answerable=False, language="en"), index, ["lifting-en"])["language_pairing"] == (
+        "same")
+    assert source_fields(nothing, index, [])["language_pairing"] is None
+    assert source_fields(nothing, index, ["unknown-doc"])["language_pairing"] is None
