@@ -61,6 +61,7 @@ _ASKS_OTHER: dict[str, tuple[str, ...]] = {
         "ile czasu", "jak szybko", "як довго", "скільки часу", "скільки днів", "как долго", "сколько времени",
         "сколько дней", "cik ilgi", "cik ilgā laikā", "cik dienas", "كم من الوقت", "كم يوم", "كم ساعة", "لمتى",
         "لإمتى", "تا کی", "چند روز", "چند ساعت", "چقدر طول", "intee le'eg", "immisa maalmood", "immisa saacadood",
+        "ile to trwa", "ile trwa",
         "wie lange", "wie schnell", "wie viele tage", "combien de temps", "combien de jours", "cuánto tiempo",
         "cuanto tiempo", "cuántos días", "ne kadar süre", "kaç gün", "kaç saat",
     ),
@@ -89,8 +90,9 @@ _ASKS_OTHER: dict[str, tuple[str, ...]] = {
         "wen rufe ich an", "wen soll ich anrufen", "nummer", "telefonnummer", "qui appeler", "qui dois-je appeler",
         "numéro", "a quién llamo", "a quien llamo", "número", "kimi aramalıyım", "kimi ararım", "numara",
     ),
-    TEMPERATURE: ("lämpötila", "astetta", "temperatura", "stopni", "температура", "градус", "temperatūra", "grādi",
-                  "درجة", "حرارة", "درجه", "دما", "temperatur", "grad", "température", "degrés", "grados", "sıcaklık",
+    TEMPERATURE: ("lämpötila", "astetta", "kuinka kylmä", "kuinka lämmin", "temperatura", "stopni", "температура",
+                  "температуры", "градус", "градусов", "temperatūra", "grādi", "درجة", "حرارة", "درجه", "دما",
+                  "temperatur", "grad", "wie kalt", "wie warm", "température", "degrés", "grados", "sıcaklık",
                   "derece"),
     FREQUENCY: ("kuinka usein", "miten usein", "jak często", "jak czesto", "як часто", "как часто", "cik bieži",
                 "cik biezi", "كم مرة", "چند بار", "هر چند وقت", "immisa jeer", "inta jeer", "wie oft",
@@ -167,12 +169,14 @@ def _ask_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
 def asked_kinds(question: str, language: str, *, extended: bool = False) -> frozenset[str]:
     """The kinds of fact a Swedish or English question asks for; empty for open questions and other languages.
 
-    `extended` (for shaping an answer) reads the other languages' question words too (`_ASKS_OTHER`).
+    `extended` (for shaping an answer) reads the other languages' question words too (`_ASKS_OTHER`), and the
+    quantities they state ("350 kr" asks for the rule on amounts in any language).
     """
     if language not in {"sv", "en"}:
         if not extended:
             return frozenset()
-        return frozenset(kind for kind, phrases in _ASKS_OTHER.items() if _ask_pattern(phrases).search(question))
+        asked_other = {kind for kind, phrases in _ASKS_OTHER.items() if _ask_pattern(phrases).search(question)}
+        return frozenset(asked_other | {kind for kind, pattern in _MENTIONS.items() if pattern.search(question)})
     asked = {kind for kind, phrases in _ASKS.items() if _ask_pattern(phrases).search(question)}
     if _OPENING_WHEN.search(question):
         asked.add(TIME)

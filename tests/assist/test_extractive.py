@@ -101,3 +101,25 @@ class TestVariants:
         scores = {"Ring i alla andra fall nattsjuksköterskan på 08-123 40 99 inom 5 minuter.": 0.9}
         answer = extract("Klientka upadła w nocy, do kogo dzwonię?", [DAY, NIGHT], "pl", unit_scores=scores)
         assert "08-123 40 20" not in answer
+
+
+class TestOtherLanguages:
+    def test_a_question_word_of_another_language_asks_for_its_kind_of_fact(self) -> None:
+        from assist.answer_types import DURATION, MONEY, TEMPERATURE, asked_kinds
+
+        assert asked_kinds("Wie kalt muss der Kühlschrank sein?", "de", extended=True) == {TEMPERATURE}
+        assert asked_kinds("Jak długo ważna jest delegacja?", "pl", extended=True) == {DURATION}
+        assert MONEY in asked_kinds("klientka chce żebym zapłaciła za 350 kr, mogę?", "pl", extended=True)
+        assert asked_kinds("Wie kalt muss der Kühlschrank sein?", "de") == frozenset()  # the grounding's reading
+
+    def test_the_sentence_stating_the_asked_fact_opens_the_answer_chosen_by_meaning(self) -> None:
+        doc = Document(
+            content="Har brukaren ingen kylskåpstermometer, meddela samordningen.\n"
+            "Kontrollera att kylskåpet håller högst 5 °C.",
+            meta={"doc_id": "mat", "language": "sv"},
+        )
+        # Nearest in meaning is the thermometer sentence; the question asks how cold: the 5 °C sentence answers.
+        scores = {"Har brukaren ingen kylskåpstermometer, meddela samordningen.": 0.86,
+                  "Kontrollera att kylskåpet håller högst 5 °C.": 0.85}
+        answer = extract("Wie kalt muss der Kühlschrank beim Kunden sein?", [doc], "de", unit_scores=scores)
+        assert "5 °C" in lines(answer)[0]
