@@ -1,4 +1,4 @@
-"""Finds who to ask when the routines do not cover a question: the contacts document's rows nearest the question."""
+"""Finds who to ask when the routines do not cover a question: the contact rows of the contacts list's nearest part."""
 
 from typing import Any
 
@@ -6,7 +6,7 @@ from haystack import Document, component
 
 from assist.components.answer_builder import contacts_in
 from assist.components.edge_store import EdgeDocumentStore
-from assist.components.unit_embedder import UNIT_VECTORS, stored_unit_cosines
+from assist.components.unit_embedder import UNIT_VECTORS
 
 #: Passages of the contacts document read per question (nearest first): its sections by area of work.
 CONTACT_PASSAGES = 3
@@ -14,8 +14,8 @@ CONTACT_PASSAGES = 3
 
 @component
 class ContactsLookup:
-    """Runs only for refused questions; returns the contacts document's contact rows nearest the question (empty if
-    none): each row one Document with its passage's meta, the nearest first."""
+    """Runs only for refused questions; returns the contact rows of the contacts document's passages nearest the
+    question (empty if none): each row one Document with its passage's meta, the nearest passage's rows first."""
 
     def __init__(self, *, document_store: Any, doc_id: str):
         self.document_store = document_store
@@ -29,9 +29,8 @@ class ContactsLookup:
         collection holding it (in the shipped knowledge, `general`) gets no contacts.
 
         The CONTACT_PASSAGES passages nearest the question are read; only lines that are contacts (a phone number or
-        an e-mail address with whom it reaches, `contacts_in`) come back, ordered by how near each is to the question
-        in meaning (the sentence vectors stored at ingest), else in the passages' order. A passage that names no
-        contact (the list's purpose, its scope) never gives one.
+        an e-mail address with whom it reaches, `contacts_in`) come back, the nearest passage's first. A passage
+        that names no contact (the list's purpose, its scope) never gives one.
         """
         if not collections:
             return {"documents": []}
@@ -47,11 +46,12 @@ class ContactsLookup:
             docs = store.query_by_embedding(query_embedding, filters=filters, top_k=CONTACT_PASSAGES)
         else:
             docs = store._query_by_embedding(query_embedding, filters=filters, top_k=CONTACT_PASSAGES)
-        cosines = stored_unit_cosines(query_embedding, docs)
-        rows: list[tuple[float, int, Document]] = []
+        # Each passage is a section of the list by area of work, its first row the area's general entry point
+        # (Samordning hemtjänst, Förskolekontoret, Informationsdisken): the nearest passage that names a contact
+        # decides, in the list's own order. Ranking the rows themselves by meaning picked the wrong desk too often
+        # ("Digitala tjänster" for a library card, "Kostenheten" for fire extinguishers).
+        rows = []
         for doc in docs:
             meta = {k: v for k, v in doc.meta.items() if k != UNIT_VECTORS}
-            for row in contacts_in(doc):
-                rows.append((cosines.get(row, 0.0), len(rows), Document(content=row, meta=meta)))
-        rows.sort(key=lambda r: (-r[0], r[1]))
-        return {"documents": [d for _, _, d in rows]}
+            rows += [Document(content=row, meta=meta) for row in contacts_in(doc)]
+        return {"documents": rows}
