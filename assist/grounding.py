@@ -92,6 +92,8 @@ FEATURES = (
     "foreign_sentence_cosine",
     "sentence_cosine",
     *SENTENCE_FEATURES,
+    "absent_terms_same_language",
+    "absent_share_same_language",
 )
 DEFAULT_CALIBRATION = "calibration.json"
 _MODEL_KEYS = {
@@ -319,6 +321,10 @@ class KeyTerm:
     #: Routine languages (other than the question's) into which a dictionary translated the word (or, for a
     #: compound, each part): only there can the word's absence be checked.
     translated: frozenset[str] = frozenset()
+    #: Stems of the word's dictionary translations: they say whether a routine in another language mentions the word
+    #: (so that "no routine mentions" is never said of a word a routine says in English), but do not count as the
+    #: passage showing the word: a dictionary's common senses ("days" -> "dagar") made near misses look covered.
+    translations: tuple[frozenset[int], ...] = ()
 
     def found(self, passage: frozenset[int]) -> float:
         """How much of this term the passage shows (0..1): whole, by a synonym, or by its compound parts."""
@@ -392,7 +398,7 @@ def key_terms(
     """The question's content words, each with its stems, compound parts, glossary synonyms and IDF weight.
 
     Without a lexicon every term weighs 1 (no corpus statistics). With a `translator`, a word's translations into the
-    other languages the routines are written in count as synonyms ("nyckel" is found in "key").
+    other languages the routines are written in are kept beside it: a routine that says "key" mentions "nyckel".
     """
     glossary = glossary or Glossary()
     entries = glossary.matches(question, _sv_stems)
@@ -429,11 +435,12 @@ def key_terms(
         else:
             weight = 1.0
         translated: frozenset[str] = frozenset()
+        more: list[frozenset[int]] = []
         if lexicon is not None and translator is not None:
             more, translated = _translations(word, parts, language, lexicon.languages - {language}, translator)
-            synonyms = (*synonyms, *more)
         out.append(
-            KeyTerm(word=word, ids=own, parts=parts, synonyms=synonyms, weight=weight, translated=translated)
+            KeyTerm(word=word, ids=own, parts=parts, synonyms=synonyms, weight=weight, translated=translated,
+                    translations=tuple(more))
         )
     return KeyTerms(tuple(out), lexicon, language)
 
@@ -578,13 +585,22 @@ def assess(
         "sentence_cosine": 0.0,  # set by the gate: the question's best sentence of the top routines, by meaning
         **dict.fromkeys(SENTENCE_FEATURES, 0.0),  # set by the gate: the top routine's sentences by meaning
     }
+    # Words no routine mentions say something only when the question is asked in its routines' language: across
+    # languages every word is "absent" whether the routine answers or not (a model fitted on both learnt that absent
+    # words make an answer likelier, and answered "how many vacation days" from a Swedish routine).
+    same = 0.0 if cross or foreign else 1.0
+    features["absent_terms_same_language"] = features["absent_terms"] * same
+    features["absent_share_same_language"] = features["absent_share"] * same
     # In a language no routine is written in, no word of the question can be mentioned: "No routine mentions: ..."
     # would list the whole question, which says nothing about what the routines lack.
     # A word is said to be missing only where that can be checked: in the routines of the question's language, and in
     # those of each other language the routines are written in through a translation of it. "Ingen rutin nämner:
     # lyftsele" would be false when an English routine says "sling".
     other = (_languages(lexicon, collections) - {language}) if lexicon is not None else set()
-    checked = [t for t in absent if other <= t.translated]
+    checked = [
+        t for t in absent
+        if other <= t.translated and not any(lexicon and lexicon.mentioned(s, collections) for s in t.translations)
+    ]
     uncovered = [] if foreign else _uncovered_words(checked, lexicon, collections)
     return Assessment(features=features, uncovered=uncovered, key_terms=keys)
 
@@ -598,6 +614,7 @@ def _languages(lexicon: Lexicon, collections: list[str]) -> set[str]:
 def _mentioned(term: KeyTerm, lexicon: Lexicon, collections: list[str]) -> bool:
     if lexicon.mentioned(term.ids, collections) or any(lexicon.mentioned(s, collections) for s in term.synonyms):
         return True
+
     return bool(term.parts) and all(lexicon.mentioned(ids, collections) for _, ids, _ in term.parts)
 
 

@@ -105,4 +105,15 @@ def detect_language(text: str, default: str = "sv") -> str:
     lang = _detector().detect_language_of(text)
     if lang is None:
         return default
-    return str(lang.iso_code_639_1.name.lower())
+    code = str(lang.iso_code_639_1.name.lower())
+    if code == "de" and len(SWEDISH_WORDS & set(text.lower().split())) >= 2:
+        # A short Swedish question with a typing error reads as German to the detector ("hur länge ligger utskirften
+        # kvar i kön"); two Swedish function words that German does not have settle it.
+        return "sv"
+    return code
+
+
+#: Swedish function words that are not German words (nor common in German questions).
+SWEDISH_WORDS = frozenset(
+    ["hur", "vad", "när", "vem", "vilken", "jag", "mig", "kan", "ska", "får", "och", "inte", "det", "är", "på", "för", "med", "till", "kvar", "länge", "mycket", "min", "mitt", "hon", "han", "vi", "ni", "de", "måste", "finns"]
+)

@@ -22,6 +22,7 @@ from importlib import import_module
 from importlib.resources import files
 
 import phonenumbers
+import simplemma
 
 PNR = re.compile(r"(?<![\d-])(\d{2})?(\d{2})(\d{2})(\d{2})([-+ ]?)(\d{3})(\d)(?![\d-])")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -218,9 +219,11 @@ def warm_up_scrub() -> None:
 class _Tok:
     """One word of the question and what the name lists say about it."""
 
-    __slots__ = ("ambiguous", "cap", "end", "first", "last", "low", "start", "starts_sentence", "text", "word")
+    __slots__ = (
+        "ambiguous", "cap", "end", "first", "last", "low", "native", "start", "starts_sentence", "text", "word",
+    )
 
-    def __init__(self, m: re.Match[str], before: str | None, english: bool) -> None:
+    def __init__(self, m: re.Match[str], before: str | None, english: bool, language: str = "") -> None:
         first, last = load_names()
         sv_words, en_words = _name_words()
         self.text = m.group(0)
@@ -236,18 +239,42 @@ class _Tok:
         self.last = self.last or (len(parts) == 1 and shape.fullmatch(self.low) is not None)
         # `ambiguous`: a common word in this text's language; `word`: a common word in Swedish or English.
         self.ambiguous = self.low in STOP or self.low in sv_words or (english and self.low in en_words)
+        # A word of the question's own language when it is not Swedish or English: the name lists hold "Anne"
+        # (Turkish "mother"), "Tage" (German "days"), "aina" (Finnish "always").
+        # In such a text a name is written with a capital; a lower-case word is one of its words ("heli", Somali).
+        self.native = bool(language) and (_known_word(self.low, language) or _known_word(self.text, language))
+        self.ambiguous = self.ambiguous or self.native or (bool(language) and self.text[0].islower())
         named = self.cap and not starts_sentence and self.low not in MID_SENTENCE_WORDS
         self.ambiguous = self.ambiguous or (self.low in ABBREVIATIONS and not named)
         self.word = self.ambiguous or self.low in en_words
         self.starts_sentence = starts_sentence
 
 
+@lru_cache(maxsize=100_000)
+def _known_word(word: str, language: str) -> bool:
+    """Is `word` in simplemma's word list of `language` (a language other than Swedish or English)?"""
+    try:
+        return bool(simplemma.is_known(word, lang=language))
+    except ValueError:  # a language simplemma has no list for
+        return False
+
+
+def _other_language(text: str) -> str:
+    """The question's language when it is clearly neither Swedish nor English (else ""): then its common words are
+    not names."""
+    from assist.languages import detect_language  # noqa: PLC0415 - the detector loads on first use
+
+    language = detect_language(text, default="sv")
+    return "" if language in ("sv", "en") else language
+
+
 def _tokens(text: str) -> list[_Tok]:
     english = len(ENGLISH_HINTS & {w.lower() for w in TOKEN.findall(text)}) >= 2
+    language = _other_language(text) if len(TOKEN.findall(text)) >= 3 else ""
     out: list[_Tok] = []
     prev_end = 0
     for m in TOKEN.finditer(text):
-        out.append(_Tok(m, text[prev_end : m.start()] if out else None, english))
+        out.append(_Tok(m, text[prev_end : m.start()] if out else None, english, language))
         prev_end = m.end()
     return out
 
@@ -276,8 +303,9 @@ def _starts_name(toks: list[_Tok], i: int, text: str) -> bool:
     if t.first and not t.word:
         # A lower-case given name alone must be long enough not to be an abbreviation ("tim", "ann.").
         return len(t.low) >= 4 or (nxt is not None and _continues(nxt))
-    if t.first and t.cap and not t.starts_sentence and t.low not in MID_SENTENCE_WORDS:
-        return True  # "ge Klara medicinen": a capital mid-sentence settles an ambiguous name
+    if t.first and t.cap and not t.starts_sentence and t.low not in MID_SENTENCE_WORDS and not t.native:
+        # "ge Klara medicinen": a capital mid-sentence settles an ambiguous name (not a German noun: "viele Tage")
+        return True
     if t.cap and not t.word and _SWEDISH_SURNAMES.fullmatch(t.low):
         return True  # a surname alone, of a shape no other word has: "Zetterqvist fick fel svar"
     if t.cap and not t.word and t.low in load_names()[1]:

@@ -40,7 +40,9 @@ from assist.grounding import FEATURES, load_calibration  # noqa: E402
 
 SEED = 0
 FOLDS = 5
-NAMED = tuple(FEATURES)
+#: Every grounding feature but the raw counts of absent words, which the model reads only where the question is in its
+#: routines' language (`absent_*_same_language`).
+NAMED = tuple(f for f in FEATURES if f not in ("absent_terms", "absent_share"))
 
 
 def load(prefix: Path) -> dict[str, Any]:
@@ -58,7 +60,11 @@ def load(prefix: Path) -> dict[str, Any]:
     named, vectors = [], []
     for i, q in enumerate(questions):
         extra, vector = sentence_features(qv[i], units[(pq == i) & (rank == 1)])
-        named.append([{**q["features"], **extra}.get(f, 0.0) for f in NAMED])
+        f = q["features"]
+        same = 0.0 if f.get("cross_language") or f.get("foreign") else 1.0
+        extra |= {"absent_terms_same_language": f.get("absent_terms", 0.0) * same,
+                  "absent_share_same_language": f.get("absent_share", 0.0) * same}
+        named.append([{**f, **extra}.get(name, 0.0) for name in NAMED])
         vectors.append(vector)
     return {
         "named": np.asarray(named), "vectors": np.asarray(vectors), "questions": questions,

@@ -11,7 +11,7 @@ import pytest
 
 from assist.answerability import SENTENCE_FEATURES, sentence_features
 from assist.errors import ConfigError
-from assist.grounding import Calibration, load_calibration
+from assist.grounding import FEATURES, Calibration, load_calibration
 from assist.pipeline import Assistant
 from tests.conftest import make_settings
 
@@ -78,11 +78,12 @@ def test_sentence_features_read_the_nearest_sentence_by_meaning():
     assert not zeros.any()
 
 
-def test_the_shipped_calibration_reads_the_top_routines_sentences():
-    cal = load_calibration()
+def test_a_calibration_reading_the_sentence_features_makes_the_gate_compute_them():
+    cal = Calibration(features=("top_sentence_cosine",), mean=(0.8,), scale=(0.1,), coef=(1.0,), intercept=0.0,
+                      threshold=0.5)
     assert cal.reads_sentences
-    assert set(SENTENCE_FEATURES) <= set(cal.features)
-    assert cal.info["fitted_on"]["rows"] == "eval_sets/train.jsonl"
+    assert not load_calibration().reads_sentences  # the shipped calibration reads the grounding features only
+    assert set(SENTENCE_FEATURES) <= set(FEATURES)
 
 
 def test_a_calibration_with_a_vector_part_reads_the_interaction_vector():

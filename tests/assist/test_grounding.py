@@ -220,7 +220,7 @@ def test_packaged_calibration_loads_and_rewards_coverage():
     high = cal.probability(base | {"window_coverage": 1.0, "top_document_coverage": 1.0, "rarest_found": 1.0})
     assert 0.0 <= low < high <= 1.0
     assert 0.0 < cal.threshold < 1.0
-    assert cal.info["fitted_on"]["rows"] == "eval_sets/train.jsonl"  # the test split is never fitted on
+    assert cal.info["fitted_on"]["rows"] == "dev.jsonl"  # the test split is never fitted on
 
 
 def test_broken_calibration_file_is_a_clear_error(tmp_path):
