@@ -115,5 +115,36 @@ def detect_language(text: str, default: str = "sv") -> str:
 
 #: Swedish function words that are not German words (nor common in German questions).
 SWEDISH_WORDS = frozenset(
-    ["hur", "vad", "när", "vem", "vilken", "jag", "mig", "kan", "ska", "får", "och", "inte", "det", "är", "på", "för", "med", "till", "kvar", "länge", "mycket", "min", "mitt", "hon", "han", "vi", "ni", "de", "måste", "finns"]
+    [
+        "hur",
+        "vad",
+        "när",
+        "vem",
+        "vilken",
+        "jag",
+        "mig",
+        "kan",
+        "ska",
+        "får",
+        "och",
+        "inte",
+        "det",
+        "är",
+        "på",
+        "för",
+        "med",
+        "till",
+        "kvar",
+        "länge",
+        "mycket",
+        "min",
+        "mitt",
+        "hon",
+        "han",
+        "vi",
+        "ni",
+        "de",
+        "måste",
+        "finns",
+    ]
 )
