@@ -20,7 +20,7 @@ from serving.config import ServingSettings
 from serving.deps import Services
 from serving.state import Database
 from serving.tokens import TokenStore
-from tests.conftest import free_port
+from tests.conftest import ROLES_CITY, free_port
 from tests.servers import (
     POSTGRES_BINS,
     REDIS_BINARY,
@@ -218,3 +218,12 @@ def chat_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
+
+
+@pytest.fixture
+def city_api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
+    """The service with the city's roles file: an owner of home_care, staff roles and an admin."""
+    settings = make_settings()
+    settings.roles_file = ROLES_CITY
+    with started(settings) as a:
+        yield a

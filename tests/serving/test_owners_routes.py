@@ -2,7 +2,7 @@
 record.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -11,7 +11,6 @@ from sqlalchemy import select
 from assist.settings import GeneratorSettings, Settings
 from owners.transparency import load_schema, required_attributes
 from serving.state.models import Question
-from tests.conftest import ROLES_CITY
 from tests.owners.test_transparency import LLM_MODEL, LLM_URL, QDRANT_URL, UNPUBLISHED
 from tests.serving.conftest import Api, started
 
@@ -28,15 +27,6 @@ LAUNDRY = [
     "Var bokar man tvättstuga i brukarens hus?",
     "Kan jag boka en tid i tvättstugan åt brukaren?",
 ]
-
-
-@pytest.fixture
-def city_api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
-    """The service with the city's roles file: an owner of home_care, staff roles and an admin."""
-    settings = make_settings()
-    settings.roles_file = ROLES_CITY
-    with started(settings) as a:
-        yield a
 
 
 #: Each question from a token of its own (the gaps' floor counts people, not texts); the first from three people, so

@@ -2,30 +2,18 @@
 cap, read no further than the cap.
 """
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from assist.settings import Settings
 from serving.routes.gaps import HANDLED_BODY_BYTES
 from serving.routes.owners import RETIRE_BODY_BYTES
-from tests.conftest import ROLES_CITY
-from tests.serving.conftest import Api, started
+from tests.serving.conftest import Api
 
 RETIRE = "/api/owners/documents/fall/retire"
 #: The issue's figure: a 20 MB JSON body, under the owners' paths' upload limit (20 MiB by default).
 BIG = 20_000_000
 CHUNK = 64 * 1024
-
-
-@pytest.fixture
-def city_api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
-    """The service with the city's roles file: an owner of home_care, staff roles and an admin."""
-    settings = make_settings()
-    settings.roles_file = ROLES_CITY
-    with started(settings) as a:
-        yield a
 
 
 def raw_post(api: Api, path: str, query: str, headers: dict[str, str], body: bytes, *,

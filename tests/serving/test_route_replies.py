@@ -2,27 +2,14 @@
 rating per caller and answer; a route's own 404 keeps its message.
 """
 
-from collections.abc import Callable, Iterator
 
-import pytest
 from markdown_it import MarkdownIt
 
 from assist.schemas import Answer, Citation
-from assist.settings import Settings
 from serving.routes.openai_compat import answer_text
-from tests.conftest import ROLES_CITY
-from tests.serving.conftest import Api, started
+from tests.serving.conftest import Api
 
 FALL = "Vad gör jag om en brukare har ramlat?"
-
-
-@pytest.fixture
-def city_api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
-    """The service with the city's roles file: an owner of home_care, staff roles and an admin."""
-    settings = make_settings()
-    settings.roles_file = ROLES_CITY
-    with started(settings) as a:
-        yield a
 
 
 TRAP = "[Klicka här](https://evil.example/x) ![p](https://evil.example/p.png) **brådskande** <img src=x>\n# Rubrik"
