@@ -19,7 +19,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,7 @@ from assist.components.unit_embedder import stored_unit_vectors  # noqa: E402
 from assist.grounding import by_routine, passage_units  # noqa: E402
 from assist.languages import detect_language  # noqa: E402
 from assist.pipeline import Assistant, retrieval_query  # noqa: E402
-from assist.settings import Settings  # noqa: E402
-from scripts.calibrate import neutral_calibration  # noqa: E402
+from scripts.calibrate import neutral_assistant  # noqa: E402
 
 #: Routines of the retrieved set whose sentences become pairs (the gate reads the top three).
 TOP_ROUTINES = 3
@@ -154,15 +152,8 @@ def main() -> None:
     rows = [r for p in args.rows for r in load_train_rows(p)]
     if any(str(r["id"]).startswith("test-") for r in rows):
         raise SystemExit("The test split is for reporting: collect from train and dev only.")
-    settings = Settings()
-    settings.qdrant.path = args.store
-    with tempfile.TemporaryDirectory() as tmp:
-        settings.retrieval.calibration = neutral_calibration(Path(tmp) / "neutral.json")
-        assistant = Assistant(settings)
-        try:
-            data = collect(assistant, rows, leave_out=not args.no_leave_out)
-        finally:
-            assistant.close()
+    with neutral_assistant(args.store) as assistant:
+        data = collect(assistant, rows, leave_out=not args.no_leave_out)
     p = data["pairs"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(

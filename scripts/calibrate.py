@@ -22,6 +22,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,22 @@ def neutral_calibration(path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+@contextmanager
+def neutral_assistant(store: Path | None) -> Iterator[Assistant]:
+    """The product's pipeline on `store` with a calibration that lets every relevant question through: what the
+    features are collected from."""
+    settings = Settings()
+    if store is not None:
+        settings.qdrant.path = store
+    with tempfile.TemporaryDirectory() as tmp:
+        settings.retrieval.calibration = neutral_calibration(Path(tmp) / "neutral.json")
+        assistant = Assistant(settings)
+        try:
+            yield assistant
+        finally:
+            assistant.close()
 
 
 def examples(assistant: Assistant, rows: list[EvalRow], leave_out: bool) -> list[dict[str, Any]]:
@@ -201,16 +219,8 @@ def main() -> None:
     if args.from_features:
         data = [json.loads(line) for line in args.from_features.read_text("utf-8").splitlines() if line.strip()]
     else:
-        settings = Settings()
-        if args.store is not None:
-            settings.qdrant.path = args.store
-        with tempfile.TemporaryDirectory() as tmp:
-            settings.retrieval.calibration = neutral_calibration(Path(tmp) / "neutral.json")
-            assistant = Assistant(settings)
-            try:
-                data = examples(assistant, rows, leave_out=not args.no_leave_out)
-            finally:
-                assistant.close()
+        with neutral_assistant(args.store) as assistant:
+            data = examples(assistant, rows, leave_out=not args.no_leave_out)
     if args.features_out:
         args.features_out.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in data), "utf-8")
     result = fit(data, args.max_false_refusals, features=chosen)
