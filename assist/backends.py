@@ -33,7 +33,7 @@ def default_st_model(settings: Settings) -> str:
 def make_text_embedder(settings: Settings) -> Any:
     """Query embedder."""
     if settings.embedder.backend == "e5":
-        return E5TextEmbedder()
+        return E5TextEmbedder(num_threads=settings.embedder.threads)
     from haystack_integrations.components.embedders.sentence_transformers import (  # noqa: PLC0415
         SentenceTransformersTextEmbedder,
     )
@@ -46,7 +46,7 @@ def make_text_embedder(settings: Settings) -> Any:
 def make_document_embedder(settings: Settings) -> Any:
     """Passage embedder (title and section embedded with the text)."""
     if settings.embedder.backend == "e5":
-        return E5DocumentEmbedder(batch_size=settings.embedder.batch_size)
+        return E5DocumentEmbedder(num_threads=settings.embedder.threads, batch_size=settings.embedder.batch_size)
     from haystack_integrations.components.embedders.sentence_transformers import (  # noqa: PLC0415
         SentenceTransformersDocumentEmbedder,
     )

