@@ -6,7 +6,9 @@ those whose answer got a thumbs-down (linked by request id: an answered question
 memory until feedback on it is unlikely, and written only when rated down). Each carries the collections its role
 could read, the collection whose owners see it, its language, time, nearest routine when the answer named one, and
 its embedding (computed once, from the text, with
-the configured embedder; a row embedded by another model is embedded again).
+the configured embedder; a row embedded by another model is embedded again). In the service a worker thread embeds
+each question after it is stored, so the gaps page reads only what is embedded and never waits for the model; each
+asker has a daily cap of stored questions (`GapsSettings`), past which a question is counted, not stored.
 
 Topics are built per collection by agglomerative clustering of the embeddings (cosine distance, average linkage,
 a distance threshold rather than a number of topics). The privacy floor counts people, not texts: a topic is
@@ -38,7 +40,8 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, insert, select, update
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import and_, func, insert, select, update
 
 from assist.languages import detect_language
 from assist.privacy import scrub
@@ -88,6 +91,18 @@ STOP_WORDS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _WORD = r"(?u)\b[^\W\d_][^\W\d_]{2,}\b"
+
+
+class GapsSettings(BaseSettings):
+    """How the service records questions for the gaps (`ASSIST_GAPS__*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSIST_GAPS__", env_file=".env", extra="ignore")
+
+    max_questions_per_asker_per_day: int = Field(
+        default=30, ge=0,
+        description="Questions recorded per asker in 24 hours; past it a question is counted, not stored, so that "
+                    "one token cannot fill the database nor outweigh everyone else's topics.",
+    )
 
 
 class WeekCount(BaseModel):
@@ -187,13 +202,27 @@ class QuestionLog:
         topics = log.topics(collections=["home_care"])      # None: every collection (admins)
     """
 
-    def __init__(self, where: Path | Database, *, settings: Settings | None = None):
+    def __init__(
+        self, where: Path | Database, *, settings: Settings | None = None, gaps: GapsSettings | None = None,
+        embed_in_background: bool = True,
+    ):
         self.db = as_database(where)
         self.settings = settings
+        self.gaps = gaps or GapsSettings()
         self._embed: tuple[Embed, str] | None = None
         #: Answered questions awaiting a possible thumbs-down: request id → (token id, when, row). Memory only.
         self._answered: OrderedDict[str, tuple[str, float, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        #: One embedding pass at a time (the background worker's and a caller's), so no question is embedded twice.
+        self._embedding = threading.Lock()
+        #: Stored questions are embedded by a worker thread (started by the first one stored), never by a reader
+        #: such as the gaps page; `assist gaps` (no worker) embeds when it reads.
+        self.embed_in_background = embed_in_background
+        self._worker: threading.Thread | None = None
+        self._wanted = threading.Event()
+        self._stopping = False
+        #: Questions not stored because their asker had reached the day's cap (this process, since it started).
+        self.over_cap = 0
 
     # --- recording (the HTTP service) ----------------------------------------------------------------------------
     def record(
@@ -236,9 +265,26 @@ class QuestionLog:
                 while len(self._answered) > ANSWERED_MAX:
                     self._answered.popitem(last=False)
             return question_id
-        with self.db.begin() as conn:
-            conn.execute(insert(Question).values(**row))
+        self._store(row)
         return question_id
+
+    def _store(self, row: dict[str, Any]) -> bool:
+        """Insert one question unless its asker reached the day's cap (then it is only counted); wake the embedder."""
+        since = (_now() - timedelta(days=1)).isoformat(timespec="microseconds")
+        with self.db.begin() as conn:
+            recent = conn.execute(
+                select(func.count()).select_from(Question)
+                .where(Question.asker == row["asker"], Question.created >= since)
+            ).scalar_one()
+            if recent >= self.gaps.max_questions_per_asker_per_day:
+                with self._lock:
+                    self.over_cap += 1
+                logger.info("Gap question not recorded: its asker reached %d questions in 24 hours",
+                            self.gaps.max_questions_per_asker_per_day)
+                return False
+            conn.execute(insert(Question).values(**row))
+        self.embed_soon()
+        return True
 
     def rate_down(self, request_id: str, token_id: str) -> bool:
         """A thumbs-down on the answer to `request_id` by the caller who got it: the question becomes a gap.
@@ -254,9 +300,44 @@ class QuestionLog:
         _, since, row = held
         if time.monotonic() - since > ANSWERED_KEEP.total_seconds():
             return False
+        return self._store(row | {"thumbs_down": True})
+
+    # --- embedding (a worker thread in the service) -------------------------------------------------------------
+    def embed_soon(self) -> None:
+        """Have the background worker embed the questions waiting for it (start it if need be); returns at once."""
+        if not self.embed_in_background:
+            return
+        with self._lock:
+            if self._stopping:
+                return
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._embed_loop, name="gaps-embedder", daemon=True)
+                self._worker.start()
+        self._wanted.set()
+
+    def _embed_loop(self) -> None:
+        while True:
+            self._wanted.wait()
+            if self._stopping:
+                return
+            self._wanted.clear()
+            try:
+                self.embed_missing()
+            except Exception:  # a failed pass (database or model down) is retried when the next question comes
+                logger.warning("Embedding the recorded gap questions failed; retried with the next one", exc_info=True)
+
+    def pending(self, collections: list[str] | None = None) -> int:
+        """Gap questions (of `collections`; None: all) not yet embedded with the configured model."""
         with self.db.begin() as conn:
-            conn.execute(insert(Question).values(**(row | {"thumbs_down": True})))
-        return True
+            return int(conn.execute(
+                select(func.count()).select_from(Question).where(self._unembedded(collections))
+            ).scalar_one())
+
+    def _unembedded(self, collections: list[str] | None) -> Any:
+        from assist.backends import embedder_name  # noqa: PLC0415
+
+        name = embedder_name(self.settings or Settings())
+        return and_(self._gaps_filter(collections), (Question.embedder != name) | Question.embedding.is_(None))
 
     # --- reading ---------------------------------------------------------------------------------------------------
     def _gaps_filter(self, collections: list[str] | None) -> Any:
@@ -270,12 +351,14 @@ class QuestionLog:
 
     def embed_missing(self, collections: list[str] | None = None) -> int:
         """Embed the gap questions that have no embedding of the configured model yet; returns how many."""
-        from assist.backends import embedder_name  # noqa: PLC0415
+        with self._embedding:
+            return self._embed_missing(collections)
 
-        name = embedder_name(self.settings or Settings())
-        where = and_(self._gaps_filter(collections), (Question.embedder != name) | Question.embedding.is_(None))
+    def _embed_missing(self, collections: list[str] | None) -> int:
         with self.db.begin() as conn:
-            todo = conn.execute(select(Question.question_id, Question.question).where(where)).all()
+            todo = conn.execute(
+                select(Question.question_id, Question.question).where(self._unembedded(collections))
+            ).all()
         if not todo:
             return 0
         fn, name = self.embedder()  # the model loads only when there is something to embed
@@ -307,20 +390,26 @@ class QuestionLog:
     def topics(
         self, collections: list[str] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
         include_handled: bool = False, locate: Locate | None = None, now: datetime | None = None,
+        embed: bool = True,
     ) -> list[GapTopic]:
-        """The topics of `collections` (None: every collection), the most unhandled questions first."""
-        self.embed_missing(collections)
+        """The topics of `collections` (None: every collection), the most unhandled questions first.
+
+        `embed`: embed the questions not embedded yet first (the CLI); False reads only what is embedded already
+        (the service, whose worker embeds them: see `pending`).
+        """
+        if embed:
+            self.embed_missing(collections)
         questions, vectors = self.load(collections)
         return build_topics(questions, vectors, threshold=threshold, include_handled=include_handled, locate=locate,
                             now=now)
 
     def mark_handled(self, key: str, *, until: str, by: str, collections: list[str] | None = None,
-                     threshold: float = DEFAULT_THRESHOLD) -> int:
+                     threshold: float = DEFAULT_THRESHOLD, embed: bool = True) -> int:
         """Mark the topic `key` handled: its questions asked up to `until` (the newest the owner saw).
 
         Returns how many questions were marked; KeyError when no visible topic has that key.
         """
-        topic_ids = self._member_ids(key, collections, threshold)
+        topic_ids = self._member_ids(key, collections, threshold, embed)
         if topic_ids is None:
             raise KeyError(key)
         stamp = _now().isoformat(timespec="seconds")
@@ -332,8 +421,9 @@ class QuestionLog:
             )
         return int(done.rowcount)
 
-    def _member_ids(self, key: str, collections: list[str] | None, threshold: float) -> list[str] | None:
-        self.embed_missing(collections)
+    def _member_ids(self, key: str, collections: list[str] | None, threshold: float, embed: bool) -> list[str] | None:
+        if embed:
+            self.embed_missing(collections)
         questions, vectors = self.load(collections)
         for members in _clusters(questions, vectors, threshold):
             if members[0].question_id == key and _shown(members):
@@ -341,6 +431,13 @@ class QuestionLog:
         return None
 
     def close(self) -> None:
+        """Stop the embedding worker (after its current pass) and close the database's connections."""
+        with self._lock:
+            self._stopping = True
+            worker = self._worker
+        self._wanted.set()
+        if worker is not None:
+            worker.join(timeout=30)
         self.db.close()
 
 

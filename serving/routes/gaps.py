@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from assist.components.edge_store import EdgeDocumentStore
 from assist.errors import AssistError
-from owners.gaps import DEFAULT_THRESHOLD, Locate, topics_csv, topics_json
+from owners.gaps import DEFAULT_THRESHOLD, GapTopic, Locate, topics_csv, topics_json
 from serving.deps import GapsScopeDep, Services, ServicesDep, TokenDep
 from serving.routes.common import json_body_schema, read_json
 from serving.routes.pages import STATIC_DIR
@@ -56,13 +56,24 @@ def _locate(services: Services) -> Locate | None:
     return locate
 
 
-async def _topics(services: Services, scope: list[str] | None, include_handled: bool) -> list[dict[str, Any]]:
-    # Embedding new questions and clustering are CPU work: off the event loop.
-    topics = await anyio.to_thread.run_sync(
-        lambda: services.questions.topics(scope, threshold=DEFAULT_THRESHOLD, include_handled=include_handled,
-                                          locate=_locate(services))
-    )
-    return topics_json(topics)
+def _read_topics(services: Services, scope: list[str] | None, include_handled: bool) -> tuple[list[GapTopic], int]:
+    """The topics of the questions embedded so far, and how many questions still wait for the embedding worker.
+
+    Nothing is embedded here (82 s on a first call with many new questions): the worker does it, and is woken in
+    case questions wait that no recording in this process woke it for (another replica's, or a restart's).
+    """
+    questions = services.questions
+    waiting = questions.pending(scope)
+    if waiting:
+        questions.embed_soon()
+    topics = questions.topics(scope, threshold=DEFAULT_THRESHOLD, include_handled=include_handled,
+                              locate=_locate(services), embed=False)
+    return topics, waiting
+
+
+async def _topics(services: Services, scope: list[str] | None, include_handled: bool) -> tuple[list[GapTopic], int]:
+    # Clustering is CPU work: off the event loop.
+    return await anyio.to_thread.run_sync(lambda: _read_topics(services, scope, include_handled))
 
 
 @router.get("/gaps", include_in_schema=False)
@@ -81,10 +92,13 @@ async def list_gaps(
     A topic with fewer than 3 distinct questions is never listed.
     """
     collections = services.settings.roles.known_collections() if scope is None else scope
+    topics, waiting = await _topics(services, scope, include_handled)
     return {
         "role": token.role,
         "collections": collections,
-        "topics": await _topics(services, scope, include_handled),
+        "topics": topics_json(topics),
+        # Recorded questions the background worker has not embedded yet: not in any topic until it has.
+        "waiting": waiting,
     }
 
 
@@ -93,12 +107,10 @@ async def export_gaps(
     services: ServicesDep, scope: GapsScopeDep, format: Literal["json", "csv"] = "csv",  # noqa: A002
     include_handled: bool = True,
 ) -> Response | dict[str, Any]:
-    """The topics the caller may see, as CSV for a spreadsheet (or JSON)."""
-    topics = await anyio.to_thread.run_sync(
-        lambda: services.questions.topics(scope, include_handled=include_handled, locate=_locate(services))
-    )
+    """The topics the caller may see, as CSV for a spreadsheet (or JSON), of the questions embedded so far."""
+    topics, waiting = await _topics(services, scope, include_handled)
     if format == "json":
-        return {"topics": topics_json(topics)}
+        return {"topics": topics_json(topics), "waiting": waiting}
     return PlainTextResponse(
         topics_csv(topics), media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="knowledge-gaps.csv"'},
@@ -119,7 +131,8 @@ async def mark_handled(
         raise HTTPException(400, 'Send the topic as JSON: {"key": ..., "until": ...}, as /api/gaps gave them.')
     try:
         marked = await anyio.to_thread.run_sync(
-            lambda: services.questions.mark_handled(body.key, until=body.until, by=token.role, collections=scope)
+            lambda: services.questions.mark_handled(body.key, until=body.until, by=token.role, collections=scope,
+                                                    embed=False)
         )
     except KeyError:
         raise UnknownTopicError("No such topic among the gaps you may see: reload the page.") from None

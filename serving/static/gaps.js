@@ -69,16 +69,30 @@ function topicCard(t) {
   return li;
 }
 
+function plural(n, one, many) { return `${n} ${n === 1 ? one : many}`; }
+
+// While recorded questions wait for the service to embed them, the list is read again this often.
+const WAITING_RELOAD_MS = 5000;
+let reloadTimer = null;
+
 async function load() {
-  setStatus("Loading…");
+  clearTimeout(reloadTimer);
+  if (!$("topics").children.length) setStatus("Loading…");
   try {
     const include = $("show-handled").checked ? "true" : "false";
     const data = await (await call(`/api/gaps?include_handled=${include}`)).json();
     const list = $("topics");
     list.replaceChildren(...data.topics.map(topicCard));
     list.setAttribute("aria-busy", "false");
-    setStatus(data.topics.length ? `${data.topics.length} topics in ${data.collections.join(", ")}.`
-                                 : "No knowledge gaps to show.");
+    let text = data.topics.length
+      ? `${plural(data.topics.length, "topic", "topics")} in ${data.collections.join(", ")}.`
+      : "No knowledge gaps to show.";
+    if (data.waiting) {
+      text += ` ${plural(data.waiting, "new question is", "new questions are")} still being prepared and will ` +
+        "join the topics shortly.";
+      reloadTimer = setTimeout(load, WAITING_RELOAD_MS);
+    }
+    setStatus(text);
   } catch (e) {
     $("topics").replaceChildren();  // never leave another token's topics on screen
     setStatus(e.message, true);

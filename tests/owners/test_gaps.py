@@ -13,7 +13,15 @@ from typer.testing import CliRunner
 from assist.cli import app
 from assist.roles import load_roles
 from assist.schemas import Answer, Citation
-from owners.gaps import MIN_ASKERS, MIN_DISTINCT, QuestionLog, asker_id, topics_csv, visible_collections
+from owners.gaps import (
+    MIN_ASKERS,
+    MIN_DISTINCT,
+    GapsSettings,
+    QuestionLog,
+    asker_id,
+    topics_csv,
+    visible_collections,
+)
 from serving.state import Database
 from serving.state.models import Question
 from tests.conftest import ROLES_CITY
@@ -38,7 +46,8 @@ PETS = [
 
 @pytest.fixture
 def log(database: Database) -> Iterator[QuestionLog]:
-    yield QuestionLog(database)
+    # Embedded when read (as `assist gaps` does), not by a worker thread: the test sees every question at once.
+    yield QuestionLog(database, embed_in_background=False)
 
 
 def refused(language: str = "sv") -> Answer:
@@ -283,3 +292,20 @@ def test_an_example_is_a_text_several_people_asked(log: QuestionLog) -> None:
     assert once not in topic.examples
     assert "zqwbrk" not in topic.terms and "zqwbrk" not in topic.label.lower()
     assert topics_csv([topic]).count("Zqwbrk") == 0
+
+
+def test_questions_past_an_askers_daily_cap_are_counted_not_stored(database: Database) -> None:
+    """Issue 23: one asker could fill the database (and the first gaps call's embedding) with questions."""
+    log = QuestionLog(database, gaps=GapsSettings(max_questions_per_asker_per_day=2), embed_in_background=False)
+    ids = [record(log, q, refused(), token="t_busy", request_id=f"r_busy{n}") for n, q in enumerate(LAUNDRY)]
+    record(log, PARKING[0], refused(), token="t_other")
+    with log.db.begin() as conn:
+        stored = set(conn.execute(select(Question.question_id)).scalars())
+    assert stored & set(ids) == set(ids[:2])  # the first two only
+    assert len(stored) == 3 and log.over_cap == 2  # another asker is not held back; the others are counted
+    # The cap is per 24 hours: once the first two are older, the asker is recorded again.
+    with log.db.begin() as conn:
+        conn.execute(update(Question).values(created=(datetime.now(UTC) - timedelta(days=2)).isoformat()))
+    later = record(log, LAUNDRY[0], refused(), token="t_busy", request_id="r_busy_later")
+    with log.db.begin() as conn:
+        assert conn.execute(select(Question.question_id).where(Question.question_id == later)).scalar_one()

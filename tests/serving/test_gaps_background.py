@@ -1,0 +1,59 @@
+"""Issue 23: the first /api/gaps call embedded every new question inside the request (82 s). The service's worker
+thread embeds recorded questions; the gaps routes only read what is embedded and say how many still wait.
+"""
+
+import threading
+import time
+
+import numpy as np
+
+from owners.gaps import make_embedder
+from tests.serving.conftest import Api
+from tests.serving.test_owners_routes import ASKED
+
+
+class CountingEmbedder:
+    """The configured embedder, noting the thread of every call."""
+
+    def __init__(self, api: Api):
+        self.embed, self.name = make_embedder(api.services.settings)
+        self.threads: list[str] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        return self.embed(texts)
+
+
+def test_the_gaps_routes_never_embed_and_the_worker_does(city_api: Api) -> None:
+    questions = city_api.services.questions
+    counting = CountingEmbedder(city_api)
+    questions._embed = (counting, counting.name)  # noqa: SLF001 - the real model, counted
+    questions.embed_in_background = False  # held back: the questions wait, as they do while the worker is busy
+    for question in ASKED:
+        resp = city_api.client.post("/api/ask", json={"question": question}, headers=city_api.token("home-care"))
+        assert resp.json()["status"] in ("refused", "closest"), resp.json()
+    admin = city_api.token("admin")
+
+    resp = city_api.client.get("/api/gaps", headers=admin)
+    assert resp.status_code == 200
+    assert resp.json()["waiting"] == len(ASKED) and resp.json()["topics"] == []
+    assert city_api.client.get("/api/gaps/export?format=json", headers=admin).json()["waiting"] == len(ASKED)
+    assert counting.threads == []  # neither route embedded anything
+
+    questions.embed_in_background = True
+    assert city_api.client.get("/api/gaps", headers=admin).json()["waiting"] == len(ASKED)  # it wakes the worker
+    for _ in range(600):  # the worker embeds in the background; wait for it (no bound on its time is asserted)
+        if questions.pending() == 0:
+            break
+        time.sleep(0.1)
+    assert counting.threads and set(counting.threads) == {"gaps-embedder"}
+    calls = len(counting.threads)
+
+    body = city_api.client.get("/api/gaps", headers=admin).json()
+    assert body["waiting"] == 0
+    [topic] = body["topics"]
+    assert topic["count"] == len(ASKED)
+    marked = city_api.client.post("/api/gaps/handled", json={"key": topic["key"], "until": topic["last_asked"]},
+                                  headers=admin)
+    assert marked.status_code == 200
+    assert len(counting.threads) == calls  # reading and marking embedded nothing more
