@@ -263,17 +263,68 @@ def gaps(
         raise typer.Exit(code=code)
 
 
-@app.command()
+transparency_app = typer.Typer(
+    help="The transparency record (Algorithmic Transparency Standard v0.3.1), and which eval run it publishes.",
+    rich_markup_mode=PLAIN_HELP,
+)
+app.add_typer(transparency_app, name="transparency")
+
+
+@transparency_app.callback(invoke_without_command=True)
 def transparency(
-    out: Annotated[Path, typer.Option("--out", help="Folder for transparency.yaml and transparency.md.")],
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for transparency.yaml and transparency.md.")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Write the transparency record (Algorithmic Transparency Standard v0.3.1) as YAML and Markdown."""
+    """Write the transparency record as YAML and Markdown (--out DIR); `runs`, `publish RUN_ID` and `show` choose
+    the eval run whose figures it (and /transparency) publishes.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        typer.echo(ctx.get_help())
+        typer.secho("Error: give --out DIR to write the record, or a command (runs, publish, show).",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
     from owners.transparency import run_transparency  # noqa: PLC0415
 
     code = run_transparency(out=out, settings=settings_for(store))
     if code:
         raise typer.Exit(code=code)
+
+
+@transparency_app.command("runs")
+def transparency_runs() -> None:
+    """List the finished eval runs (id, date, sets, questions), marking the published one."""
+    from owners.transparency import run_runs  # noqa: PLC0415
+
+    raise typer.Exit(code=run_runs(settings=settings_for()))
+
+
+@transparency_app.command("publish")
+def transparency_publish(
+    run_id: Annotated[str, typer.Argument(help="The eval run to publish ('latest': the newest finished run).")],
+) -> None:
+    """Publish this eval run's figures on /transparency; later runs change nothing until one is published."""
+    from owners.transparency import run_publish  # noqa: PLC0415
+
+    raise typer.Exit(code=run_publish(run_id, settings=settings_for()))
+
+
+@transparency_app.command("unpublish")
+def transparency_unpublish() -> None:
+    """Publish no eval run's figures (the record says none is published)."""
+    from owners.transparency import run_unpublish  # noqa: PLC0415
+
+    raise typer.Exit(code=run_unpublish(settings=settings_for()))
+
+
+@transparency_app.command("show")
+def transparency_show() -> None:
+    """Show which eval run is published and the performance text the record shows for it."""
+    from owners.transparency import run_show  # noqa: PLC0415
+
+    raise typer.Exit(code=run_show(settings=settings_for()))
 
 
 @app.command()

@@ -159,19 +159,106 @@ def open_inventory(settings: Settings) -> Inventory:
             store.close()
 
 
-def latest_eval(settings: Settings) -> dict[str, Any] | None:
-    """The newest finished `assist eval` run under <data_dir>/eval: its meta.json, or None."""
-    root = settings.data_dir / "eval"
-    if not root.is_dir():
+#: The file beside the eval runs (<data_dir>/eval/) naming the run an admin chose to publish.
+PUBLISHED_FILE = "published.json"
+
+
+def eval_root(settings: Settings) -> Path:
+    """Where `assist eval` keeps its runs (qa/store.py's RunStore root)."""
+    return settings.data_dir / "eval"
+
+
+def _read_run(path: Path) -> dict[str, Any] | None:
+    """A run folder's meta.json when the run finished with a summary, else None."""
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    for run in sorted((p for p in root.iterdir() if (p / "meta.json").is_file()), reverse=True):
-        try:
-            meta = json.loads((run / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if meta.get("status") == "done" and isinstance(meta.get("summary"), dict):
-            return dict(meta)
+    if isinstance(meta, dict) and meta.get("status") == "done" and isinstance(meta.get("summary"), dict):
+        return {**meta, "run_id": meta.get("run_id") or path.name}
     return None
+
+
+def finished_runs(settings: Settings) -> list[dict[str, Any]]:
+    """Every finished `assist eval` run under <data_dir>/eval, oldest first (run ids start with their start time)."""
+    root = eval_root(settings)
+    if not root.is_dir():
+        return []
+    runs = (_read_run(p) for p in sorted(root.iterdir()) if (p / "meta.json").is_file())
+    return [r for r in runs if r is not None]
+
+
+def latest_eval(settings: Settings) -> dict[str, Any] | None:
+    """The newest finished `assist eval` run: its meta.json, or None. Never what is published (see published_eval)."""
+    runs = finished_runs(settings)
+    return runs[-1] if runs else None
+
+
+def published_run_id(settings: Settings) -> str | None:
+    """The run id an admin published with `assist transparency publish`, or None."""
+    try:
+        data = json.loads((eval_root(settings) / PUBLISHED_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("Transparency record: %s is unreadable (%s): no run is published.", PUBLISHED_FILE, exc)
+        return None
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    return str(run_id) if run_id else None
+
+
+def published_eval(settings: Settings) -> dict[str, Any] | None:
+    """The run the record publishes: the one an admin marked, if it is still there and finished; else None.
+
+    Never simply the newest run: an ad-hoc run of a scratch set must not become the city's published figures.
+    """
+    run_id = published_run_id(settings)
+    if run_id is None or "/" in run_id or run_id.startswith("."):
+        return None
+    run = _read_run(eval_root(settings) / run_id)
+    if run is None:
+        logger.warning("Transparency record: the published eval run %s is gone or unfinished: no figures shown.",
+                       run_id)
+    return run
+
+
+def publish_run(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Mark `run_id` ('latest': the newest finished run) as the run the record publishes; its meta.json.
+
+    ValueError says what to do when there is no such finished run.
+    """
+    runs = finished_runs(settings)
+    if run_id in ("latest", "last"):
+        if not runs:
+            msg = "No finished evaluation run yet: run `assist eval run --set dev` first."
+            raise ValueError(msg)
+        run = runs[-1]
+    else:
+        run = next((r for r in runs if r["run_id"] == run_id), None)
+        if run is None:
+            known = ", ".join(r["run_id"] for r in runs[-5:]) or "none"
+            msg = (f"No finished evaluation run {run_id!r}: list them with `assist transparency runs` "
+                   f"(newest finished: {known}).")
+            raise ValueError(msg)
+    marker = eval_root(settings) / PUBLISHED_FILE
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"run_id": run["run_id"], "published": datetime.now(UTC).isoformat(timespec="seconds")})
+                   + "\n", encoding="utf-8")
+    tmp.replace(marker)
+    return run
+
+
+def unpublish(settings: Settings) -> bool:
+    """Publish no run's figures any more; whether one was published."""
+    marker = eval_root(settings) / PUBLISHED_FILE
+    existed = marker.exists()
+    marker.unlink(missing_ok=True)
+    return existed
+
+
+def set_names(run: dict[str, Any]) -> list[str]:
+    """The run's eval sets by their split name (`dev`, `test`), never the local path they were read from."""
+    return [Path(str(s)).stem for s in run.get("sets", [])]
 
 
 def read_city_file(settings: Settings) -> tuple[dict[str, Any], Path]:
@@ -194,7 +281,8 @@ def read_city_file(settings: Settings) -> tuple[dict[str, Any], Path]:
 
 def _performance(run: dict[str, Any] | None) -> str:
     if run is None:
-        return "No evaluation run is recorded yet: `assist eval` measures retrieval, citations and refusals."
+        return ("No evaluation run is published yet: `assist eval` measures retrieval, citations and refusals, and "
+                "an administrator publishes one run's figures with `assist transparency publish RUN_ID`.")
     figures = run["summary"].get("all", {})
     when = str(run.get("finished") or run.get("started") or "")[:10]
     parts = [
@@ -202,7 +290,7 @@ def _performance(run: dict[str, Any] | None) -> str:
         for name, meaning in PERFORMANCE_FIGURES.items()
         if isinstance(figures.get(name), int | float)
     ]
-    sets = ", ".join(run.get("sets", [])) or "the eval sets"
+    sets = ", ".join(set_names(run)) or "the eval sets"
     return (
         f"Measured by `assist eval` on {when} (run {run.get('run_id', '?')}, commit {run.get('commit', '?')}) over "
         f"{figures.get('rows', '?')} questions of {sets}: " + "; ".join(parts) + "."
@@ -425,7 +513,7 @@ def run_transparency(*, out: Path, settings: Settings) -> int:
 
     try:
         city, source = read_city_file(settings)
-        record = build_record(settings, city=city, eval_run=latest_eval(settings))
+        record = build_record(settings, city=city, eval_run=published_eval(settings))
     except ConfigError as exc:
         typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
         return 2
@@ -441,3 +529,85 @@ def run_transparency(*, out: Path, settings: Settings) -> int:
         typer.secho(f"Still to fill in {source} (set {ENV_VAR} to your own copy): {', '.join(todo)}.",
                     fg=typer.colors.YELLOW, err=True)
     return 0
+
+
+def _run_line(run: dict[str, Any], published: str | None) -> str:
+    figures = run["summary"].get("all", {})
+    when = str(run.get("finished") or run.get("started") or "")[:16].replace("T", " ")
+    limit = f", first {run['limit']} per set" if run.get("limit") else ""
+    mark = "  (published)" if run["run_id"] == published else ""
+    return (f"{run['run_id']}  {when}  {', '.join(set_names(run)) or '-'}  {figures.get('rows', '?')} questions"
+            f"{limit}  commit {run.get('commit', '?')}  label {run.get('label', '-')}{mark}")
+
+
+def run_runs(*, settings: Settings) -> int:
+    """`assist transparency runs`: the finished eval runs an admin can publish, newest last."""
+    import typer  # noqa: PLC0415
+
+    runs = finished_runs(settings)
+    if not runs:
+        typer.echo("No finished evaluation run yet: run `assist eval run --set dev` first.")
+        return 0
+    published = published_run_id(settings)
+    for run in runs:
+        typer.echo(_run_line(run, published))
+    if published is None:
+        typer.echo("None is published: `assist transparency publish RUN_ID` chooses the run /transparency shows.")
+    return 0
+
+
+def run_publish(run_id: str, *, settings: Settings) -> int:
+    """`assist transparency publish RUN_ID`: the record shows this run's figures from now on."""
+    import typer  # noqa: PLC0415
+
+    try:
+        run = publish_run(settings, run_id)
+    except ValueError as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        return 2
+    typer.echo(f"Published run {run['run_id']}: /transparency shows its figures from now on; later runs change "
+               "nothing until one of them is published.")
+    typer.echo(_performance(run))
+    return 0
+
+
+def run_unpublish(*, settings: Settings) -> int:
+    """`assist transparency unpublish`: the record shows no run's figures."""
+    import typer  # noqa: PLC0415
+
+    typer.echo("No run is published any more." if unpublish(settings) else "No run was published.")
+    return 0
+
+
+def run_show(*, settings: Settings) -> int:
+    """`assist transparency show`: which run is published and the performance text the record shows."""
+    import typer  # noqa: PLC0415
+
+    run_id = published_run_id(settings)
+    run = published_eval(settings)
+    if run_id is None:
+        typer.echo("No run is published: the record says so. Choose one with `assist transparency runs` and "
+                   "`assist transparency publish RUN_ID`.")
+    elif run is None:
+        typer.echo(f"Run {run_id} is published but is gone or unfinished: the record shows no figures. Publish "
+                   "another with `assist transparency publish RUN_ID`.")
+    else:
+        typer.echo(f"Published run: {run_id}")
+    typer.echo(_performance(run))
+    return 0
+
+
+def start_warning(settings: Settings) -> str | None:
+    """One line for `assist serve` to print at start while the public record is not ready: the city file still holds
+    `<<FILL IN` placeholders (or cannot be read). None when there is nothing to say.
+    """
+    try:
+        city, source = read_city_file(settings)
+    except ConfigError as exc:
+        return f"/transparency cannot be built: {exc}"
+    todo = [k for k, v in city.items() if isinstance(v, str) and PLACEHOLDER in v]
+    if not todo:
+        return None
+    where = f"{source}" if settings.transparency_file else f"the shipped example {source}"
+    return (f"/transparency publishes {len(todo)} unfilled {PLACEHOLDER}>> placeholders from {where} "
+            f"({', '.join(todo)}): copy it, fill it in and set {ENV_VAR} to your copy.")

@@ -55,6 +55,7 @@ def serve(
     """Start the service with uvicorn in this process (one worker: the embedded store is one process's)."""
     from uvicorn.main import STARTUP_FAILURE  # noqa: PLC0415
 
+    from owners.transparency import start_warning  # noqa: PLC0415
     from serving.app import create_app  # noqa: PLC0415
     from serving.server import server_config  # noqa: PLC0415
 
@@ -85,6 +86,9 @@ def serve(
         raise typer.Exit(code=2) from None
     if roles_warning:
         typer.secho(f"Warning: {roles_warning}", fg=typer.colors.YELLOW, err=True)
+    # The public /transparency page would show the city file's unfilled placeholders.
+    if transparency_warning := start_warning(settings):
+        typer.secho(f"Warning: {transparency_warning}", fg=typer.colors.YELLOW, err=True)
     # Port 0 asks the system for a free port: say and record the one it gave.
     serving.port = sock.getsockname()[1]
     if serving.host not in ("127.0.0.1", "localhost", "::1"):

@@ -7,7 +7,17 @@ import anyio
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from owners.transparency import Inventory, build_record, latest_eval, store_inventory, to_html, to_markdown, to_yaml
+from owners.transparency import (
+    PUBLISHED_FILE,
+    Inventory,
+    build_record,
+    eval_root,
+    published_eval,
+    store_inventory,
+    to_html,
+    to_markdown,
+    to_yaml,
+)
 from serving.deps import Services, ServicesDep
 
 router = APIRouter(tags=["transparency"])
@@ -15,17 +25,27 @@ router = APIRouter(tags=["transparency"])
 CACHE_S = 300.0
 
 
+def _published_stamp(services: Services) -> float | None:
+    """When the published-run marker last changed (None: no run published): a new choice shows at once."""
+    try:
+        return (eval_root(services.settings) / PUBLISHED_FILE).stat().st_mtime
+    except OSError:
+        return None
+
+
 def _record(services: Services) -> dict[str, Any]:
+    stamp = _published_stamp(services)
     cached = getattr(services, "_transparency", None)
-    if cached and time.monotonic() - cached[0] < CACHE_S:
+    if cached and time.monotonic() - cached[0] < CACHE_S and cached[2] == stamp:
         return dict(cached[1])
     assistant = services.asker.assistant
     inventory = (
         store_inventory(assistant.document_store) if assistant is not None
         else Inventory(problem="the document store is not open yet")
     )
-    record = build_record(services.settings, inventory=inventory, eval_run=latest_eval(services.settings))
-    services._transparency = (time.monotonic(), record)  # type: ignore[attr-defined]  # noqa: SLF001
+    # Only the run an admin published (`assist transparency publish`), never whichever eval ran last.
+    record = build_record(services.settings, inventory=inventory, eval_run=published_eval(services.settings))
+    services._transparency = (time.monotonic(), record, stamp)  # type: ignore[attr-defined]  # noqa: SLF001
     return record
 
 

@@ -86,6 +86,9 @@ def test_assist_transparency_writes_yaml_and_markdown_from_the_deployment(
     running.joinpath("meta.json").write_text(json.dumps({"status": "running"}), encoding="utf-8")
     monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ASSIST_TRANSPARENCY_FILE", str(city))
+    published = CliRunner().invoke(app, ["transparency", "publish", "latest"])  # the newest finished run
+    assert published.exit_code == 0, published.output
+    assert run.name in published.output
 
     out = tmp_path / "record"
     result = CliRunner().invoke(app, ["transparency", "--out", str(out), "--store", str(built_store)])
