@@ -39,7 +39,8 @@ class DocumentRow(BaseModel):
     replaced_by: str = Field(default="", description="The routine in force (or scheduled) that replaces this one.")
     replaced: bool = Field(default=False, description="True when a replacement is in force: no longer answered from.")
     review_date: str = ""
-    review_overdue: bool = False
+    review_overdue: bool = Field(default=False, description="Its review date has passed and it is still in force "
+                                 "(never for a replaced routine).")
     ingested_at: str = Field(default="", description="When its current version was last ingested (UTC).")
     status: str = Field(description="indexed | scheduled (valid_from ahead) | replaced | failed (see reason)")
     reason: str = Field(default="", description="Why the last ingest of its file failed.")
@@ -126,7 +127,8 @@ def _link_replacements(rows: dict[str, DocumentRow], day: date) -> None:
         takes_over = start is None or start <= day
         old.replaced_by = row.doc_id
         if takes_over:
-            old.replaced, old.in_force = True, False
+            # No longer answered from: its review date is the replacement's business, not an overdue routine.
+            old.replaced, old.in_force, old.review_overdue = True, False, False
             if old.status == "indexed":
                 old.status = "replaced"
         else:
