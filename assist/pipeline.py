@@ -222,7 +222,10 @@ class Assistant:
         turns = bounded_turns(history, turns=r.history_turns, chars=r.history_turn_chars)
         asked_in = detect_language(question)
         lang = language or asked_in
-        query = retrieval_query(question, turns, max_turns=r.query_turns, turn_chars=r.query_turn_chars)
+        # The retrieval query is what every costly step works on (the embedding, the search, the key terms compared
+        # with each passage's sentences): its question part is cut, so that a long question costs a normal one's work.
+        searched = question if len(question) <= r.query_chars else cut_text(question, r.query_chars)
+        query = retrieval_query(searched, turns, max_turns=r.query_turns, turn_chars=r.query_turn_chars)
         data = {
             "text_embedder": {"text": query},
             "sparse_embedder": {"text": query, "language": asked_in, "collections": collections},

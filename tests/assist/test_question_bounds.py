@@ -99,3 +99,34 @@ def test_a_huge_history_turn_reaches_neither_the_embedder_nor_the_prompt_whole(a
     # The bounded context still steers retrieval to the fall routine.
     assert answer.citations
     assert answer.citations[0].doc_id == "fall-dag"
+
+
+def test_a_long_question_is_searched_and_compared_with_a_normal_questions_work(assistant_factory, monkeypatch):
+    """A 1,999-character question once cost ten times a normal one (the whole text embedded, its every key term
+    compared with each passage's sentences): the text every costly step works on is now the question's first
+    `query_chars` characters, and a normal question's is the question itself.
+    """
+    assistant = assistant_factory()
+    seen: list[dict] = []
+    run = assistant.pipeline.run
+
+    def spy(data, *args, **kwargs):
+        seen.append(data)
+        return run(data, *args, **kwargs)
+
+    monkeypatch.setattr(assistant.pipeline, "run", spy)
+    long = ("Brukaren har ramlat i badrummet och klagar på smärta i höften, vad gör jag nu? " * 30)[:1999]
+    answer = assistant.ask(long, role="home-care")
+    limit = assistant.settings.retrieval.query_chars
+    data = seen[0]
+    for step in ("text_embedder", "sparse_embedder"):
+        assert len(data[step]["text"]) <= limit
+    assert len(data["gate"]["question"]) <= limit
+    assert len(data["answer_builder"]["context"]) <= limit
+    assert len(long) > 6 * limit
+    assert answer.citations and answer.citations[0].doc_id == "fall-dag"
+
+    normal = "Vad gör jag om brukaren har ramlat i badrummet?"
+    assistant.ask(normal, role="home-care")
+    assert seen[1]["text_embedder"]["text"] == normal
+    assert seen[1]["gate"]["question"] == normal
