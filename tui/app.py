@@ -39,7 +39,16 @@ logger = logging.getLogger(__name__)
 
 #: Earlier turns sent along with a follow-up question; older ones are dropped to keep the prompt short.
 MAX_HISTORY_TURNS = 6
-CHAT_ACTIONS = {"new_conversation", "history", "focus_sources", "copy_answer", "feedback", "focus_question"}
+CHAT_ACTIONS = {
+    "new_conversation",
+    "history",
+    "focus_chat",
+    "scroll_chat",
+    "focus_sources",
+    "copy_answer",
+    "feedback",
+    "focus_question",
+}
 
 
 @dataclass
@@ -81,12 +90,16 @@ class AssistApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "new_conversation", "New", priority=True),
         Binding("ctrl+r", "history", "History"),
+        Binding("ctrl+o", "focus_chat", "Chat"),
         Binding("ctrl+s", "focus_sources", "Sources"),
         Binding("ctrl+y", "copy_answer", "Copy"),
         Binding("ctrl+g", "feedback('up')", "Good"),
         Binding("ctrl+b", "feedback('down')", "Bad"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("escape", "focus_question", "Ask", show=False),
+        # The input has no use for these: from there they scroll the chat (the placeholder says so).
+        Binding("pageup", "scroll_chat('up')", "Scroll up", show=False),
+        Binding("pagedown", "scroll_chat('down')", "Scroll down", show=False),
     ]
 
     def __init__(
@@ -128,7 +141,7 @@ class AssistApp(App[None]):
             with Vertical(id="side"):
                 yield SourceList(id="sources")
                 yield PassageView(id="passage")
-        yield Input(placeholder="Ask a question (Enter)", id="question")
+        yield Input(placeholder="Ask a question (Enter) · PgUp/PgDn scroll the chat", id="question")
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -213,6 +226,7 @@ class AssistApp(App[None]):
         self.conversation_id = conversation_id
         self.exchanges.append(exchange)
         await view.show_answer(exchange.answer, exchange.turn_id)
+        self.query_one(ChatView).show_start(view)
         self._show_sources(exchange.answer)
         self.query_one(StatusLabel).update(self.backend.description)
         for note in exchange.answer.notices:
@@ -221,6 +235,7 @@ class AssistApp(App[None]):
     async def show_error(self, view: AnswerView, message: str) -> None:
         self.asking = False
         await view.show_error(message)
+        self.query_one(ChatView).show_start(view)
         self.query_one(StatusLabel).update(self.backend.description)
         self.notify(message, title="No answer", severity="error", timeout=10)
 
@@ -240,6 +255,16 @@ class AssistApp(App[None]):
     @on(OptionList.OptionSelected, "#sources")
     def show_passage(self, event: OptionList.OptionHighlighted | OptionList.OptionSelected) -> None:
         self.query_one(PassageView).show(self.query_one(SourceList).citation_at(event.option_index))
+
+    def action_focus_chat(self) -> None:
+        self.query_one(ChatView).focus()
+
+    def action_scroll_chat(self, direction: str) -> None:
+        chat = self.query_one(ChatView)
+        if direction == "up":
+            chat.scroll_page_up()
+        else:
+            chat.scroll_page_down()
 
     def action_focus_sources(self) -> None:
         self.query_one(SourceList).focus()
@@ -297,7 +322,7 @@ class AssistApp(App[None]):
         if self.backend.picks_role and turns[-1].role in self.roles.roles:
             self.query_one(RolePicker).value = turns[-1].role
         self._show_sources(turns[-1].answer)
-        chat.scroll_end(animate=False)
+        chat.show_start(view)
 
     # The current answer
 

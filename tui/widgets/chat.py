@@ -50,6 +50,8 @@ class AnswerView(Markdown):
         super().__init__("*…searching the routines*", classes="-draft")
         self.answer: Answer | None = None
         self.turn_id: int | None = None
+        #: The question this answers, shown just above it: where reading the answer starts.
+        self.question: QuestionBubble | None = None
         self._stream: MarkdownStream | None = None
         self._streamed = False
 
@@ -88,12 +90,13 @@ class AnswerView(Markdown):
 
 
 class ChatView(VerticalScroll):
-    """The conversation so far, newest at the bottom; follows new text unless the user scrolled up."""
+    """The conversation so far, newest at the bottom.
+
+    A new answer is shown from its start: the chat scrolls to its question, never to the bottom, so that on a small
+    terminal the answer's first lines are the ones in view; the rest is a scroll away (PgDn, also from the input).
+    """
 
     can_focus = True
-
-    def on_mount(self) -> None:
-        self.anchor()
 
     async def reset(self) -> None:
         await self.remove_children()
@@ -103,9 +106,16 @@ class ChatView(VerticalScroll):
         """Show the question and return the (still empty) view its answer will stream into."""
         await self.remove_children(".welcome")
         view = AnswerView()
-        await self.mount_all([QuestionBubble(question), view])
-        self.anchor()
+        view.question = QuestionBubble(question)
+        await self.mount_all([view.question, view])
+        self.show_start(view)
         return view
+
+    def show_start(self, view: AnswerView) -> None:
+        """Scroll so that `view`'s question and the first lines of its answer are at the top (after the layout
+        that the answer's new text needs)."""
+        target = view.question or view
+        self.call_after_refresh(self.scroll_to_widget, target, top=True, animate=False, immediate=True)
 
     def answer_views(self) -> list[AnswerView]:
         return list(self.query(AnswerView))
