@@ -46,6 +46,11 @@ class Answer(BaseModel):
     support: float | None = Field(
         default=None, description="Share of answer sentences supported by the passage they cite (0..1)."
     )
+    answerability: float | None = Field(
+        default=None, exclude=True,
+        description="The grounding's probability that the routines answer the question (None: not assessed). Not "
+        "in replies: the owners' gaps read it to record answers given with low confidence.",
+    )
     scrubbed: bool = Field(default=False, description="True when personal data was replaced in the question.")
     notices: list[str] = Field(
         default_factory=list, description="Things the user should know (fallback, scrubbed data)."

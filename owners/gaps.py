@@ -1,12 +1,14 @@
 """Knowledge gaps: the questions the routines did not answer, grouped into topics per collection for their owners.
 
-The HTTP service records three kinds of question in the `questions` table, with personal data replaced as the
-pipeline replaces it (`assist.privacy.scrub`): those refused, those answered only with the closest routines, and
-those whose answer got a thumbs-down (linked by request id: an answered question is held in the answering process's
-memory until feedback on it is unlikely, and written only when rated down). Each carries the collections its role
-could read, the collection whose owners see it, its language, time, nearest routine when the answer named one, and
-its embedding (computed once, from the text, with
-the configured embedder; a row embedded by another model is embedded again). In the service a worker thread embeds
+The HTTP service records four kinds of question in the `questions` table, with personal data replaced as the
+pipeline replaces it (`assist.privacy.scrub`): those refused, those answered only with the closest routines, those
+answered with low confidence (an answerability within `GapsSettings.low_confidence_margin` above the calibration's
+threshold: a wrong answer nobody rates down is likeliest there), and those whose answer got a thumbs-down (linked by
+request id: an answered question is held in the answering process's memory until feedback on it is unlikely, and
+written only when rated down, unless it was written already for its low confidence). Each carries the collections
+its role could read, the collection whose owners see it, its language, time, nearest routine when the answer named
+one, and its embedding (computed once, from the text, with the configured embedder; a row embedded by another model
+is embedded again). In the service a worker thread embeds
 each question after it is stored, so the gaps page reads only what is embedded and never waits for the model; each
 asker has a daily cap of stored questions (`GapsSettings`), past which a question is counted, not stored.
 
@@ -41,7 +43,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, true, update
 
 from assist.languages import detect_language
 from assist.privacy import scrub
@@ -75,7 +77,7 @@ EMBED_BATCH = 64
 UNASSIGNED = "*"
 CSV_FIELDS = (
     "collection", "label", "count", "new", "distinct", "first_asked", "last_asked", "nearest_doc_id",
-    "refused", "closest", "thumbs_down", "trend", "examples", "handled", "key",
+    "refused", "closest", "thumbs_down", "low_confidence", "trend", "examples", "handled", "key",
 )
 
 #: Words that say nothing about a topic (Swedish and English question words and function words).
@@ -103,6 +105,11 @@ class GapsSettings(BaseSettings):
         description="Questions recorded per asker in 24 hours; past it a question is counted, not stored, so that "
                     "one token cannot fill the database nor outweigh everyone else's topics.",
     )
+    low_confidence_margin: float = Field(
+        default=0.1, ge=0,
+        description="An answered question whose answerability is at most this far above the calibration's threshold "
+                    "is recorded as 'answered with low confidence' (0: none is).",
+    )
 
 
 class WeekCount(BaseModel):
@@ -126,7 +133,9 @@ class GapTopic(BaseModel):
     handled_at: str | None = None
     first_asked: str
     last_asked: str
-    statuses: dict[str, int] = Field(description="How many were refused, answered only closest, or rated down.")
+    statuses: dict[str, int] = Field(
+        description="How many were refused, answered only closest, rated down, or answered with low confidence."
+    )
     languages: dict[str, int]
     trend: list[WeekCount] = Field(description=f"Questions per week, the last {TREND_WEEKS} weeks, oldest first.")
     examples: list[str] = Field(description="A few of its questions (personal data replaced), the most typical first.")
@@ -210,8 +219,10 @@ class QuestionLog:
         self.settings = settings
         self.gaps = gaps or GapsSettings()
         self._embed: tuple[Embed, str] | None = None
-        #: Answered questions awaiting a possible thumbs-down: request id → (token id, when, row). Memory only.
-        self._answered: OrderedDict[str, tuple[str, float, dict[str, Any]]] = OrderedDict()
+        #: Answered questions awaiting a possible thumbs-down: request id → (token id, when, row, stored already for
+        #: its low confidence). Memory only.
+        self._answered: OrderedDict[str, tuple[str, float, dict[str, Any], bool]] = OrderedDict()
+        self._threshold: float | None = None
         self._lock = threading.Lock()
         #: One embedding pass at a time (the background worker's and a caller's), so no question is embedded twice.
         self._embedding = threading.Lock()
@@ -231,8 +242,9 @@ class QuestionLog:
     ) -> str:
         """Keep one asked question (its text scrubbed as the pipeline scrubs it); returns its id.
 
-        A refused or closest question is stored at once. An answered one is held in this process's memory only,
-        for a thumbs-down (see `rate_down`): the text of an answered question never reaches the database.
+        A refused or closest question is stored at once, and so is an answered one whose answerability was low
+        (see `low_confidence`). Any other answered one is held in this process's memory only, for a thumbs-down
+        (see `rate_down`): the text of an answer given with confidence never reaches the database unless rated down.
         """
         collections = roles.collections_for(role, list(present))
         nearest = answer.citations[0] if answer.status != "refused" and answer.citations else None
@@ -260,13 +272,27 @@ class QuestionLog:
             "asker": asker_id(token_id),
         }
         if answer.status == "answered":
+            stored = self.low_confidence(answer) and self._store(row)
             with self._lock:
-                self._answered[request_id] = (token_id, time.monotonic(), row)
+                self._answered[request_id] = (token_id, time.monotonic(), row, stored)
                 while len(self._answered) > ANSWERED_MAX:
                     self._answered.popitem(last=False)
             return question_id
         self._store(row)
         return question_id
+
+    def low_confidence(self, answer: Answer) -> bool:
+        """An answer given although its answerability was within the margin above the threshold: a wrong answer
+        that no one rates down is likeliest among these, so the owners see them as topics too.
+        """
+        if answer.status != "answered" or answer.answerability is None or self.gaps.low_confidence_margin <= 0:
+            return False
+        if self._threshold is None:
+            from assist.grounding import load_calibration  # noqa: PLC0415
+
+            settings = self.settings or Settings()
+            self._threshold = load_calibration(settings.retrieval.calibration).threshold
+        return answer.answerability < self._threshold + self.gaps.low_confidence_margin
 
     def _store(self, row: dict[str, Any]) -> bool:
         """Insert one question unless its asker reached the day's cap (then it is only counted); wake the embedder."""
@@ -297,9 +323,15 @@ class QuestionLog:
             if held is None or held[0] != token_id:
                 return False
             del self._answered[request_id]
-        _, since, row = held
+        _, since, row, stored = held
         if time.monotonic() - since > ANSWERED_KEEP.total_seconds():
             return False
+        if stored:  # recorded already for its low confidence: now rated down as well
+            with self.db.begin() as conn:
+                conn.execute(
+                    update(Question).where(Question.question_id == row["question_id"]).values(thumbs_down=True)
+                )
+            return True
         return self._store(row | {"thumbs_down": True})
 
     # --- embedding (a worker thread in the service) -------------------------------------------------------------
@@ -341,8 +373,8 @@ class QuestionLog:
 
     # --- reading ---------------------------------------------------------------------------------------------------
     def _gaps_filter(self, collections: list[str] | None) -> Any:
-        gap = (Question.status != "answered") | Question.thumbs_down.is_(True)
-        return gap if collections is None else and_(gap, Question.collection.in_(collections))
+        # Every stored question is a gap: refused, closest, rated down, or answered with low confidence.
+        return true() if collections is None else Question.collection.in_(collections)
 
     def embedder(self) -> tuple[Embed, str]:
         if self._embed is None:
@@ -561,7 +593,7 @@ def build_topics(
         nearest_doc = nearest[0][0] if nearest else None
         if nearest_doc is None and locate is not None:
             nearest_doc = locate(centre / max(float(np.linalg.norm(centre)), 1e-9), members[0].collection)
-        statuses = Counter("thumbs_down" if q.thumbs_down else q.status for q in members)
+        statuses = Counter(_kind(q) for q in members)
         topics.append(GapTopic(
             key=members[0].question_id,
             collection=members[0].collection,
@@ -574,7 +606,7 @@ def build_topics(
             handled_at=max((q.handled for q in members if q.handled), default=None),
             first_asked=members[0].created,
             last_asked=max(q.created for q in members),
-            statuses={k: statuses.get(k, 0) for k in ("refused", "closest", "thumbs_down")},
+            statuses={k: statuses.get(k, 0) for k in KINDS},
             languages=dict(Counter(q.language or "?" for q in members).most_common()),
             trend=[WeekCount(week=w, count=per_week.get(w, 0)) for w in weeks],
             examples=examples,
@@ -582,6 +614,17 @@ def build_topics(
         ))
     topics.sort(key=lambda t: (-t.new, -t.count, t.collection, t.key))
     return topics
+
+
+#: What a gap question was: refused, answered only with the closest routines, rated down, answered with low confidence.
+KINDS = ("refused", "closest", "thumbs_down", "low_confidence")
+
+
+def _kind(q: StoredQuestion) -> str:
+    if q.thumbs_down:
+        return "thumbs_down"
+    # An answered question is stored only when rated down or answered with low confidence.
+    return "low_confidence" if q.status == "answered" else q.status
 
 
 def _labels(clusters: list[list[StoredQuestion]], terms: int = 3) -> list[list[str]]:
@@ -632,7 +675,7 @@ def topics_csv(topics: list[GapTopic]) -> str:
             "collection": t.collection, "label": t.label, "count": t.count, "new": t.new, "distinct": t.distinct,
             "first_asked": t.first_asked, "last_asked": t.last_asked, "nearest_doc_id": t.nearest_doc_id or "",
             "refused": t.statuses.get("refused", 0), "closest": t.statuses.get("closest", 0),
-            "thumbs_down": t.statuses.get("thumbs_down", 0),
+            "thumbs_down": t.statuses.get("thumbs_down", 0), "low_confidence": t.statuses.get("low_confidence", 0),
             "trend": " ".join(f"{w.week}:{w.count}" for w in t.trend),
             "examples": " | ".join(t.examples), "handled": t.handled, "key": t.key,
         }

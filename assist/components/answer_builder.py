@@ -160,6 +160,7 @@ class CitedAnswerBuilder:
                 fallback=fallback,
                 notices=notices,
                 support=support,
+                answerability=grounding.probability if grounding is not None else None,
             )
         }
 

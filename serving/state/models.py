@@ -133,11 +133,13 @@ class OwnerChange(Base):
 
 
 class Question(Base):
-    """A question the routines did not answer (refused, only closest) or whose answer got a thumbs-down, scrubbed
-    of personal data, for the owners' knowledge-gap topics.
+    """A question the routines did not answer (refused, only closest), answered with low confidence, or whose answer
+    got a thumbs-down, scrubbed of personal data, for the owners' knowledge-gap topics.
 
-    An answered question is written only when it is rated down (until then the answering process holds it in
-    memory): the text of an answered question never reaches the database otherwise, and no row names who asked:
+    An answered question is written only when its answerability was low (within the gaps' margin above the
+    threshold), or when it is rated down (until then the answering process holds it in memory): the text of an answer
+    given with confidence never reaches the database otherwise (a stored answered row that is not rated down is one
+    answered with low confidence), and no row names who asked:
     `asker` is a one-way pseudonym, there only so that the gaps can count distinct people.
     """
 

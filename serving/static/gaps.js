@@ -45,8 +45,9 @@ function topicCard(t) {
   li.append(el("h2", {}, t.label));
   const state = t.handled ? "handled" : (t.new < t.count ? `${t.new} new since handled` : "new");
   li.append(el("p", { class: "meta" },
-    `${t.collection} · ${t.count} questions · ${state} · refused ${t.statuses.refused}, ` +
-    `closest ${t.statuses.closest}, thumbs-down ${t.statuses.thumbs_down}`));
+    `${t.collection} · ${plural(t.count, "question", "questions")} · ${state} · refused ${t.statuses.refused}, ` +
+    `closest ${t.statuses.closest}, thumbs-down ${t.statuses.thumbs_down}` +
+    (t.statuses.low_confidence ? `, answered with low confidence ${t.statuses.low_confidence}` : "")));
   const trend = el("span", { class: "trend", "aria-label": `Questions per week: ${t.trend.map((w) => w.count).join(", ")}` });
   const top = Math.max(1, ...t.trend.map((w) => w.count));
   for (const w of t.trend) {

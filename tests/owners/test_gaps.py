@@ -92,7 +92,7 @@ def test_topics_group_similar_questions_per_collection_on_both_databases(log: Qu
     laundry = topic_of(topics, laundry_ids)
     assert laundry.collection == "home_care"
     assert laundry.count == 4 and laundry.distinct == 4 and laundry.new == 4
-    assert laundry.statuses == {"refused": 4, "closest": 0, "thumbs_down": 0}
+    assert laundry.statuses == {"refused": 4, "closest": 0, "thumbs_down": 0, "low_confidence": 0}
     assert laundry.examples == []  # each wording was asked by one person only
     assert "tvättstugan" in laundry.terms or "tvättstuga" in laundry.terms, laundry.terms
     assert laundry.nearest_doc_id is None  # only refusals, and the contacts citation is not a nearest routine
@@ -309,3 +309,31 @@ def test_questions_past_an_askers_daily_cap_are_counted_not_stored(database: Dat
     later = record(log, LAUNDRY[0], refused(), token="t_busy", request_id="r_busy_later")
     with log.db.begin() as conn:
         assert conn.execute(select(Question.question_id).where(Question.question_id == later)).scalar_one()
+
+
+def test_answers_given_with_low_confidence_are_recorded_scrubbed(log: QuestionLog) -> None:
+    """Issue 24: gaps never saw wrong 'answered' replies unless rated down. An answer whose answerability was just
+    above the threshold is recorded at once (scrubbed, marked), a confident one is not.
+    """
+    from assist.grounding import load_calibration  # noqa: PLC0415
+
+    threshold = load_calibration().threshold
+    cite = Citation(n=1, doc_id="home_care-fall", title="Fall", source="home_care/fall.md", quote="...",
+                    collection="home_care")
+
+    def answered(p: float) -> Answer:
+        return Answer(answer="Gör så här [1].", citations=[cite], answerability=p)
+
+    confident = record(log, "Vad gör jag när en brukare har ramlat?", answered(threshold + 0.4), request_id="r_sure")
+    unsure = [record(log, f"Brukaren Anna Svensson på Storgatan 3 {q}", answered(threshold + 0.02), token=f"t_u{n}",
+                     request_id=f"r_unsure{n}") for n, q in enumerate(LAUNDRY[:3])]
+    with log.db.begin() as conn:
+        rows = conn.execute(select(Question.question_id, Question.status, Question.question)).all()
+    assert {r.question_id for r in rows} == set(unsure) and confident not in {r.question_id for r in rows}
+    assert all(r.status == "answered" for r in rows)
+    assert not any("Svensson" in r.question or "Storgatan 3" in r.question for r in rows)
+    # A thumbs-down on one of them marks its row; it adds no second row.
+    assert log.rate_down("r_unsure0", "t_u0")
+    [topic] = log.topics()
+    assert topic.statuses == {"refused": 0, "closest": 0, "thumbs_down": 1, "low_confidence": 2}
+    assert topic.nearest_doc_id == "home_care-fall"

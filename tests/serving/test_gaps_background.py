@@ -57,3 +57,27 @@ def test_the_gaps_routes_never_embed_and_the_worker_does(city_api: Api) -> None:
                                   headers=admin)
     assert marked.status_code == 200
     assert len(counting.threads) == calls  # reading and marking embedded nothing more
+
+
+def test_the_answer_carries_its_answerability_to_the_gaps(city_api: Api) -> None:
+    """Issue 24: an answered question is recorded when its answerability is within the margin above the threshold.
+    With the margin wide open every answer is 'low confidence'; with none, an answered question is not recorded.
+    """
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from serving.state.models import Question  # noqa: PLC0415
+
+    questions = city_api.services.questions
+    questions.embed_in_background = False
+    headers = city_api.token("home-care")
+    asked = []
+    for margin in (0.0, 1.0):
+        questions.gaps.low_confidence_margin = margin
+        resp = city_api.client.post("/api/ask", json={"question": "Vad gör jag om en brukare har ramlat?"},
+                                    headers=headers)
+        assert resp.json()["status"] == "answered", resp.json()
+        assert "answerability" not in resp.json()  # not part of the reply
+        asked.append(resp.json()["request_id"])
+    with city_api.services.database.begin() as conn:
+        rows = conn.execute(select(Question.request_id, Question.status)).all()
+    assert [(r.request_id, r.status) for r in rows] == [(asked[1], "answered")]
