@@ -18,7 +18,7 @@ from assist.answer_types import (
     states,
 )
 from assist.grounding import KeyTerms, key_terms, passage_units, routine_of, words
-from assist.instructions import instruction_like
+from assist.instructions import LIST_MARK, flagged_sentences, instruction_like
 
 __all__ = ["answer_units", "extract", "passage_units"]
 
@@ -245,9 +245,12 @@ def extract(  # noqa: PLR0913, PLR0912, PLR0915, C901 - the conversation context
         prior = DOC_PRIOR / rank
         lang = str(doc.meta.get("language", language))
         framing = _framing(doc)
+        flagged = set(flagged_sentences(doc.content or ""))
         for pos, (unit, parts) in enumerate(answer_units(doc.content or "")):
-            if instruction_like(unit):
-                continue  # text aimed at the assistant is never quoted as a step (CitedAnswerBuilder says so)
+            if instruction_like(unit) or flagged.intersection(parts) or LIST_MARK.match(unit):
+                # Text aimed at the assistant is never quoted as a step (CitedAnswerBuilder says so), nor the rest of
+                # its message, nor a list number whose text the sentence splitter cut off ("- 3." then "Ignore ...").
+                continue
             sent = _only_variant(unit, asked) if asked is not None and " | " in unit else unit
             ids = q.ids_of(sent, lang) | q.inside_compounds(sent)
             match = q.coverage_of(ids) + (0.5 * c.coverage_of(c.ids_of(sent, lang)) if c else 0.0)
