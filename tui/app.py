@@ -33,7 +33,7 @@ from tui.widgets import (
     StatusLabel,
 )
 from tui.widgets.sources import where
-from tui.widgets.toolbar import ALL, AUTO
+from tui.widgets.toolbar import ALL, AUTO, staff_roles
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +116,9 @@ class AssistApp(App[None]):
         self.history = history
         #: The roles the picker offers; default the configured roles file.
         self.roles = roles or configured_roles()
-        # A remote backend's token decides the role; in-process, a role the file lacks falls back to its first.
-        self.role = role if role in self.roles.roles or not backend.picks_role else self.roles.names[0]
+        # A remote backend's token decides the role; in-process, a role the picker lacks falls back to its first.
+        staff = staff_roles(self.roles)
+        self.role = role if role in staff or not backend.picks_role else staff[0]
         self.language = language
         self.collection = ALL
         self.conversation_id: int | None = None
@@ -132,7 +133,10 @@ class AssistApp(App[None]):
         with Horizontal(id="toolbar"):
             yield RolePicker(self.role, self.roles, fixed=not self.backend.picks_role)
             yield CollectionPicker(
-                self.role, self.roles, enabled=self.backend.picks_role and self.backend.supports_collections
+                self.role,
+                self.roles,
+                enabled=self.backend.picks_role and self.backend.supports_collections,
+                by_token=not self.backend.picks_role,
             )
             yield LanguagePicker(self.language)
             yield StatusLabel(self.backend.description, id="status")
@@ -276,7 +280,8 @@ class AssistApp(App[None]):
 
     @on(Select.Changed, "#role")
     def role_changed(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str) and event.value in self.roles.roles:
+        # Remote, the token decides: the picker shows no role whose collections could mean anything here.
+        if self.backend.picks_role and isinstance(event.value, str) and event.value in self.roles.roles:
             self.role = event.value
             picker = self.query_one(CollectionPicker)
             picker.set_options(CollectionPicker.options_for(self.role, self.roles))
@@ -319,7 +324,7 @@ class AssistApp(App[None]):
             await view.show_answer(turn.answer, turn.id)
             self.exchanges.append(Exchange(turn.question, turn.answer, turn.id))
         self.conversation_id = conversation_id
-        if self.backend.picks_role and turns[-1].role in self.roles.roles:
+        if self.backend.picks_role and turns[-1].role in staff_roles(self.roles):
             self.query_one(RolePicker).value = turns[-1].role
         self._show_sources(turns[-1].answer)
         chat.show_start(view)

@@ -11,22 +11,37 @@ AUTO = "auto"
 ALL = "all"
 
 
+#: In remote mode the server decides the role, and so what is searched, from the token.
+BY_TOKEN = "set by token"
+
+
+def staff_roles(roles: Roles) -> list[str]:
+    """The roles that staff ask as, in file order: every role but the administrators (`admin = true`), who run the
+    service rather than ask it; a file of administrators only offers those."""
+    staff = [name for name, role in roles.roles.items() if not role.admin]
+    return staff or roles.names
+
+
 class RolePicker(Select[str]):
-    """The role decides which collections are searched (those the roles file gives it)."""
+    """The role decides which collections are searched (those the roles file gives it); staff roles only."""
 
     def __init__(self, role: str, roles: Roles, *, fixed: bool) -> None:
-        options = [(f"Role: {r}", r) for r in roles.names]
+        options = [(f"Role: {r}", r) for r in staff_roles(roles)]
         if fixed:
-            options = [("Role: set by token", role)]
+            options = [(f"Role: {BY_TOKEN}", role)]
         super().__init__(options, value=role, allow_blank=False, compact=True, id="role", disabled=fixed)
 
 
 class CollectionPicker(Select[str]):
-    """Narrows the search to one of the role's collections, where the backend can."""
+    """Narrows the search to one of the role's collections, where the backend can.
 
-    def __init__(self, role: str, roles: Roles, *, enabled: bool) -> None:
+    With `by_token` (remote mode) the server's token decides the role and so what is searched: the picker says so
+    rather than naming the collections of a local role that plays no part.
+    """
+
+    def __init__(self, role: str, roles: Roles, *, enabled: bool, by_token: bool = False) -> None:
         super().__init__(
-            self.options_for(role, roles),
+            [(f"In: {BY_TOKEN}", ALL)] if by_token else self.options_for(role, roles),
             value=ALL,
             allow_blank=False,
             compact=True,
