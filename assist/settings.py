@@ -100,7 +100,7 @@ class RetrievalSettings(BaseModel):
         default=300, ge=20, description="Each earlier user turn is cut to this many characters in the retrieval query."
     )
     query_chars: int = Field(
-        default=300,
+        default=200,
         ge=20,
         description="The question is cut to this many characters in the retrieval query (what is embedded, searched "
         "and compared with the passages): a 2,000-character question then costs about what a normal one does.",
