@@ -77,7 +77,8 @@ def make_document_store(settings: Settings, *, embedding_dim: int = 384, create:
             progress_bar=False,
             payload_fields_to_index=[{"field_name": f, "field_schema": "keyword"} for f in INDEXED_FIELDS],
         )
-    return EdgeDocumentStore(path=str(settings.store_path), embedding_dim=embedding_dim, create=create)
+    return EdgeDocumentStore(path=str(settings.store_path), embedding_dim=embedding_dim, create=create,
+                             verify_interval_s=None if create else settings.qdrant.verify_interval_s)
 
 
 def stored_collections(store: Any) -> list[str]:

@@ -17,6 +17,11 @@ class QdrantSettings(BaseModel):
     url: str | None = Field(default=None, description="Qdrant server or cluster URL; overrides path.")
     api_key: SecretStr | None = None
     collection: str = Field(default="frontline", description="Qdrant collection (server) name.")
+    verify_interval_s: float = Field(
+        default=300.0, ge=0,
+        description="Seconds between checks of the served embedded store version's files against its manifest's "
+        "checksums, in a background thread (also once at each version switch); 0 turns the background check off.",
+    )
 
 
 class EmbedderSettings(BaseModel):

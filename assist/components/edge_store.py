@@ -147,7 +147,15 @@ class EdgeDocumentStore:
         reader.query_hybrid(query_embedding=..., query_sparse_embedding=..., filters=..., top_k=5)
     """
 
-    def __init__(self, *, path: str, embedding_dim: int = 384, create: bool = True, write_batch_size: int = 256):
+    def __init__(  # noqa: PLR0913 - keyword-only settings of one store
+        self,
+        *,
+        path: str,
+        embedding_dim: int = 384,
+        create: bool = True,
+        write_batch_size: int = 256,
+        verify_interval_s: float | None = None,
+    ):
         self.path = str(path)
         self.root = Path(path)
         self.embedding_dim = embedding_dim
@@ -163,6 +171,13 @@ class EdgeDocumentStore:
         self.swap_error: str | None = None
         # One lock over every shard call: a threaded server's requests, the version switch and the writer.
         self._lock = threading.RLock()
+        #: A reader compares the files of the version it serves with the manifest's checksums in a background thread:
+        #: at each version switch, then every this many seconds (None or 0: only the stat comparison of each
+        #: request). A file changed in place with its size and time kept is otherwise served until a restart.
+        self.verify_interval_s = verify_interval_s
+        self._verifier: threading.Thread | None = None
+        self._verify_wake = threading.Event()
+        self._verify_stop = threading.Event()
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     def _config(self) -> qe.EdgeConfig:
@@ -282,6 +297,8 @@ class EdgeDocumentStore:
             self._note_swap_error(getattr(exc, "public", str(exc)), stamp)
             return
         old, self._open, self._stamp, self.swap_error = self._open, opened, stamp, None
+        # A switched-to version is checked at once; the first one was checked whole at start-up (Assistant).
+        self._schedule_check(now=old is not None)
         if old is not None:
             logger.info("Switched the store from version %s to %s", old.name, name)
             old.retired = True
@@ -289,6 +306,74 @@ class EdgeDocumentStore:
                 self._close_version(old)
             else:
                 self._retired.append(old)
+
+    # --- background checksum check --------------------------------------------------------------------------------
+    def _schedule_check(self, *, now: bool) -> None:
+        """Start the background check thread on first use; `now`: have it check the version just opened at once."""
+        if self.create or not self.verify_interval_s:
+            return
+        if self._verifier is None or not self._verifier.is_alive():
+            self._verify_stop.clear()
+            self._verifier = threading.Thread(target=self._check_loop, name="store-checksums", daemon=True)
+            self._verifier.start()
+        if now:
+            self._verify_wake.set()
+
+    def _check_loop(self) -> None:
+        assert self.verify_interval_s
+        while not self._verify_stop.is_set():
+            self._verify_wake.wait(self.verify_interval_s)
+            self._verify_wake.clear()
+            if self._verify_stop.is_set():
+                return
+            try:
+                self.check_in_use()
+            except Exception:  # the thread must go on checking; the failure is in the log
+                logger.exception("The background checksum check of the store failed")
+
+    def check_in_use(self) -> str | None:
+        """Compare every file of the version in use with its manifest's checksums; None when they match (or there
+        is no manifest to compare with), else the damage found.
+
+        The hashing runs outside the store's lock, so requests are answered meanwhile. A mismatch marks the version
+        damaged: every later request on it is refused with StoreDamagedError (503), `health()` and /readyz say why,
+        and the log says so, until a newly published version is switched to. The background thread calls this; a
+        test or `assist doctor` may call it directly.
+        """
+        with self._lock:
+            version = self._open
+            if self._work is not None or version is None or version.manifest is None:
+                return None
+            if version.damage:
+                return version.damage
+            folder = version.private or version.folder
+            version.users += 1  # keeps the version and its files while they are read
+        try:
+            try:
+                reason = store.check_files(folder, version.manifest, full=True)
+            except OSError as exc:
+                reason = f"its files cannot be read ({type(exc).__name__})"
+        finally:
+            with self._lock:
+                version.users -= 1
+                if version.retired and version.users == 0:
+                    self._close_version(version)
+        if reason is None:
+            return None
+        with self._lock:
+            version.damage = reason
+        logger.error("The store version %s no longer matches its manifest and is no longer served: %s. To recover, %s.",
+                     version.name, reason, store.RECOVERY)
+        return reason
+
+    def _stop_checks(self) -> None:
+        verifier, self._verifier = self._verifier, None
+        if verifier is None:
+            return
+        self._verify_stop.set()
+        self._verify_wake.set()
+        if verifier is not threading.current_thread():
+            verifier.join(timeout=5)
 
     def _note_swap_error(self, reason: str, stamp: tuple[int, int, int] | None) -> None:
         # Keep answering from the version in use; try the new one again only when the pointer changes again.
@@ -482,6 +567,7 @@ class EdgeDocumentStore:
 
     def close(self) -> None:
         """A writer publishes what it wrote; a reader releases its versions (and removes those nobody uses)."""
+        self._stop_checks()  # outside the lock: the check thread may be waiting for it
         with self._lock:
             if self._work is not None:
                 self.publish()
@@ -492,7 +578,8 @@ class EdgeDocumentStore:
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise for Haystack pipelines."""
-        return default_to_dict(self, path=self.path, embedding_dim=self.embedding_dim, create=self.create)
+        return default_to_dict(self, path=self.path, embedding_dim=self.embedding_dim, create=self.create,
+                               verify_interval_s=self.verify_interval_s)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EdgeDocumentStore":
