@@ -3,7 +3,7 @@
 
 const TOKEN_KEY = "frontline-assist-token"; // the phone page's: one sign-in per browser
 const $ = (id) => document.getElementById(id);
-const state = { me: null, rows: [], replacing: null };
+const state = { me: null, rows: [], replacing: null, retiring: null, loadFailed: false };
 
 function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
 
@@ -17,6 +17,12 @@ function takeTokenFromLink() {
 function setStatus(el, text, isError = false) {
   el.textContent = text;
   el.classList.toggle("error", isError);
+}
+
+// A new action's messages replace the last action's: no old "Added …" beside a new "Retired …".
+function clearMessages() {
+  setStatus($("status"), "");
+  setStatus($("upload-status"), "");
 }
 
 async function api(path, options = {}) {
@@ -43,6 +49,31 @@ function cell(tr, text, cls = "") {
   return td;
 }
 
+// A date that never breaks at its hyphens, then the rest of the cell's text (which may wrap).
+function dateCell(tr, day, rest = "", cls = "") {
+  const td = cell(tr, "", cls);
+  const span = document.createElement("span");
+  span.className = "day";
+  span.textContent = day || "";
+  td.append(span, rest);
+  return td;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function sizeText(row) {
+  const passages = plural(row.chunks, "passage");
+  return row.pages ? `${plural(row.pages, "page")}, ${passages}` : passages;
+}
+
+// What this routine replaces and what replaces it, in one column (the table fits a 1280 px screen).
+function replacementText(row) {
+  const parts = [];
+  if (row.replaces) parts.push(`replaces ${row.replaces}`);
+  if (row.replaced_by) parts.push(`replaced by ${row.replaced_by}`);
+  return parts.join("; ");
+}
+
 function statusText(row) {
   if (row.status === "failed") return `failed: ${row.reason}`;
   if (row.status === "scheduled") return `scheduled (from ${row.valid_from})`;
@@ -57,20 +88,20 @@ function render() {
     const tr = document.createElement("tr");
     tr.dataset.docId = row.doc_id;
     cell(tr, row.title);
-    cell(tr, row.doc_id);
-    cell(tr, row.file);
-    cell(tr, row.pages);
-    cell(tr, row.chunks);
+    cell(tr, row.doc_id, "code id");
+    cell(tr, row.file, "code file");
+    cell(tr, sizeText(row));
     cell(tr, row.language);
     cell(tr, row.owner);
-    cell(tr, row.valid_from);
-    cell(tr, row.replaces);
-    cell(tr, row.replaced_by);
-    cell(tr, row.review_overdue ? `${row.review_date} (overdue)` : row.review_date, row.review_overdue ? "overdue" : "");
-    cell(tr, (row.ingested_at || "").replace("T", " ").slice(0, 16));
+    dateCell(tr, row.valid_from);
+    cell(tr, replacementText(row), "code");
+    dateCell(tr, row.review_date, row.review_overdue ? " (overdue)" : "", row.review_overdue ? "overdue" : "");
+    const ingested = (row.ingested_at || "").replace("T", " ").slice(0, 16);
+    dateCell(tr, ingested.slice(0, 10), ingested.slice(10));
     cell(tr, statusText(row), row.status === "failed" ? "failed" : "");
-    const actions = cell(tr, "");
-    if (row.chunks > 0) {
+    const actions = cell(tr, "", "actions");
+    // A replaced routine is no longer answered from: its replacement is the one to replace or retire.
+    if (row.chunks > 0 && !row.replaced) {
       const rep = document.createElement("button");
       rep.type = "button";
       rep.className = "secondary";
@@ -98,8 +129,11 @@ async function loadInventory() {
   try {
     state.rows = await api(`/api/owners/documents?${params}`);
     render();
-    setStatus($("status"), "");
+    // Clear only a failed load's message: "Retired …" stays after the refresh that follows it.
+    if (state.loadFailed) setStatus($("status"), "");
+    state.loadFailed = false;
   } catch (err) {
+    state.loadFailed = true;
     setStatus($("status"), err.message, true);
   }
 }
@@ -118,6 +152,7 @@ async function loadChanges() {
 }
 
 function startReplace(row) {
+  clearMessages();
   state.replacing = row;
   const note = $("replacing");
   note.textContent = `Replacing “${row.title}” (${row.doc_id}). It stays in force until the new routine's valid-from day.`;
@@ -148,6 +183,7 @@ async function upload(e) {
     ? `/api/owners/documents/${encodeURIComponent(state.replacing.doc_id)}/replace?${params}`
     : `/api/owners/documents?${params}`;
   $("upload").disabled = true;
+  clearMessages();
   setStatus($("upload-status"), "Uploading and ingesting…");
   try {
     const out = await api(path, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } });
@@ -163,9 +199,24 @@ async function upload(e) {
   }
 }
 
-async function retire(row) {
-  if (!window.confirm(`Retire “${row.title}”? It stops being answered from at once.`)) return;
-  const reason = window.prompt("Why is it retired? (optional)") || "";
+// Retiring asks first, in the page (not window.confirm, which a browser may dismiss on its own): the question
+// stays open, whatever else refreshes, until the owner answers Retire or Keep it.
+function retire(row) {
+  clearMessages();
+  const dialog = $("retire-dialog");
+  state.retiring = row;
+  $("retire-question").textContent = `Retire “${row.title}” (${row.doc_id})? It stops being answered from at once.`;
+  $("retire-reason").value = "";
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("retire-reason").focus();
+}
+
+async function retireAnswered() {
+  const row = state.retiring;
+  state.retiring = null;
+  if (!row || $("retire-dialog").returnValue !== "retire") return;
+  const reason = $("retire-reason").value.trim();
   try {
     const path = `/api/owners/documents/${encodeURIComponent(row.doc_id)}/retire?collection=${encodeURIComponent(row.collection)}`;
     await api(path, { method: "POST", body: JSON.stringify({ reason }), headers: { "Content-Type": "application/json" } });
@@ -207,5 +258,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); loadInventory(); });
   $("upload-form").addEventListener("submit", upload);
   $("cancel-replace").addEventListener("click", stopReplace);
+  $("retire-dialog").addEventListener("close", retireAnswered);
   start();
 });
