@@ -45,7 +45,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, func, insert, select, true, update
 
-from assist.languages import detect_language
+from assist.languages import SWEDISH_WORDS, detect_language
 from assist.privacy import scrub
 from assist.roles import Roles
 from assist.schemas import Answer
@@ -90,8 +90,11 @@ STOP_WORDS = frozenset(
     ska skulle kunna kunde vill ville the and for with what how when where who why which can could should would
     does did have has had are was were is be been being this that these those there their they you your our
     from about into onto upon not any all some ours its
+    tar ta tog tagit går gå gick kommer komma kom ger ge gav säger säga ser se sätter sätta ställer hålla håller
+    brukar använda använder gäller hjälpa hjälper behöva vet veta tycker tänker menar finnas fick fått
+    take takes get gets go goes come comes give gives make makes need needs use know want
     """.split()  # noqa: SIM905 - a word list reads better as text
-)
+) | SWEDISH_WORDS
 _WORD = r"(?u)\b[^\W\d_][^\W\d_]{2,}\b"
 
 
@@ -124,7 +127,9 @@ class GapTopic(BaseModel):
 
     key: str = Field(description="The topic's key: its oldest question's id (what a handled mark names).")
     collection: str
-    label: str = Field(description="The topic's most distinctive terms.")
+    label: str = Field(
+        description="The topic's most typical question that several people asked, else its most distinctive terms."
+    )
     terms: list[str] = Field(default_factory=list)
     count: int = Field(description="Questions in the topic.")
     distinct: int = Field(description="Distinct question texts in the topic.")
@@ -577,13 +582,12 @@ def build_topics(
         typical = np.argsort(-(rows @ centre), kind="stable")
         # An example is a text several people asked: a question asked once could be told by its wording.
         per_text = _askers_per_text(members)
-        label = ", ".join(terms)
         examples: list[str] = []
         seen: set[str] = set()
         for i in typical:
             text = members[int(i)].question
             norm = _normalized(text)
-            if norm not in seen and (len(per_text[norm]) >= MIN_ASKERS or norm == _normalized(label)):
+            if norm not in seen and len(per_text[norm]) >= MIN_ASKERS:
                 seen.add(norm)
                 examples.append(text)
             if len(examples) == EXAMPLES:
@@ -594,10 +598,13 @@ def build_topics(
         if nearest_doc is None and locate is not None:
             nearest_doc = locate(centre / max(float(np.linalg.norm(centre)), 1e-9), members[0].collection)
         statuses = Counter(_kind(q) for q in members)
+        # The label reads as a question: the most typical one several people asked; else the topic's key words in
+        # the order the most typical question uses them ("hund, brukarens" rather than "brukarens, hund, tar").
+        label = examples[0] if examples else ", ".join(_in_order(terms, members[int(typical[0])].question))
         topics.append(GapTopic(
             key=members[0].question_id,
             collection=members[0].collection,
-            label=label or (examples[0][:60] if examples else f"{len(members)} questions"),
+            label=label or f"{len(members)} questions",
             terms=terms,
             count=len(members),
             distinct=_distinct(members),
@@ -625,6 +632,12 @@ def _kind(q: StoredQuestion) -> str:
         return "thumbs_down"
     # An answered question is stored only when rated down or answered with low confidence.
     return "low_confidence" if q.status == "answered" else q.status
+
+
+def _in_order(terms: list[str], text: str) -> list[str]:
+    """`terms` in the order `text` first uses them (terms it does not use last, in their own order)."""
+    low = text.casefold()
+    return sorted(terms, key=lambda t: (low.find(t) < 0, low.find(t)))
 
 
 def _labels(clusters: list[list[StoredQuestion]], terms: int = 3) -> list[list[str]]:

@@ -1,6 +1,8 @@
 """The knowledge-gaps page and its API, for admins and routine owners (the logic lives in owners/gaps.py)."""
 
+import re
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 import anyio
 import numpy as np
@@ -10,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from assist.components.edge_store import EdgeDocumentStore
 from assist.errors import AssistError
-from owners.gaps import DEFAULT_THRESHOLD, GapTopic, Locate, topics_csv, topics_json
+from owners.gaps import DEFAULT_THRESHOLD, UNASSIGNED, GapTopic, Locate, topics_csv, topics_json
 from serving.deps import GapsScopeDep, Services, ServicesDep, TokenDep
 from serving.routes.common import json_body_schema, read_json
 from serving.routes.pages import STATIC_DIR
@@ -56,6 +58,28 @@ def _locate(services: Services) -> Locate | None:
     return locate
 
 
+#: A page that opens one routine (the phone page's routine view), when the app has one: /routines/{collection}/{id}.
+ROUTINE_PAGE = re.compile(r"^/routines/\{[^/{}]+\}/\{[^/{}]+\}$")
+
+
+def _routine_links(request: Request, topics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each topic with `nearest_url`: its nearest routine's own page where the app has one, else the routine's entry
+    on the owners' page (searched by its id); None without a nearest routine.
+    """
+    page = any(ROUTINE_PAGE.match(getattr(r, "path", "")) and "GET" in (getattr(r, "methods", None) or ())
+               for r in request.app.routes)
+    for t in topics:
+        doc_id, collection = t.get("nearest_doc_id"), t["collection"]
+        if not doc_id:
+            t["nearest_url"] = None
+        elif page and collection != UNASSIGNED:  # a topic of no one collection: its routine's collection is unknown
+            t["nearest_url"] = f"/routines/{quote(collection, safe='')}/{quote(doc_id, safe='')}"
+        else:
+            where = {"q": doc_id} | ({"collection": collection} if collection != UNASSIGNED else {})
+            t["nearest_url"] = "/owners?" + urlencode(where)
+    return topics
+
+
 def _read_topics(services: Services, scope: list[str] | None, include_handled: bool) -> tuple[list[GapTopic], int]:
     """The topics of the questions embedded so far, and how many questions still wait for the embedding worker.
 
@@ -84,7 +108,7 @@ async def gaps_page() -> FileResponse:
 
 @router.get("/api/gaps")
 async def list_gaps(
-    services: ServicesDep, token: TokenDep, scope: GapsScopeDep, include_handled: bool = False
+    request: Request, services: ServicesDep, token: TokenDep, scope: GapsScopeDep, include_handled: bool = False
 ) -> dict[str, Any]:
     """Topics of questions the routines did not answer (refused, only closest, or rated down), per collection.
 
@@ -96,7 +120,7 @@ async def list_gaps(
     return {
         "role": token.role,
         "collections": collections,
-        "topics": topics_json(topics),
+        "topics": _routine_links(request, topics_json(topics)),
         # Recorded questions the background worker has not embedded yet: not in any topic until it has.
         "waiting": waiting,
     }

@@ -58,7 +58,13 @@ function topicCard(t) {
   const trendLine = el("p", { class: "meta" }, "Weekly: ");
   trendLine.append(trend);
   li.append(trendLine);
-  li.append(el("p", { class: "meta" }, `Nearest routine: ${t.nearest_doc_id || "none found"}`));
+  const nearest = el("p", { class: "meta" }, "Nearest routine: ");
+  if (t.nearest_doc_id && t.nearest_url) {
+    nearest.append(el("a", { class: "nearest", href: t.nearest_url }, t.nearest_doc_id));
+  } else {
+    nearest.append(t.nearest_doc_id || "none found");
+  }
+  li.append(nearest);
   const examples = el("ul", { class: "examples" });
   for (const q of t.examples) examples.append(el("li", {}, q));
   li.append(examples);

@@ -337,3 +337,31 @@ def test_answers_given_with_low_confidence_are_recorded_scrubbed(log: QuestionLo
     [topic] = log.topics()
     assert topic.statuses == {"refused": 0, "closest": 0, "thumbs_down": 1, "low_confidence": 2}
     assert topic.nearest_doc_id == "home_care-fall"
+
+
+def test_a_topics_label_reads_as_a_question_or_its_key_words_in_order() -> None:
+    """Issue 24: labels read like 'brukarens, hund, tar'. A label is the topic's most typical question that several
+    people asked; else its key words, without verbs such as 'tar', in the order a question uses them.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    from owners.gaps import StoredQuestion, build_topics  # noqa: PLC0415
+
+    def asked(texts: list[str]) -> list[StoredQuestion]:
+        return [StoredQuestion(question_id=f"q_{n:02d}", created=f"2026-12-0{1 + n % 5}T08:00:00+00:00",
+                               status="refused", thumbs_down=False, collection="home_care", language="sv",
+                               question=text, nearest_doc_id=None, handled=None, asker=f"a_{n}")
+                for n, text in enumerate(texts)]
+
+    dog = ["Brukarens hund tar min väska", "Brukarens hund tar tag i byxorna", "En hund som tar maten hos brukarens",
+           "Vad gör jag när hund tar nycklarna?"]
+    questions = asked(dog)
+    [topic] = build_topics(questions, np.ones((len(questions), 4), dtype=np.float32))
+    assert topic.examples == []  # each asked once
+    assert "tar" not in topic.terms and "tar" not in topic.label.split(", "), topic.label
+    assert set(topic.label.split(", ")) == {"hund", "brukarens"}, topic.label
+
+    common = "Får brukarens hund vara lös när jag kommer?"
+    questions = asked([*dog[:2], common, common, common])
+    [topic] = build_topics(questions, np.ones((len(questions), 4), dtype=np.float32))
+    assert topic.label == common == topic.examples[0]

@@ -34,6 +34,14 @@ def test_refused_questions_appear_as_a_topic_on_the_gaps_page(live_server: LiveS
     assert "home_care" in text and "12 questions" in text and "refused 12" in text
     assert card.locator(".examples li").count() == 3
     assert all(e in BUS for e in card.locator(".examples li").all_inner_texts())
+    # Issue 24: "1 topics", an unlinked routine id, labels of loose words.
+    shown = page.locator(".topic").count()
+    assert page.locator("#status").inner_text().startswith(f"{shown} {'topic' if shown == 1 else 'topics'} in ")
+    assert card.locator("h2").inner_text() in BUS  # the label is the question most typical of the topic
+    nearest = card.locator("a.nearest")
+    href = nearest.get_attribute("href") or ""
+    # The routine's own page where the service has one, else its entry on the owners' page.
+    assert href.startswith(("/routines/home_care/", "/owners?")) and nearest.inner_text() in href, href
 
     # Marking it handled takes it off the list.
     card.get_by_role("button", name="Mark handled").click()
