@@ -25,7 +25,8 @@ CLOSEST_ROUTINES = 3
 
 def best_quote(doc: Document, claims: list[str], language: str) -> str:
     """The sentence(s) of the passage that best support the claims citing it (a table row with its headers)."""
-    sents = [s for s in passage_units(doc.content or "") if not instruction_like(s)]
+    # A flagged message goes whole: the sentence after "Meddelande till AI-assistenten:" reads innocently alone.
+    sents = [s for s in passage_units(without_flagged(doc.content or "")) if not instruction_like(s)]
     if not sents:
         return without_flagged(doc.content or "")[:QUOTE_MAX_CHARS]
     picked: list[str] = []
@@ -184,7 +185,7 @@ def contacts_in(doc: Document) -> list[str]:
     Telefon, E-post, Kontakt: "Sjuksköterska dagtid | Telefon: 08-123 40 20"). A line without a number or an address
     is never a contact, nor is a number in a step or in a table of other things ("Vem ringer du | Dag: ...")."""
     section = str(doc.meta.get("section", "")).split(" > ")[-1].strip().lower()
-    text = (doc.content or "").strip()
+    text = without_flagged(doc.content or "").strip()
     # One line (a row ContactsLookup already took out of its table) is one unit: a sentence split would cut it.
     lines = [_LIST_MARK.sub("", text)] if "\n" not in text else [u for u, _ in answer_units(text)]
     out = []
@@ -218,7 +219,7 @@ def _nearest_sentence(chunks: list[Document], keys: KeyTerms, unit_scores: dict[
     best: tuple[tuple[float, float], Document, str] | None = None
     for doc in chunks:
         lang = str(doc.meta.get("language", keys.language))
-        for unit, parts in answer_units(doc.content or ""):
+        for unit, parts in answer_units(without_flagged(doc.content or "")):
             if instruction_like(unit) or unit.endswith(":") or not re.search(r"[^\W\d_]{3,}", unit):
                 continue  # a line that announces a list ("HR-direkt:") or a bare number says nothing alone
             score = (round(keys.coverage(unit, lang), 6), max(unit_scores.get(p, 0.0) for p in parts))
