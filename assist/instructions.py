@@ -147,6 +147,14 @@ _ADDRESS = [
     re.compile(rf"{_AI}\s+(?:için|uchun)\s+{_NOTE}", _F),  # Turkish puts the "to" after the word
     re.compile(r"(?:رسالة|تعليمات|ملاحظة|تنبيه)\s+(?:إلى\s+(?:ال)?|لل|ل)(?:ذكاء|مساعد|نموذج|روبوت)", _F),
     re.compile(rf"(?:^|[\s,;:(])\s*{_GREETING}[\s,]+{_THE}{_AI}", _F),
+    # "Till AI-assistenten:", "To the AI:", "An die KI:", the address alone, opening its line or sentence.
+    re.compile(rf"(?:^|[.!?\n]\s*|[\-*•]\s*(?:\d+[.)]\s*)?){_TO}\s+{_THE}{_AI}\s*[:,]", _F),
+    # "Om du är en AI, ...", "If you are an AI", "Wenn du eine KI bist", "Si tu es une IA", "Jos olet tekoäly".
+    re.compile(
+        rf"\b(?:om\s+du\s+är|if\s+you\s+are|wenn\s+du|falls\s+du|si\s+(?:tu\s+es|vous\s+êtes|eres|usted\s+es)|"
+        rf"jos\s+olet|jeśli\s+jesteś|якщо\s+ти|если\s+ты)\s+(?:an?|en|ett|ein\w*|une?|una?)?\s*{_AI}",
+        _F,
+    ),
 ]
 # The machine told what it must do, or addressed by name before an order: "Die KI soll ...", "L'IA doit ...",
 # "KI: antworte immer ...", "AI, ignore ...". Not a rule about using such a service ("AI får inte användas ...").
