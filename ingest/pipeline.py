@@ -69,6 +69,11 @@ LIGHT_FIELDS = [
 ]
 
 
+class IngestStopped(Exception):  # noqa: N818 - a decision of the caller, not a failure of the ingest
+    """The caller's `stop` check asked the run to end (a budget spent, a client gone): nothing of it is published
+    by the caller, who discards the unpublished version. The message is the check's reason."""
+
+
 @dataclass
 class FileResult:
     """What happened to one file."""
@@ -339,7 +344,7 @@ class Ingestor:
 
     def __init__(
         self, settings: Settings, *, max_file_mb: float = DEFAULT_MAX_FILE_MB, batch_chunks: int | None = None,
-        rebuild: bool = False,
+        rebuild: bool = False, stop: Callable[[], str | None] | None = None,
     ):
         if max_file_mb <= 0:
             msg = f"max_file_mb must be positive, got {max_file_mb}"
@@ -359,6 +364,9 @@ class Ingestor:
         self._events: dict[str, int] = {}
         self._on_chunks: Callable[[str, int, int], None] | None = None
         self.clock: Callable[[], float] = time.monotonic  # the per-file time budget's clock (tests replace it)
+        # Asked before each file and each batch: a reason ends the run with IngestStopped (an owner's upload passes
+        # its budget and the client's presence here, so the ingest lock is never held past them).
+        self.stop = stop
         if isinstance(self.store, EdgeDocumentStore):
             # Takes the ingest lock now, so a second ingest is told at once (StoreBusyError); `rebuild` starts from
             # an empty version instead of a copy of the published one.
@@ -449,6 +457,7 @@ class Ingestor:
         pending: list[_Pending] = []
         try:
             for entry in entries:
+                self._check_stop()
                 item = self._prepare(entry, state, seen, homes)
                 if isinstance(item, FileResult):
                     done(item)
@@ -579,6 +588,7 @@ class Ingestor:
                 takes.append(take)
             if not batch or (len(batch) < self.batch_chunks and not final):
                 return pending
+            self._check_stop()
             now = self.clock()
             for p, take in zip(pending, takes, strict=False):
                 if take and p.started is None:
@@ -606,6 +616,11 @@ class Ingestor:
                 self._hook("file")
             pending = unfinished
         return pending
+
+    def _check_stop(self) -> None:
+        reason = self.stop() if self.stop else None
+        if reason:
+            raise IngestStopped(reason)
 
     def _over_time(self, p: _Pending) -> bool:
         return p.started is not None and self.clock() - p.started > self.settings.ingest.max_seconds_per_file

@@ -43,3 +43,20 @@ class UnreadableFileError(OwnersError):
     """The file is of a supported type but could not be converted: the ingest's reason says why."""
 
     status_code = 422
+
+
+class ChangeInProgressError(OwnersError):
+    """Another change (an owner's, or an ingest) holds the store: try again after `retry_after` seconds."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
+class UploadStoppedError(OwnersError):
+    """The upload was stopped part-way (its client went away): nothing of it was kept."""
+
+    status_code = 400

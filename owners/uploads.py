@@ -7,12 +7,21 @@ so a later ingest of the whole folder finds the same routines), else `<data_dir>
 outside the web root. The form's fields (title, valid from, review date, what it replaces) are kept beside the file
 in `<file>.meta.toml`, which ingest reads for every format. A retired routine's file moves to
 `<data_dir>/retired/<collection>/`, so no later ingest brings it back.
+
+An upload holds the store (the ingest lock) only within its budget: a file that splits into more than
+`ingest.upload_max_chunks` chunks is refused before the store is touched, and the ingest stops once
+`ingest.upload_max_seconds` have passed or the client has gone. A change that finds another under way waits at most
+`ingest.upload_lock_wait_s`, then is told to come back (ChangeInProgressError, with Retry-After). What an upload
+places in the folder is named in a journal first, so a refused, stopped or crashed upload leaves nothing behind:
+the next RoutineDesk (the service's start, the CLI) undoes what a dead process left.
 """
 
 import contextlib
+import fcntl
 import io
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -21,6 +30,7 @@ import threading
 import time
 import unicodedata
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,20 +38,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from assist import store as versions
 from assist.components.edge_store import EdgeDocumentStore
+from assist.errors import StoreBusyError
 from assist.roles import is_safe_name
 from assist.settings import Settings
 from assist.store import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
 from ingest.convert import SIDECAR, ConversionError, apply_sidecar, decode_text, parse_sidecar, sidecar_of
-from ingest.pipeline import FileResult, Ingestor, make_chunks, record_status
+from ingest.pipeline import FileResult, Ingestor, IngestStopped, make_chunks, record_status
 from ingest.worker import ConversionWorker, ConvertJob
 from owners.changes import Change, ChangeLog, now
 from owners.errors import (
+    ChangeInProgressError,
     DocumentExistsError,
     OwnersError,
     UnknownDocumentError,
     UnreadableFileError,
     UnsupportedFileError,
+    UploadStoppedError,
     UploadTooLargeError,
 )
 
@@ -51,6 +65,7 @@ DEFAULT_MAX_UPLOAD_MB = 20.0
 #: A DOCX is a ZIP: its parts together may not unpack to more than this (a ZIP bomb is refused before conversion).
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 STAGING = ".staging"
+JOURNAL_PREFIX = "upload-"
 
 _SIGNATURES = [  # first bytes of formats people upload by mistake, named in the refusal
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (.doc/.xls): save it as .docx"),
@@ -202,24 +217,62 @@ class RoutineDesk:
         self.changes = changes
         self.max_bytes = int(max_upload_mb * 1024 * 1024)
         self._lock = threading.Lock()
+        self._busy_until = 0.0  # when the change under way runs out of budget (monotonic), for Retry-After
+        self.recover()
 
     # --- public ---------------------------------------------------------------------------------------------------
-    def add(self, data: bytes, filename: str, collection: str, fields: RoutineFields, actor: Actor) -> Outcome:
-        """A new routine in `collection`; DocumentExistsError when its id is taken (replace that one instead)."""
-        return self._upload(data, filename, collection, fields, actor, replaces="")
+    def add(self, data: bytes, filename: str, collection: str, fields: RoutineFields, actor: Actor, *,  # noqa: PLR0913
+            cancel: threading.Event | None = None) -> Outcome:
+        """A new routine in `collection`; DocumentExistsError when its id is taken there (replace that one instead).
 
-    def replace(self, old_doc_id: str, data: bytes, filename: str, collection: str, fields: RoutineFields,
-                actor: Actor) -> Outcome:
+        Setting `cancel` (the client went away) stops the upload at the next batch: nothing of it is kept.
+        """
+        return self._upload(data, filename, collection, fields, actor, replaces="", cancel=cancel)
+
+    def replace(self, old_doc_id: str, data: bytes, filename: str, collection: str, fields: RoutineFields,  # noqa: PLR0913
+                actor: Actor, *, cancel: threading.Event | None = None) -> Outcome:
         """A new routine that replaces `old_doc_id` from its valid_from day (today when blank); the old one stays
         stored, and answered from until that day."""
         if fields.valid_from is None:
             fields = fields.model_copy(update={"valid_from": date.today()})
-        return self._upload(data, filename, collection, fields, actor, replaces=old_doc_id)
+        return self._upload(data, filename, collection, fields, actor, replaces=old_doc_id, cancel=cancel)
+
+    def recover(self) -> list[str]:
+        """Undo what uploads of dead processes left: their files leave the folder (any file they overwrote comes
+        back), and the store version they were writing is dropped. Returns the files removed."""
+        folder = self.settings.data_dir / "uploads" / STAGING
+        if not folder.is_dir():
+            return []
+        removed: list[str] = []
+        for path in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # an upload still under way in another process
+                try:
+                    items = json.loads(path.read_text(encoding="utf-8") or "{}").get("items", [])
+                except (OSError, ValueError):
+                    items = []
+                self._discard_unpublished()
+                undone = _undo(items)
+                self._forget(undone)
+                removed += [p.name for p in undone]
+                path.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+        if removed:
+            logger.warning("removed %d file(s) of an upload that never finished: %s", len(removed), ", ".join(removed))
+        return removed
 
     def retire(self, doc_id: str, collection: str, actor: Actor, reason: str = "") -> Outcome:
         """Remove a routine from the store (and so from answers); its file moves out of the knowledge folder."""
-        with self._lock:
-            ingestor = Ingestor(self.settings)
+        with self._change(self.settings.ingest.upload_max_seconds):
+            ingestor = self._ingestor()
             try:
                 stored = self._stored(ingestor).get(doc_id)
                 if stored is None or stored["collection"] != collection:
@@ -250,8 +303,63 @@ class RoutineDesk:
         return outcome
 
     # --- steps ----------------------------------------------------------------------------------------------------
-    def _upload(self, data: bytes, filename: str, collection: str, fields: RoutineFields, actor: Actor, *,
-                replaces: str) -> Outcome:
+    def _upload(self, data: bytes, filename: str, collection: str, fields: RoutineFields, actor: Actor, *,  # noqa: PLR0913
+                replaces: str, cancel: threading.Event | None) -> Outcome:
+        doc_id, suffix = self._name(data, filename, collection, fields, replaces)
+        sidecar = fields.sidecar(replaces)
+        # Converted before the lock: a slow or oversized file keeps no other owner waiting.
+        title = self._validate(data, doc_id + suffix, sidecar, collection)
+        budget = self.settings.ingest.upload_max_seconds
+        with self._change(budget):
+            stop = _stopper(time.monotonic() + budget, budget, cancel)
+            if stop():
+                raise self._stopped(stop() or "", cancel)
+            ingestor = self._ingestor(stop)
+            journal: _Journal | None = None
+            try:
+                stored = self._stored(ingestor)
+                if replaces:
+                    old = stored.get(replaces)
+                    if old is None or old["collection"] != collection:
+                        msg = f"No routine {replaces!r} in {collection!r} to replace: check the inventory."
+                        raise UnknownDocumentError(msg)  # noqa: TRY301 - the store is released below
+                folder = self._folder(collection)
+                doc_id = self._free_id(doc_id, stored, folder, actor)
+                journal = _Journal(private_dir(self.settings.data_dir / "uploads" / STAGING))
+                placed = _place(folder / (doc_id + suffix), data, sidecar, journal)
+                report = ingestor.ingest_files([placed[0]], root=uploads_root(self.settings), collection=collection)
+                result = next((f for f in report.files if f.path.endswith(placed[0].name)), None)
+                if result is None or result.status != "ingested":
+                    reason = result.reason if result else "the ingest did not take the file"
+                    msg = f"The file could not be ingested: {reason}."
+                    raise UnreadableFileError(msg)  # noqa: TRY301 - the placed files are removed below
+                reason = stop()
+                if reason:
+                    raise IngestStopped(reason)  # noqa: TRY301 - the last batch ran past the budget: not published
+                ingestor.close()
+            except BaseException as exc:
+                _abandon(ingestor)
+                if journal is not None:
+                    self._forget(_undo(journal.items))
+                    journal.close()
+                if isinstance(exc, IngestStopped):
+                    raise self._stopped(str(exc), cancel) from None
+                raise
+            if journal is not None:
+                journal.close()
+        detail = {"file": placed[0].name, "chunks": result.chunks, "pages": result.pages}
+        if replaces:
+            detail |= {"replaces": replaces, "valid_from": (fields.valid_from or date.today()).isoformat()}
+        if fields.review_date:
+            detail["review_date"] = fields.review_date.isoformat()
+        outcome = Outcome("replace" if replaces else "add", doc_id, collection, title, result.path, detail,
+                          list(result.notes))
+        self._record(outcome, actor)
+        return outcome
+
+    def _name(self, data: bytes, filename: str, collection: str, fields: RoutineFields, replaces: str
+              ) -> tuple[str, str]:
+        """The checks on the bytes and the name that need no store: the document id and the suffix to keep it under."""
         if not is_safe_name(collection):
             raise OwnersError(f"{collection!r} is not a collection name.")
         if len(data) > self.max_bytes:
@@ -264,46 +372,72 @@ class RoutineDesk:
         if replaces and doc_id == replaces:
             # The same file name as the routine it replaces: the new one gets its own id, dated.
             doc_id = f"{doc_id}-{(fields.valid_from or date.today()).isoformat()}"[:64]
-        sidecar = fields.sidecar(replaces)
-        with self._lock:
-            title = self._validate(data, doc_id + suffix, sidecar, collection)
-            ingestor = Ingestor(self.settings)
-            placed: list[Path] = []
-            try:
-                stored = self._stored(ingestor)
-                if replaces:
-                    old = stored.get(replaces)
-                    if old is None or old["collection"] != collection:
-                        msg = f"No routine {replaces!r} in {collection!r} to replace: check the inventory."
-                        raise UnknownDocumentError(msg)  # noqa: TRY301 - the store is released below
-                folder = self._folder(collection)
-                taken = doc_id in stored or any(p.stem == doc_id and not p.name.endswith(SIDECAR)
-                                                for p in folder.iterdir())
-                if taken:
-                    msg = (f"A routine with the id {doc_id!r} is already there: replace it from its row in the list, "
-                           "or rename the file.")
-                    raise DocumentExistsError(msg)  # noqa: TRY301 - the store is released below
-                placed = _place(folder / (doc_id + suffix), data, sidecar)
-                report = ingestor.ingest_files([placed[0]], root=uploads_root(self.settings), collection=collection)
-                result = next((f for f in report.files if f.path.endswith(placed[0].name)), None)
-                if result is None or result.status != "ingested":
-                    reason = result.reason if result else "the ingest did not take the file"
-                    msg = f"The file could not be ingested: {reason}."
-                    raise UnreadableFileError(msg)  # noqa: TRY301 - the placed files are removed below
-                ingestor.close()
-            except BaseException:
-                _abandon(ingestor)
-                self._unplace(placed)
-                raise
-        detail = {"file": placed[0].name, "chunks": result.chunks, "pages": result.pages}
-        if replaces:
-            detail |= {"replaces": replaces, "valid_from": (fields.valid_from or date.today()).isoformat()}
-        if fields.review_date:
-            detail["review_date"] = fields.review_date.isoformat()
-        outcome = Outcome("replace" if replaces else "add", doc_id, collection, title, result.path, detail,
-                          list(result.notes))
-        self._record(outcome, actor)
-        return outcome
+        return doc_id, suffix
+
+    @contextlib.contextmanager
+    def _change(self, budget_s: float) -> Iterator[None]:
+        """Hold this process's change lock for one change; ChangeInProgressError after waiting the configured while."""
+        wait = self.settings.ingest.upload_lock_wait_s
+        if not self._lock.acquire(timeout=wait):
+            left = math.ceil(self._busy_until - time.monotonic())
+            msg = (f"Another change to the routines is in progress: nothing was changed. Try again in {max(left, 1)} "
+                   "s.")
+            raise ChangeInProgressError(msg, retry_after=left)
+        try:
+            self._busy_until = time.monotonic() + budget_s
+            yield
+        finally:
+            self._busy_until = 0.0
+            self._lock.release()
+
+    def _ingestor(self, stop: Callable[[], str | None] | None = None) -> Ingestor:
+        """An ingest holding the store; another process's ingest holding it is ChangeInProgressError."""
+        try:
+            return Ingestor(self.settings, stop=stop)
+        except StoreBusyError:
+            msg = ("Another ingest is writing the routines (`assist ingest`): nothing was changed. Try again when it "
+                   "has finished.")
+            raise ChangeInProgressError(msg, retry_after=60) from None
+
+    @staticmethod
+    def _stopped(reason: str, cancel: threading.Event | None) -> OwnersError:
+        if cancel is not None and cancel.is_set():
+            return UploadStoppedError(reason)
+        return UploadTooLargeError(reason)
+
+    @staticmethod
+    def _free_id(doc_id: str, stored: dict[str, dict[str, Any]], folder: Path, actor: Actor) -> str:
+        """`doc_id`, or DocumentExistsError when a routine of that id is stored or placed already."""
+        if doc_id in stored or any(p.stem == doc_id and not p.name.endswith(SIDECAR) for p in folder.iterdir()):
+            msg = (f"A routine with the id {doc_id!r} is already there: replace it from its row in the list, "
+                   "or rename the file.")
+            raise DocumentExistsError(msg)
+        return doc_id
+
+    def _discard_unpublished(self) -> None:
+        """Drop the store version a dead upload was writing, so no later ingest publishes its half-written chunks."""
+        root = self.settings.store_path
+        if self.settings.qdrant.url or not root.is_dir():
+            return
+        try:
+            work = versions.begin_version(root)
+        except StoreBusyError:
+            logger.warning("the store is busy: the version a dead upload was writing is left for its ingest")
+            return
+        except (versions.Damage, OSError) as exc:
+            logger.warning("could not drop the version a dead upload was writing: %s", exc)
+            return
+        versions.discard(work)
+
+    def _forget(self, removed: list[Path]) -> None:
+        """The ingest recorded a refused file's outcome: it was never there."""
+        root = uploads_root(self.settings)
+        results = []
+        for path in removed:
+            with contextlib.suppress(ValueError):
+                results.append(FileResult(path.relative_to(root.parent).as_posix(), "removed"))
+        if results:
+            record_status(self.settings, results)
 
     def _validate(self, data: bytes, name: str, sidecar: str, collection: str) -> str:
         """Convert the file where nothing reads it, in the ingest's sandboxed worker; its title, or why not."""
@@ -317,13 +451,20 @@ class RoutineDesk:
                 f.write(data)
             src = worker.convert(ConvertJob(path))
             apply_sidecar(src, parse_sidecar(sidecar.encode()))
-            if not make_chunks(src, collection, name, "check"):
+            chunks = len(make_chunks(src, collection, name, "check"))
+            if not chunks:
                 raise ConversionError("no text left after cleaning (only headers or page numbers?)")  # noqa: TRY301
         except ConversionError as exc:
             raise UnreadableFileError(f"The file could not be read: {exc}.") from None
         finally:
             worker.close()
             shutil.rmtree(staging, ignore_errors=True)
+        limit = self.settings.ingest.upload_max_chunks
+        if chunks > limit:
+            msg = (f"The file splits into {chunks} passages, more than the {limit} one upload may have "
+                   "(ASSIST_INGEST__UPLOAD_MAX_CHUNKS): nothing was changed. Split it into smaller routines, or ask an "
+                   "admin to add it with `assist ingest`.")
+            raise UploadTooLargeError(msg)
         return src.title
 
     @staticmethod
@@ -340,16 +481,6 @@ class RoutineDesk:
         else:
             folder.mkdir(parents=True, exist_ok=True)
         return folder
-
-    def _unplace(self, placed: list[Path]) -> None:
-        for path in placed:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        if placed:
-            # The ingest recorded the refused file's outcome: it was never there.
-            root = uploads_root(self.settings)
-            source = placed[0].relative_to(root.parent).as_posix()
-            record_status(self.settings, [FileResult(source, "removed")])
 
     def _move_out(self, source: str, collection: str) -> list[tuple[Path, Path]]:
         """Move the routine's file (and its metadata) to `<data_dir>/retired/<collection>/`: (from, to) pairs;
@@ -384,9 +515,35 @@ class RoutineDesk:
             ))
 
 
-def _place(path: Path, data: bytes, sidecar: str) -> list[Path]:
+class _Journal:
+    """What one upload is placing in the knowledge folder, written before each step and removed once the upload is
+    acknowledged; the upload holds it locked, so another process's recovery passes over a live one."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / f"{JOURNAL_PREFIX}{secrets.token_hex(8)}.json"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.items: list[dict[str, str]] = []
+
+    def add(self, target: Path, tmp: Path, backup: Path | None) -> None:
+        self.items.append({"target": str(target), "tmp": str(tmp), "backup": str(backup or "")})
+        data = json.dumps({"pid": os.getpid(), "items": self.items}).encode()
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, data, 0)
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        """Forget the journal (after the upload was acknowledged, or undone); a file it replaced goes for good."""
+        for item in self.items:
+            if item["backup"]:
+                Path(item["backup"]).unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+
+
+def _place(path: Path, data: bytes, sidecar: str, journal: _Journal) -> list[Path]:
     """Write the file and its metadata under hidden names (no ingest reads them), then rename them into place:
-    the metadata first, so an ingest that sees the file also sees its fields."""
+    the metadata first, so an ingest that sees the file also sees its fields. Each step is journalled first."""
     placed = []
     items = [(sidecar_of(path), sidecar.encode())] if sidecar else []
     # In a private folder (uploads kept in the data dir) the file is private too; else the umask decides, as for
@@ -394,6 +551,11 @@ def _place(path: Path, data: bytes, sidecar: str) -> list[Path]:
     mode = PRIVATE_FILE if not path.parent.stat().st_mode & 0o077 else 0o666
     for target, content in [*items, (path, data)]:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        # A metadata file left without its routine would be overwritten: kept aside, put back if the upload fails.
+        backup = target.with_name(f".{target.name}.{secrets.token_hex(4)}.prev") if target.exists() else None
+        journal.add(target, tmp, backup)
+        if backup is not None:
+            os.replace(target, backup)
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as f:
             f.write(content)
             f.flush()
@@ -402,6 +564,35 @@ def _place(path: Path, data: bytes, sidecar: str) -> list[Path]:
         placed.append(target)
     placed.reverse()  # the file first: callers ingest placed[0]
     return placed
+
+
+def _undo(items: list[dict[str, str]]) -> list[Path]:
+    """Take back what a journal names: placed files removed, files they replaced put back. The files removed."""
+    removed = []
+    for item in reversed(items):
+        target, backup = Path(item["target"]), item.get("backup", "")
+        Path(item.get("tmp") or target.with_name(".none")).unlink(missing_ok=True)
+        if backup:
+            if Path(backup).exists():  # else the original was never moved: it is still the target
+                os.replace(backup, target)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+            removed.append(target)
+    return removed
+
+
+def _stopper(deadline: float, budget: float, cancel: threading.Event | None) -> Callable[[], str | None]:
+    """The ingest's stop check for one upload: its client gone, or its time budget spent."""
+    def stop() -> str | None:
+        if cancel is not None and cancel.is_set():
+            return "The upload was stopped because its client went away: nothing of it was kept."
+        if time.monotonic() > deadline:
+            return (f"The upload took longer than its {budget:g} s budget (ASSIST_INGEST__UPLOAD_MAX_SECONDS) and was "
+                    "stopped: nothing of it was kept. Split it into smaller routines, or ask an admin to add it with "
+                    "`assist ingest`.")
+        return None
+    return stop
 
 
 def _abandon(ingestor: Ingestor) -> None:

@@ -5,6 +5,8 @@ Every route resolves the caller as the others do (`current_token`), so a sign-in
 cookie) works here unchanged. Staff roles get 403 on every owner route.
 """
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -113,6 +115,36 @@ def _out(outcome: Outcome) -> ChangeOut:
     return ChangeOut(**outcome.__dict__)
 
 
+async def _until_done_or_gone(request: Request, work: Callable[[threading.Event], Outcome]) -> Outcome:
+    """Run an upload in a thread; when the client disconnects, the upload is told to stop (and releases the store)."""
+    cancel = threading.Event()
+
+    async def watch() -> None:
+        while not cancel.is_set():
+            if await request.is_disconnected():
+                cancel.set()
+                return
+            await anyio.sleep(0.5)
+
+    outcome: list[Outcome] = []
+    failure: list[Exception] = []
+
+    async def run() -> None:
+        try:
+            outcome.append(await anyio.to_thread.run_sync(lambda: work(cancel)))
+        except Exception as exc:  # noqa: BLE001 - raised again below, outside the task group (which would wrap it)
+            failure.append(exc)
+        finally:
+            tasks.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(watch)
+        tasks.start_soon(run)
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
 def _desk(request: Request) -> RoutineDesk:
     desk: RoutineDesk = request.app.state.routine_desk
     return desk
@@ -182,11 +214,15 @@ async def add_document(  # noqa: PLR0913 - the form's fields, as query parameter
     """Add a routine: the request body is the file (PDF, DOCX, Markdown, HTML or text, judged by its bytes).
 
     It is converted and ingested at once; a file that cannot be read is refused (415, 422) and nothing changes.
+    A file over the upload budget (chunks, seconds) is refused with 413; while another change is under way the answer
+    is 503 with Retry-After; a client that disconnects stops the upload. Nothing of a refused upload stays behind.
     """
     data = await request.body()
     desk = _desk(request)
     fields = _fields(title, owner, valid_from, review_date)
-    outcome = await anyio.to_thread.run_sync(lambda: desk.add(data, filename, collection, fields, caller.actor))
+    outcome = await _until_done_or_gone(
+        request, lambda cancel: desk.add(data, filename, collection, fields, caller.actor, cancel=cancel)
+    )
     return _out(outcome)
 
 
@@ -206,8 +242,8 @@ async def replace_document(  # noqa: PLR0913 - as add_document
     data = await request.body()
     desk = _desk(request)
     fields = _fields(title, owner, valid_from, review_date)
-    outcome = await anyio.to_thread.run_sync(
-        lambda: desk.replace(doc_id, data, filename, collection, fields, caller.actor)
+    outcome = await _until_done_or_gone(
+        request, lambda cancel: desk.replace(doc_id, data, filename, collection, fields, caller.actor, cancel=cancel)
     )
     return _out(outcome)
 
