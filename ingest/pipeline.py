@@ -134,6 +134,22 @@ HARD_LINK_REFUSED = ("hard link: this file has {n} names, and another may lie ou
                      "instead")
 
 
+#: A folder's own notes for the people who keep it: no ingest of the folder reads it as a routine.
+FOLDER_NOTES = "readme.md"
+
+
+def not_a_routine(name: str) -> str:
+    """Why an ingest of a folder passes over a file of this name, or '' when it reads it as a routine."""
+    lowered = name.lower()
+    if lowered == FOLDER_NOTES:
+        return "README.md is the folder's notes, which no ingest of the folder reads"
+    if is_glossary(Path(name)):
+        return "glossary.* is the collection's glossary, read as terms and not as a routine"
+    if is_sidecar(Path(name)):
+        return "it is a routine's metadata file"
+    return ""
+
+
 def is_glossary(path: Path) -> bool:
     """A content owners' glossary (`glossary.*`, any folder): terms for the answer pipeline, not a routine."""
     return path.name.lower().startswith("glossary.")
@@ -162,7 +178,7 @@ def _walk(folder: Path) -> Iterator[tuple[Path, str, tuple[int, int] | None]]:
             yield from _walk(path)
         elif not stat.S_ISREG(st.st_mode):
             yield path, "not a regular file (device, pipe or socket)", None
-        elif e.name.lower() == "readme.md":
+        elif e.name.lower() == FOLDER_NOTES:
             continue
         elif is_glossary(path):
             logger.debug("skipped %s: a glossary, not a routine", path)

@@ -45,7 +45,7 @@ from assist.roles import is_safe_name
 from assist.settings import Settings
 from assist.store import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
 from ingest.convert import SIDECAR, ConversionError, apply_sidecar, decode_text, parse_sidecar, sidecar_of
-from ingest.pipeline import FileResult, Ingestor, IngestStopped, make_chunks, record_status
+from ingest.pipeline import FileResult, Ingestor, IngestStopped, make_chunks, not_a_routine, record_status
 from ingest.worker import ConversionWorker, ConvertJob
 from owners.changes import Change, ChangeLog, now
 from owners.errors import (
@@ -97,11 +97,13 @@ def sniff(data: bytes, filename: str) -> str:
         if data.startswith(magic):
             msg = f"The file is {what}, not a routine: upload a PDF, a Word document (.docx), Markdown, HTML or text."
             raise UnsupportedFileError(msg)
-    if b"\x00" in data[:8192]:
+    # UTF-16 text (Notepad's "Unicode") is half zero bytes: its byte order mark says it is text, as ingest reads it.
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" in data[:8192] and not utf16:
         msg = "The file is binary data of an unknown kind: upload a PDF, a Word document (.docx), Markdown or text."
         raise UnsupportedFileError(msg)
     try:
-        text, _ = decode_text(data[: 1 << 16])
+        text = data[: 1 << 16].decode("utf-16", errors="replace") if utf16 else decode_text(data[: 1 << 16])[0]
     except ConversionError as exc:
         msg = f"The file is not readable text ({exc})."
         raise UnsupportedFileError(msg) from None
@@ -174,10 +176,15 @@ def _clean(value: str) -> str:
 
 @dataclass
 class Actor:
-    """Who makes a change: a token's id and role (never the token itself)."""
+    """Who makes a change: a token's id and role (never the token itself), and the collections it manages (None:
+    every one, as the operator's CLI)."""
 
     token_id: str
     role: str
+    manages: tuple[str, ...] | None = None
+
+    def sees(self, collection: str) -> bool:
+        return self.manages is None or collection in self.manages
 
 
 @dataclass
@@ -294,7 +301,7 @@ class RoutineDesk:
         detail: dict[str, Any] = {"chunks_removed": chunks, "reason": _clean(reason)[:500]}
         notes = []
         if moved:
-            detail["kept_at"] = str(moved[0][1])
+            detail["kept_at"] = _relative(moved[0][1], self.settings.data_dir)
         else:
             notes.append("Its file is not in the knowledge folder the service reads: delete it where it is kept, or "
                          "the next `assist ingest` of that folder brings it back.")
@@ -372,6 +379,11 @@ class RoutineDesk:
         if replaces and doc_id == replaces:
             # The same file name as the routine it replaces: the new one gets its own id, dated.
             doc_id = f"{doc_id}-{(fields.valid_from or date.today()).isoformat()}"[:64]
+        skipped = not_a_routine(doc_id + suffix)
+        if skipped:
+            msg = (f"The file cannot be kept as {doc_id + suffix!r}: {skipped}. Name the file after the routine "
+                   f"(for example hygienrutin{suffix}) and upload it again.")
+            raise OwnersError(msg)
         return doc_id, suffix
 
     @contextlib.contextmanager
@@ -405,14 +417,25 @@ class RoutineDesk:
             return UploadStoppedError(reason)
         return UploadTooLargeError(reason)
 
-    @staticmethod
-    def _free_id(doc_id: str, stored: dict[str, dict[str, Any]], folder: Path, actor: Actor) -> str:
-        """`doc_id`, or DocumentExistsError when a routine of that id is stored or placed already."""
-        if doc_id in stored or any(p.stem == doc_id and not p.name.endswith(SIDECAR) for p in folder.iterdir()):
+    def _free_id(self, doc_id: str, stored: dict[str, dict[str, Any]], folder: Path, actor: Actor) -> str:
+        """`doc_id`, or DocumentExistsError when the caller can see a routine of that id. An id taken in a collection
+        the caller does not manage is never named: the upload gets a free id of its own, as it would any day."""
+        def taken(name: str) -> bool:
+            return name in stored or any(p.stem == name and not p.name.endswith(SIDECAR) for p in folder.iterdir())
+
+        clash = stored.get(doc_id)
+        if (clash is not None and actor.sees(clash["collection"])) or (clash is None and taken(doc_id)):
             msg = (f"A routine with the id {doc_id!r} is already there: replace it from its row in the list, "
                    "or rename the file.")
             raise DocumentExistsError(msg)
-        return doc_id
+        if clash is None:
+            return doc_id
+        for n in range(2, 1000):
+            name = f"{doc_id[:58]}-{n}"
+            if not taken(name):
+                return name
+        msg = f"No free id is left for {doc_id!r}: rename the file."
+        raise DocumentExistsError(msg)
 
     def _discard_unpublished(self) -> None:
         """Drop the store version a dead upload was writing, so no later ingest publishes its half-written chunks."""
@@ -593,6 +616,14 @@ def _stopper(deadline: float, budget: float, cancel: threading.Event | None) -> 
                     "`assist ingest`.")
         return None
     return stop
+
+
+def _relative(path: Path, base: Path) -> str:
+    """`path` as owners may see it: under the data dir, never the server's absolute path."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _abandon(ingestor: Ingestor) -> None:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated
 
 import anyio
@@ -47,7 +48,8 @@ class OwnerCaller:
 
     @property
     def actor(self) -> Actor:
-        return Actor(token_id=self.token.token_id, role=self.token.role)
+        return Actor(token_id=self.token.token_id, role=self.token.role,
+                     manages=None if self.admin else tuple(self.collections))
 
 
 def managed_collections(request: Request, token: TokenInfo) -> tuple[list[str], bool]:
@@ -143,6 +145,17 @@ async def _until_done_or_gone(request: Request, work: Callable[[threading.Event]
     if failure:
         raise failure[0]
     return outcome[0]
+
+
+def _for_owner(change: Change) -> Change:
+    """A change as owners see it: where a retired file is kept, relative to the data dir, never a server path
+    (older records kept the absolute one)."""
+    kept = change.detail.get("kept_at")
+    if not isinstance(kept, str) or not (PurePosixPath(kept).is_absolute() or PureWindowsPath(kept).is_absolute()):
+        return change
+    parts = PurePosixPath(kept.replace("\\", "/")).parts
+    tail = parts[parts.index("retired"):] if "retired" in parts else parts[-1:]
+    return change.model_copy(update={"detail": {**change.detail, "kept_at": "/".join(tail)}})
 
 
 def _desk(request: Request) -> RoutineDesk:
@@ -270,4 +283,5 @@ async def changes(caller: OwnerDep, request: Request) -> list[Change]:
     if desk.changes is None:
         return []
     log = desk.changes
-    return await anyio.to_thread.run_sync(lambda: log.list(caller.collections))
+    rows = await anyio.to_thread.run_sync(lambda: log.list(caller.collections))
+    return [_for_owner(change) for change in rows]

@@ -161,7 +161,7 @@ def test_retiring_removes_the_routine_from_answers_and_records_who(settings: Set
     out = desk.retire("halka", "home_care", OWNER, reason="Ersatt av fastighetens egen rutin")
     assert out.detail["chunks_removed"] == 1
     assert not (settings.knowledge_dir / "home_care" / "halka.docx").exists()
-    assert Path(out.detail["kept_at"]).is_file()  # kept under the data dir, out of the next ingest's way
+    assert (settings.data_dir / out.detail["kept_at"]).is_file()  # under the data dir, out of the next ingest's way
     assert "halka" not in {c.doc_id for c in _ask(settings).citations}
     changes = log.list(["home_care"])
     assert [(c.action, c.doc_id, c.token_id, c.role) for c in changes] == [
