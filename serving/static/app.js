@@ -3,6 +3,16 @@
 
 const TOKEN_KEY = "frontline-assist-token";
 const $ = (id) => document.getElementById(id);
+const UI_LANGUAGE_KEY = "frontline-assist-ui-language";
+
+// The page's own words come from the server's catalogue for the page's language (serving/locales/*.po, rendered into
+// the page); a message missing there is shown in English, its id. "{name}" in a message is filled from `vars`.
+const CONFIG = JSON.parse((document.getElementById("page-config") || {}).textContent || "{}");
+
+function t(message, vars) {
+  const text = (CONFIG.messages || {})[message] || message;
+  return vars ? text.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : text;
+}
 
 // `turns` is the conversation so far (question and answer text), sent as `history` so that a follow-up ("and at
 // night?") is read with the question it continues, as the terminal client does. `answer` is the answer as shown:
@@ -38,7 +48,7 @@ function renderSession() {
   $("city-signin").hidden = !session.oidc;
   $("logout").hidden = !session.signedIn;
   $("who").hidden = !session.signedIn;
-  $("who").textContent = session.signedIn ? `Signed in with your city account (${session.role}).` : "";
+  $("who").textContent = session.signedIn ? t("Signed in with your city account ({role}).", { role: session.role }) : "";
   showSignin(!signedIn());
 }
 
@@ -48,7 +58,7 @@ async function logout() {
     const resp = await fetch("/auth/logout", { method: "POST", headers: { Accept: "application/json" } });
     body = await resp.json().catch(() => ({}));
   } catch {
-    setStatus("Could not sign out: you seem to be offline.", true);
+    setStatus(t("Could not sign out: you seem to be offline."), true);
     return;
   }
   session.signedIn = false;
@@ -57,7 +67,7 @@ async function logout() {
   renderSession();
   // Signing out at the city's sign-in service too, so the next person on a shared phone must sign in again.
   if (body.end_session_url) location.assign(body.end_session_url);
-  else setStatus("Signed out.");
+  else setStatus(t("Signed out."));
 }
 
 function takeTokenFromLink() {
@@ -82,11 +92,43 @@ function setStatus(text, isError = false) {
 function setBusy(busy) {
   state.busy = busy;
   $("ask").disabled = busy;
-  $("plain").disabled = busy;
+  $("plain").disabled = busy || noLlm();
   $("answer").setAttribute("aria-busy", String(busy));
 }
 
 function updateOnline() { $("offline").hidden = navigator.onLine; }
+
+// --- the page's language, and what the answers can do ---------------------------------------------------------------
+
+function pageLanguageFromMemory() {
+  // The language chosen with the page's switch is remembered on this phone; the server renders the page in it when
+  // asked with ?lang= (its default is the browser's language, else Swedish).
+  const stored = localStorage.getItem(UI_LANGUAGE_KEY);
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (stored && !asked && stored !== document.documentElement.lang) {
+    location.replace(`/?lang=${encodeURIComponent(stored)}${location.hash}`);
+    return true;
+  }
+  return false;
+}
+
+function choosePageLanguage(code) {
+  localStorage.setItem(UI_LANGUAGE_KEY, code);
+  location.assign(`/?lang=${encodeURIComponent(code)}`);
+}
+
+function noLlm() { return CONFIG.llm === false; }
+
+function showWhatAnswersCanDo() {
+  // Without a language model the answers quote the routines as written: no translation, no plain language. The
+  // controls say so before anyone taps them, in the page's language.
+  const none = noLlm();
+  $("language").disabled = none;
+  $("plain").disabled = none;
+  $("no-llm-language").hidden = !none;
+  $("no-llm-plain").hidden = !none;
+  if (none) $("language").value = "";
+}
 
 // --- rendering ----------------------------------------------------------------------------------------------------
 
@@ -105,11 +147,11 @@ const PHRASES = {
   },
 };
 const TITLES = {
-  pending: "Checking the routines…",
-  answered: "Answer",
-  closest: "No direct answer",
-  refused: "Not in the routines",
-  failed: "No answer",
+  pending: () => t("Checking the routines…"),
+  answered: () => t("Answer"),
+  closest: () => t("No direct answer"),
+  refused: () => t("Not in the routines"),
+  failed: () => t("No answer"),
 };
 
 function phrases(language) { return PHRASES[language] || PHRASES.en; }
@@ -124,7 +166,7 @@ function setState(state) {
   // The whole result is styled from this one attribute: streamed text is a draft ("pending") until the final
   // answer says whether it answers the question.
   $("result").dataset.state = state;
-  $("answer-title").textContent = TITLES[state];
+  $("answer-title").textContent = TITLES[state]();
 }
 
 // The answer's text is Markdown (the generator writes it; extractive answers quote the routines' lists, bold and
@@ -237,7 +279,7 @@ function citeButtons(citations) {
       b.type = "button";
       b.className = "cite";
       b.textContent = String(n);
-      b.setAttribute("aria-label", `Source ${n}: ${byN.get(n).title}`);
+      b.setAttribute("aria-label", t("Source {n}: {title}", { n, title: byN.get(n).title }));
       b.addEventListener("click", () => showPassage(n, b));
       return b;
     },
@@ -294,7 +336,7 @@ function renderSources(citations) {
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.n = String(c.n);
-    b.textContent = `[${c.n}] ${c.title}${c.page ? `, page ${c.page}` : ""}`;
+    b.textContent = c.page ? t("[{n}] {title}, page {page}", { n: c.n, title: c.title, page: c.page }) : `[${c.n}] ${c.title}`;
     b.addEventListener("click", () => showPassage(c.n, b));
     li.append(b);
     list.append(li);
@@ -308,9 +350,9 @@ function renderClosest(answer, state) {
   const p = phrases(answer.language);
   const help = $("sources-help");
   if (state !== "closest") {
-    $("sources-title").textContent = "Sources";
+    $("sources-title").textContent = t("Sources");
     $("sources-title").removeAttribute("lang");
-    help.textContent = "Tap a source to read the passage.";
+    help.textContent = t("Tap a source to read the passage.");
     return;
   }
   banner.lang = PHRASES[answer.language] ? answer.language : "en";
@@ -330,7 +372,7 @@ function renderClosest(answer, state) {
   }
   $("sources-title").textContent = p.closest;
   $("sources-title").lang = banner.lang;
-  help.textContent = "Near your question, but they do not answer it. Tap one to read what it says.";
+  help.textContent = t("Near your question, but they do not answer it. Tap one to read what it says.");
 }
 
 // The core's review notice, one per overdue routine (assist/review.py, Swedish or English): the page folds them into
@@ -355,7 +397,7 @@ function noticeLines(answer) {
   const overdue = [];
   let lang = "en";
   if (answer.fallback) {
-    lines.push("The language model could not be reached, so this answer quotes the routines directly.");
+    lines.push(t("The language model could not be reached, so this answer quotes the routines directly."));
   }
   for (const n of answer.notices || []) {
     const kind = REVIEW_NOTICES.find((k) => k.re.test(n));
@@ -367,7 +409,7 @@ function noticeLines(answer) {
   }
   if (overdue.length === 1) lines.push(REVIEW_LINE[lang].one(overdue[0]));
   else if (overdue.length > 1) lines.push(REVIEW_LINE[lang].many(overdue.map((r) => r.title)));
-  if (answer.refused) lines.push("Ask your manager or the routine's owner if you need an answer.");
+  if (answer.refused) lines.push(t("Ask your manager or the routine's owner if you need an answer."));
   return lines;
 }
 
@@ -403,11 +445,13 @@ function showPassage(n, from) {
   const c = state.answer && state.answer.citations.find((x) => x.n === n);
   if (!c) return;
   state.lastCite = from;
+  state.passage = c;
+  $("passage-open").hidden = !(c.doc_id && c.collection);
   $("passage-title").textContent = `[${c.n}] ${c.title}`;
-  const where = [c.page ? `Page ${c.page}` : "", c.section].filter(Boolean).join(" · ");
+  const where = [c.page ? t("Page {page}", { page: c.page }) : "", c.section].filter(Boolean).join(" · ");
   $("passage-where").textContent = where;
   renderQuote($("passage-quote"), c.quote);
-  $("passage-source").textContent = c.source ? `File: ${c.source}` : "";
+  $("passage-source").textContent = c.source ? t("File: {source}", { source: c.source }) : "";
   const panel = $("passage");
   panel.hidden = false;
   panel.focus();
@@ -506,6 +550,86 @@ function closePassage() {
   if (state.lastCite) state.lastCite.focus();
 }
 
+// --- the whole routine ----------------------------------------------------------------------------------------------
+
+function citedSection(sections, c) {
+  // The section a citation names (and its page, for a PDF), else the first with its page, else the first.
+  return sections.find((s) => s.section === (c.section || "") && (!c.page || s.page === c.page))
+    || sections.find((s) => c.page && s.page === c.page) || sections[0];
+}
+
+async function openRoutine() {
+  const c = state.passage;
+  if (!c || !c.doc_id || !c.collection) return;
+  setStatus(t("Opening the routine…"));
+  let resp;
+  try {
+    resp = await fetch(`/api/routines/${encodeURIComponent(c.collection)}/${encodeURIComponent(c.doc_id)}`, {
+      headers: { Accept: "application/json", ...authHeaders() },
+    });
+  } catch {
+    setStatus(t("The routine could not be opened: you seem to be offline."), true);
+    return;
+  }
+  if (!resp.ok) {
+    setStatus(resp.status === 404 ? t("This routine is not among those your role may read.")
+      : t("The service answered {status}.", { status: resp.status }), true);
+    return;
+  }
+  renderRoutine(await resp.json(), c);
+  setStatus("");
+}
+
+function renderRoutine(doc, c) {
+  // Each section under its heading, its text through the same Markdown subset as answers (never parsed as HTML).
+  $("routine-title").textContent = doc.title;
+  $("routine-where").textContent = doc.review_date ? t("Review date: {day}", { day: doc.review_date }) : "";
+  const body = $("routine-body");
+  body.replaceChildren();
+  body.lang = doc.language || "";
+  body.dir = ["ar", "fa"].includes(doc.language) ? "rtl" : "auto";
+  let heading = null;
+  for (const sec of doc.sections) {
+    const part = document.createElement("section");
+    part.id = `routine-${sec.id}`;
+    part.className = "routine-section";
+    const name = sec.section.split(" > ").pop();
+    if (name && sec.section !== heading) {
+      const h = document.createElement("h3");
+      h.textContent = name;
+      part.append(h);
+    }
+    heading = sec.section;
+    if (sec.page) {
+      const where = document.createElement("p");
+      where.className = "where";
+      where.textContent = t("Page {page}", { page: sec.page });
+      part.append(where);
+    }
+    const text = document.createElement("div");
+    renderMarkdown(text, sec.text, null);
+    part.append(...text.childNodes);
+    body.append(part);
+  }
+  const target = citedSection(doc.sections, c);
+  for (const el of body.querySelectorAll(".cited")) el.classList.remove("cited");
+  $("result").hidden = true;
+  $("routine").hidden = false;
+  const at = target && $(`routine-${target.id}`);
+  if (at) {
+    at.classList.add("cited");
+    at.tabIndex = -1;
+    at.scrollIntoView({ block: "start" });
+    at.focus({ preventScroll: true });
+  } else $("routine").focus();
+}
+
+function closeRoutine() {
+  $("routine").hidden = true;
+  $("result").hidden = false;
+  $("passage-open").focus();
+}
+
 // --- asking ---------------------------------------------------------------------------------------------------------
 
 function* sseEvents(buffer) {
@@ -542,13 +666,13 @@ function newConversation() {
 async function ask(plain) {
   const question = $("question").value.trim();
   if (!question) {
-    setStatus("Type a question first.", true);
+    setStatus(t("Type a question first."), true);
     $("question").focus();
     return;
   }
   if (!signedIn()) {
     showSignin(true);
-    setStatus(session.oidc ? "Sign in first." : "Enter your access token first.", true);
+    setStatus(session.oidc ? t("Sign in first.") : t("Enter your access token first."), true);
     return;
   }
   if (state.busy) return;
@@ -559,13 +683,14 @@ async function ask(plain) {
   const earlier = again ? state.turns.slice(0, -1) : state.turns;
   state.question = question;
   setBusy(true);
-  setStatus(plain ? "Asking for plain language…" : "Looking in the routines…");
+  setStatus(plain ? t("Asking for plain language…") : t("Looking in the routines…"));
   $("result").hidden = false;
   setState("pending");
   $("answer").textContent = "";
   $("closest-banner").hidden = true;
   $("notice").hidden = true;
   $("passage").hidden = true;
+  $("routine").hidden = true;
   $("sources-block").hidden = true;
 
   let resp;
@@ -585,21 +710,21 @@ async function ask(plain) {
     setBusy(false);
     setState("failed");
     updateOnline();
-    setStatus("The service cannot be reached. Check your connection and ask again.", true);
+    setStatus(t("The service cannot be reached. Check your connection and ask again."), true);
     return;
   }
   if (!resp.ok) {
     setBusy(false);
     setState("failed");
     const body = await resp.json().catch(() => ({}));
-    const message = (body.error && body.error.message) || `The service answered ${resp.status}.`;
+    const message = (body.error && body.error.message) || t("The service answered {status}.", { status: resp.status });
     if (resp.status === 401 && !token() && session.signedIn) {
       session.signedIn = false;
       renderSession();
-      setStatus("Your session has ended: sign in again.", true);
+      setStatus(t("Your session has ended: sign in again."), true);
     } else if (resp.status === 401) {
       showSignin(true);
-      setStatus("Your token was not accepted: enter it again.", true);
+      setStatus(t("Your token was not accepted: enter it again."), true);
     } else setStatus(message, true);
     return;
   }
@@ -621,21 +746,21 @@ async function ask(plain) {
         if (event === "delta") {
           streamed += JSON.parse(data).text;
           renderDraft(streamed);
-          setStatus("Writing the answer…");
+          setStatus(t("Writing the answer…"));
         } else if (event === "answer") {
           const answer = JSON.parse(data);
           state.turns = [...earlier, { question, answer: answer.answer }];
           $("conversation-help").hidden = false;
           renderAnswer(answer);
           setStatus({
-            answered: "Answer ready.",
-            closest: "The closest routines are shown.",
-            refused: "The routines do not cover this question.",
+            answered: t("Answer ready."),
+            closest: t("The closest routines are shown."),
+            refused: t("The routines do not cover this question."),
           }[answerState(state.answer)]);
           done = true;
         } else if (event === "error") {
           const err = JSON.parse(data).error || {};
-          setStatus(err.message || "The answer failed. Ask again.", true);
+          setStatus(err.message || t("The answer failed. Ask again."), true);
           done = true;
         }
         step = it.next();
@@ -644,14 +769,14 @@ async function ask(plain) {
     }
   } catch {
     updateOnline();
-    setStatus("The connection broke while the answer was written. Ask again.", true);
+    setStatus(t("The connection broke while the answer was written. Ask again."), true);
   } finally {
     setBusy(false);
     // Text streamed before an error never became an answer: it stays styled as a draft under "No answer".
     if ($("result").dataset.state === "pending") setState("failed");
   }
   if (!done && !$("status").classList.contains("error")) {
-    setStatus("The answer was cut off. Ask again.", true);
+    setStatus(t("The answer was cut off. Ask again."), true);
   }
 }
 
@@ -673,9 +798,9 @@ async function sendFeedback(rating, reason) {
       headers: { "Content-Type": "application/json", ...authHeaders() },
       body: JSON.stringify({ request_id: state.requestId, rating, reason: reason || "" }),
     });
-    $("feedback-status").textContent = resp.ok ? "Thank you: your feedback was saved." : "Feedback could not be saved.";
+    $("feedback-status").textContent = resp.ok ? t("Thank you: your feedback was saved.") : t("Feedback could not be saved.");
   } catch {
-    $("feedback-status").textContent = "Feedback could not be sent: you seem to be offline.";
+    $("feedback-status").textContent = t("Feedback could not be sent: you seem to be offline.");
   }
 }
 
@@ -683,6 +808,12 @@ async function sendFeedback(rating, reason) {
 
 function init() {
   takeTokenFromLink();
+  if (pageLanguageFromMemory()) return;
+  showWhatAnswersCanDo();
+  $("ui-language").addEventListener("change", (e) => choosePageLanguage(e.target.value));
+  $("passage-open").addEventListener("click", openRoutine);
+  $("routine-back").addEventListener("click", closeRoutine);
+  $("routine").addEventListener("keydown", (e) => { if (e.key === "Escape") closeRoutine(); });
   showSignin(!token());
   loadSession().then(renderSession);
   updateOnline();
@@ -696,7 +827,7 @@ function init() {
     localStorage.setItem(TOKEN_KEY, value);
     $("token").value = "";
     showSignin(false);
-    setStatus("Token saved.");
+    setStatus(t("Token saved."));
     $("question").focus();
   });
   $("ask-form").addEventListener("submit", (e) => { e.preventDefault(); ask(false); });
@@ -712,7 +843,7 @@ function init() {
     newConversation();
     $("question").value = "";
     $("result").hidden = true;
-    setStatus("New conversation: the next question starts afresh.");
+    setStatus(t("New conversation: the next question starts afresh."));
     $("question").focus();
   });
   $("passage-close").addEventListener("click", closePassage);
@@ -733,7 +864,7 @@ function init() {
     localStorage.removeItem(TOKEN_KEY);
     newConversation();
     showSignin(!signedIn());
-    setStatus("Token removed from this phone.");
+    setStatus(t("Token removed from this phone."));
   });
   $("logout").addEventListener("click", logout);
 }

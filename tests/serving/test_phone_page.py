@@ -72,7 +72,8 @@ document.addEventListener("DOMContentLoaded", () => {
                        attributes: true, attributeFilter: ["data-state"], attributeOldValue: true });
 });
 """
-SCREENSHOT = REPO / "docs" / "phone-page.png"
+#: The fall question at 390 x 844, page text in Swedish and in Arabic (test_fall_question_pictures writes them).
+SCREENSHOTS = {"sv-SE": REPO / "docs" / "phone-page.png", "ar": REPO / "docs" / "phone-page-ar.png"}
 
 
 def install_chromium() -> str | None:
@@ -104,8 +105,9 @@ def page(chromium: str) -> Iterator[object]:
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        # English page text (the tests below name controls by their English labels); the answers stay Swedish.
         context = browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True, locale="sv-SE")
+                                      is_mobile=True, has_touch=True, locale="en-GB")
         yield context.new_page()
         context.close()
         browser.close()
@@ -146,11 +148,7 @@ def test_ask_stream_and_open_a_citation(live_server: LiveServer, page, tmp_path:
         .filter(e => e.labels.length === 0).map(e => e.id)""")
     assert unlabelled == []
 
-    # docs/ gets a new picture only when asked (or when it has none), so a test run leaves the tree clean.
-    update = os.environ.get("ASSIST_UPDATE_SCREENSHOT") or not SCREENSHOT.exists()
-    target = SCREENSHOT if update else tmp_path / SCREENSHOT.name
-    target.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(target), full_page=True)
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)  # docs/' pictures: test_fall_question_pictures
 
     page.get_by_role("button", name="Close passage").tap()
     assert passage.is_hidden()
@@ -342,27 +340,41 @@ def test_sign_in_with_a_city_account_ask_and_sign_out(built_store: Path, tmp_pat
 
 #: The status line once an answer (of any state) or an error is in.
 ANSWERED = ("#status:has-text('Answer ready'), #status:has-text('closest routines are shown'), "
-            "#status:has-text('do not cover'), #status.error")
+            "#status:has-text('do not cover'), #status.error, "
+            "#result:is([data-state=answered], [data-state=closest], [data-state=refused]) #answer[aria-busy=false]")
 FALL = "Vad gör jag om en brukare har ramlat?"
 
 
 @pytest.fixture
-def phone(chromium: str) -> Iterator[object]:
-    """The page on a 390 x 844 phone, as the issue reproduced it."""
+def phone_in(chromium: str) -> Iterator[object]:
+    """Opens the page on a 390 x 844 phone, as the issue reproduced it, whose browser asks for `locale`."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True, locale="sv-SE")
-        yield context.new_page()
-        context.close()
+        contexts = []
+
+        def open_phone(locale: str = "sv-SE") -> object:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                          is_mobile=True, has_touch=True, locale=locale)
+            contexts.append(context)
+            return context.new_page()
+
+        yield open_phone
+        for context in contexts:
+            context.close()
         browser.close()
+
+
+@pytest.fixture
+def phone(phone_in) -> object:  # noqa: ANN001
+    """The phone with English page text (the tests name controls by their English labels)."""
+    return phone_in("en-GB")
 
 
 def ask_on(page, question: str, button: str = "Ask") -> dict:  # noqa: ANN001
     """Type `question`, tap `button`, wait for the answer; the request body the page sent."""
-    page.get_by_label("Your question").fill(question)
+    page.locator("#question").fill(question)
     with page.expect_request("**/api/ask/stream") as request:
         page.get_by_role("button", name=button, exact=True).tap()
     page.wait_for_selector(ANSWERED)
@@ -473,6 +485,7 @@ def test_plain_language_rewrites_the_question_in_the_box(live_server: LiveServer
     first = "Kan vi få en tolk till utvecklingssamtalet?"
     second = "Mitt barn har feber, när får hon komma tillbaka till förskolan?"
     phone.goto(f"{live_server.base_url}/#token={live_server.token('preschool')}")
+    phone.evaluate("CONFIG.llm = true; showWhatAnswersCanDo()")  # as with an LLM generator (item 4 disables it)
     ask_on(phone, first)
     sent = ask_on(phone, second, button="Plain language for a parent")
     assert (sent["question"], sent["plain"]) == (second, True)
@@ -533,3 +546,123 @@ def test_citations_are_numbered_in_the_order_shown(live_server: LiveServer, phon
     assert phone.locator("#sources button").all_inner_texts() == ["[1] Natt", "[2] Dagtid", "[3] Trygghetslarm"]
     phone.locator("#answer button.cite").nth(1).tap()
     assert phone.locator("#passage-title").inner_text() == "[2] Dagtid"
+
+
+# --- the page's own language, what answers can do, the whole routine (issue 24, items 4, 5 and 9) -------------------
+
+FALL_AR = "ماذا أفعل إذا سقط أحد المستفيدين؟"
+
+
+def test_page_text_is_swedish_by_default_and_arabic_right_to_left_on_request(live_server: LiveServer, phone_in) -> None:  # noqa: ANN001
+    """Item 5: a Swedish phone gets the page in Swedish, an English one in English; the page's switch turns it to
+    Arabic, right to left and mirrored, and the choice is remembered on the phone.
+    """
+    swedish = phone_in("sv-SE")
+    swedish.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    assert swedish.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["sv", "ltr"]
+    assert swedish.locator("label[for=question]").inner_text() == "Din fråga"
+    assert swedish.get_by_role("button", name="Fråga", exact=True).is_visible()
+    assert "Your question" not in swedish.locator("body").inner_text()
+
+    english = phone_in("en-GB")
+    english.goto(live_server.base_url)
+    assert english.locator("label[for=question]").inner_text() == "Your question"
+
+    swedish.select_option("#ui-language", "ar")
+    swedish.wait_for_url("**/?lang=ar")
+    swedish.wait_for_selector("html[lang=ar][dir=rtl]")
+    assert swedish.locator("label[for=question]").inner_text() == "سؤالك"
+    # Mirrored: the question's label text sits at the right edge, as does the header's title.
+    for selector in ("label[for=question]", "h1"):
+        text = swedish.evaluate(f"""() => {{
+            const range = document.createRange();
+            range.selectNodeContents(document.querySelector('{selector}'));
+            const r = range.getBoundingClientRect();
+            return {{left: r.left, right: r.right}};
+        }}""")
+        assert text["right"] > 390 - 40
+        assert text["left"] > 100  # left to right it would start at the left margin (18 px)
+    swedish.goto(live_server.base_url)  # a later visit without ?lang=: the phone remembers the choice
+    swedish.wait_for_selector("html[lang=ar][dir=rtl]")
+    assert swedish.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_without_an_llm_the_language_controls_say_so_before_a_tap(live_server: LiveServer, phone_in) -> None:  # noqa: ANN001
+    """Item 4: with the extractive generator (the default install), the answer language and "plain language" are
+    disabled before anyone taps them, with the reason in the page's language; the question is asked without them.
+    """
+    page = phone_in("sv-SE")
+    page.goto(f"{live_server.base_url}/#token={live_server.token('preschool')}")
+    assert page.locator("#language").is_disabled()
+    assert page.locator("#plain").is_disabled()
+    reasons = page.locator(".no-llm").all_inner_texts()
+    assert len(reasons) == 2
+    assert all("språkmodell" in r for r in reasons)
+    assert page.locator("#language").get_attribute("aria-describedby") == "no-llm-language"
+    sent = ask_on(page, "Mitt barn har feber, när får hon komma tillbaka till förskolan?", button="Fråga")
+    assert (sent["language"], sent["plain"]) == (None, False)
+    assert page.locator("#plain").is_disabled()  # still, once the answer is in
+    assert "needs the LLM generator" not in page.locator("body").inner_text()
+
+    english = phone_in("en-GB")
+    english.goto(live_server.base_url)
+    assert "language model" in english.locator("#no-llm-plain").inner_text()
+
+
+def test_a_citation_opens_the_whole_routine_at_its_section(live_server: LiveServer, phone) -> None:  # noqa: ANN001
+    """Item 9: from a cited passage the whole routine opens, rendered (headings, no Markdown marks), at the cited
+    section; "Back to the answer" returns to it.
+    """
+    phone.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    ask_on(phone, FALL)
+    phone.locator("#answer button.cite").first.tap()
+    phone.get_by_role("button", name="Read the whole routine").tap()
+    routine = phone.locator("#routine")
+    routine.wait_for(state="visible")
+    assert phone.locator("#routine-title").inner_text() == "Fall hos brukare"
+    cited = phone.locator("#routine-body .cited")
+    assert cited.count() == 1
+    assert "Arbetsgång" in cited.locator("h3").inner_text()
+    assert "ramlat" in cited.inner_text()
+    text = phone.locator("#routine-body").inner_text()
+    assert "**" not in text
+    assert "##" not in text
+    box = cited.bounding_box()
+    assert 0 <= box["y"] < 844
+    assert phone.locator("#result").is_hidden()
+    phone.get_by_role("button", name="Back to the answer").tap()
+    assert phone.locator("#result").is_visible()
+
+
+FOLD = """() => {
+    const a = document.getElementById('answer');
+    const walk = document.createTreeWalker(a, NodeFilter.SHOW_TEXT,
+        {acceptNode: (n) => n.textContent.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP});
+    const range = document.createRange();
+    range.selectNodeContents(walk.nextNode());
+    return {bottom: range.getClientRects()[0].bottom, fold: innerHeight, text: a.innerText,
+            lang: document.documentElement.lang, dir: document.documentElement.dir};
+}"""
+
+
+@pytest.mark.parametrize(("locale", "question"), [("sv-SE", FALL), ("ar", FALL_AR)])
+def test_fall_question_pictures(live_server: LiveServer, phone_in, locale: str, question: str, tmp_path: Path) -> None:  # noqa: ANN001
+    """The issue's picture: at 390 x 844 a fall question's first answer line is above the fold, in the page's
+    language (Swedish; Arabic, right to left), without Markdown marks. docs/ gets new pictures only when asked
+    (ASSIST_UPDATE_SCREENSHOT=1) or when it has none, so a test run leaves the tree clean.
+    """
+    page = phone_in(locale)
+    page.goto(f"{live_server.base_url}/#token={live_server.token('home-care')}")
+    button = "Fråga" if locale == "sv-SE" else "اسأل"
+    ask_on(page, question, button=button)
+    where = page.evaluate(FOLD)
+    # The Swedish question is answered; the fixture routines refuse the Arabic one (the core's cross-language
+    # answerability, not the page): its first line, the refusal in Arabic, is what must be on the first screen.
+    assert page.locator("#result").get_attribute("data-state") == ("answered" if locale == "sv-SE" else "refused")
+    assert where["bottom"] <= where["fold"]
+    assert "**" not in where["text"]
+    assert not [line for line in where["text"].splitlines() if line.lstrip().startswith(("- ", "|", "#"))]
+    assert (where["lang"], where["dir"]) == (("sv", "ltr") if locale == "sv-SE" else ("ar", "rtl"))
+    target = SCREENSHOTS[locale]
+    update = os.environ.get("ASSIST_UPDATE_SCREENSHOT") or not target.exists()
+    page.screenshot(path=str(target if update else tmp_path / target.name))
