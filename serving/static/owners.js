@@ -241,6 +241,12 @@ async function start() {
   const select = $("collection");
   select.replaceChildren();
   for (const c of state.me.collections) select.appendChild(new Option(c, c));
+  // A link from the gaps page opens the routine it names: /owners?q=<doc id>&collection=<collection>.
+  const wanted = new URLSearchParams(location.search);
+  if (wanted.get("collection") && state.me.collections.includes(wanted.get("collection"))) {
+    select.value = wanted.get("collection");
+  }
+  if (wanted.get("q")) $("search").value = wanted.get("q");
   $("desk").hidden = false;
   await Promise.all([loadInventory(), loadChanges()]);
 }

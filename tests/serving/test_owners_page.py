@@ -134,3 +134,14 @@ def test_staff_on_the_owners_page_are_told_it_is_not_for_them(owners_server: Liv
     page.wait_for_selector("#status.error")
     assert "owns no collection" in page.locator("#status").inner_text()
     assert page.locator("#desk").is_hidden()
+
+
+def test_a_link_from_the_gaps_page_opens_the_owners_page_at_that_routine(owners_server: LiveServer, browser) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    owner = token(owners_server, "owner-home-care")
+    page.goto(f"{owners_server.base_url}/owners?q=keys&collection=home_care#token={owner}")
+    page.wait_for_selector("#inventory tr[data-doc-id='keys']")
+    assert page.locator("#search").input_value() == "keys"
+    assert page.locator("#inventory tr[data-doc-id='fall']").count() == 0  # filtered to the linked routine
+    context.close()
