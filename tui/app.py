@@ -251,14 +251,14 @@ class AssistApp(App[None]):
         sources.set_class(closest, "-closest")
         passage.set_class(closest, "-closest")
         sources.show_citations(answer.citations if answer else [])
-        passage.show(sources.citation_at(0) if answer and answer.citations else None)
+        passage.show(sources.passages_at(0))
 
     # Sources
 
     @on(OptionList.OptionHighlighted, "#sources")
     @on(OptionList.OptionSelected, "#sources")
     def show_passage(self, event: OptionList.OptionHighlighted | OptionList.OptionSelected) -> None:
-        self.query_one(PassageView).show(self.query_one(SourceList).citation_at(event.option_index))
+        self.query_one(PassageView).show(self.query_one(SourceList).passages_at(event.option_index))
 
     def action_focus_chat(self) -> None:
         self.query_one(ChatView).focus()

@@ -8,13 +8,14 @@ import pytest
 from textual.widgets import Input, Static
 
 from assist.roles import load_roles
+from assist.schemas import Answer, Citation
 from tests.conftest import ROLES_CITY
 from tests.tui.conftest import FakeBackend
 from tui import cli
 from tui.app import AssistApp
 from tui.backends import RemoteBackend
 from tui.history import HistoryStore
-from tui.widgets import CollectionPicker, RolePicker
+from tui.widgets import CollectionPicker, RolePicker, SourceList
 
 pytestmark = pytest.mark.anyio
 
@@ -80,3 +81,62 @@ async def test_remote_mode_says_the_token_decides_role_and_collections(history: 
             assert app.query_one("#question", Input).has_focus
     finally:
         backend.close()
+
+
+#: Two passages of the falls routine and one of the keys routine: three citations, two routines.
+FALL = Answer(
+    answer="Call 112 if the client is hurt [1]. Do not lift the client alone [3]. Note the key [2].",
+    citations=[
+        Citation(
+            n=1,
+            doc_id="fall",
+            title="Fall hos brukare",
+            source="home_care/fall.md",
+            section="Fall > Akut",
+            collection="home_care",
+            quote="Ring 112 om brukaren är skadad.",
+        ),
+        Citation(
+            n=2,
+            doc_id="nycklar",
+            title="Nyckelhantering",
+            source="home_care/nycklar.md",
+            section="Nycklar",
+            collection="home_care",
+            quote="Kvittera nyckeln.",
+        ),
+        Citation(
+            n=3,
+            doc_id="fall",
+            title="Fall hos brukare",
+            source="home_care/fall.md",
+            section="Fall > Lyft",
+            collection="home_care",
+            quote="Lyft aldrig brukaren ensam.",
+        ),
+    ],
+    language="en",
+    generator="fake",
+)
+
+
+async def test_the_sources_pane_lists_each_routine_once_with_all_its_passages(history: HistoryStore) -> None:
+    app = AssistApp(FakeBackend({"fall": FALL}), history)
+    async with app.run_test() as pilot:
+        app.query_one("#question", Input).value = "What do I do after a fall?"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        sources = app.query_one(SourceList)
+        lines = [str(sources.get_option_at_index(i).prompt) for i in range(sources.option_count)]
+        assert lines == ["[1, 3] Fall hos brukare", "[2] Nyckelhantering"]
+        assert sources.border_subtitle == "2"
+        # The routine's passages, each under its number and section, the file named once.
+        text = str(app.query_one("#passage-text", Static).render())
+        assert text.startswith("[1, 3] Fall hos brukare\nhome_care/fall.md\n\n")
+        assert text.count("home_care/fall.md") == 1
+        assert "[1] Fall > Akut\n\u201cRing 112 om brukaren är skadad.\u201d" in text
+        assert "[3] Fall > Lyft\n\u201cLyft aldrig brukaren ensam.\u201d" in text
+        await pilot.press("ctrl+s", "down", "enter")
+        text = str(app.query_one("#passage-text", Static).render())
+        assert text.startswith("[2] Nyckelhantering\nNycklar\nhome_care/nycklar.md\n\n\u201cKvittera nyckeln.\u201d")
