@@ -10,17 +10,27 @@ from tui.app import AssistApp
 from tui.history import HistoryStore
 
 
+async def steady(pilot: Pilot) -> None:
+    """A steady cursor in every input, so that the picture does not depend on the blink phase (a loaded machine
+    takes longer than a blink to lay out an answer)."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 async def ask(pilot: Pilot, *questions: str) -> None:
     for question in questions:
         pilot.app.query_one("#question", Input).value = question
         await pilot.press("enter")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+    await steady(pilot)
 
 
 async def settle(pilot: Pilot) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    await steady(pilot)
 
 
 def test_start_screen(snap_compare, fake_backend: FakeBackend, history: HistoryStore) -> None:  # type: ignore[no-untyped-def]
@@ -57,6 +67,7 @@ def test_bad_answer_reason_dialog(snap_compare, fake_backend, history) -> None: 
     async def run_before(pilot: Pilot) -> None:
         await ask(pilot, "And can we book a room?")
         await pilot.press("ctrl+b", *"wrong room")
+        await steady(pilot)
 
     assert snap_compare(AssistApp(fake_backend, history), run_before=run_before)
 
@@ -71,8 +82,5 @@ def test_server_down_notification(snap_compare, down_backend, history) -> None: 
 def test_closest_answer(snap_compare, fake_backend, history) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot) -> None:
         await ask(pilot, "Can I borrow a laptop?")
-        # The quoted answer takes longer to lay out than a blink: a steady cursor keeps the picture the same.
-        pilot.app.query_one("#question", Input).cursor_blink = False
-        await pilot.pause()
 
     assert snap_compare(AssistApp(fake_backend, history), run_before=run_before)
