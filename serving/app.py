@@ -30,7 +30,7 @@ from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
 from serving.routes import ask, feedback, gaps, health, openai_compat, owners, pages, transparency
 from serving.routes.pages import STATIC_DIR
-from serving.security import GuardMiddleware, RateLimiter
+from serving.security import AddressLimiter, GuardMiddleware, RateLimiter
 from serving.server import install_log_redaction
 from serving.service import AskService
 from serving.state import SQLITE_FILE, database_for
@@ -165,6 +165,8 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         origins=allowed_origins([serving.oidc.redirect_base_url, serving.public_url]),
         upload_prefix="/api/owners/documents",
         max_upload_bytes=int(serving.max_upload_mb * 1024 * 1024),
+        public_limiter=AddressLimiter(serving.public_rate_per_minute, serving.public_rate_burst),
+        login_limiter=AddressLimiter(serving.login_rate_per_minute, serving.login_rate_burst),
     )
     install_log_redaction()
     if serving.cors_origins:

@@ -75,6 +75,17 @@ class ServingSettings(BaseSettings):
     rate_per_minute: float = Field(default=60.0, description="Sustained requests per minute per token.")
     rate_burst: int = Field(default=20, description="Requests a token may make at once before the rate applies.")
     max_body_bytes: int = Field(default=64 * 1024, description="Largest request body accepted.")
+    public_rate_per_minute: float = Field(
+        default=600.0, gt=0,
+        description="Sustained requests per minute per client address to the paths served without a token (the "
+                    "page and its files, /healthz, /readyz, /transparency, sign-in); past it 429 with Retry-After.",
+    )
+    public_rate_burst: int = Field(default=200, ge=1, description="Public requests an address may make at once.")
+    login_rate_per_minute: float = Field(
+        default=30.0, gt=0,
+        description="Sign-ins an address may start per minute (/auth/login; each keeps a pending sign-in row).",
+    )
+    login_rate_burst: int = Field(default=30, ge=1, description="Sign-ins an address may start at once.")
     max_upload_mb: float = Field(
         default=20.0, gt=0, description="Largest routine file a content owner may upload from the owners' page."
     )

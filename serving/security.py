@@ -4,6 +4,7 @@ rate limit, cross-site checks for cookie-authenticated requests, body size and d
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -79,6 +80,42 @@ class RateLimiter:
         if self.counters is None:
             return self.allow(key)
         return await self.counters.rate(key, self.per_minute, self.burst)
+
+
+class AddressLimiter:
+    """A token bucket per client address, for the paths anyone may call (the page, its files, the probes, sign-in).
+
+    This process's own buckets, never the shared counters: refusing a flood must cost less than serving it, and a
+    probe must not wait on Redis. Full buckets are forgotten when there are many addresses, so memory stays bounded.
+    """
+
+    MAX_ADDRESSES = 50_000
+
+    def __init__(self, per_minute: float, burst: int):
+        self.per_minute = per_minute
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, address: str, now: float | None = None) -> float:
+        """0 when a request from `address` may go ahead, else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        if len(self._buckets) >= self.MAX_ADDRESSES:
+            self._forget_full(now)
+        return bucket_wait(self._buckets, address, self.per_minute, self.burst, now)
+
+    def _forget_full(self, now: float) -> None:
+        rate = self.per_minute / 60.0
+        full = [a for a, (level, last) in self._buckets.items() if level + (now - last) * rate >= self.burst]
+        for a in full:
+            del self._buckets[a]
+        if len(self._buckets) >= self.MAX_ADDRESSES:
+            self._buckets.clear()  # a flood from as many addresses: no one's history is worth the memory
+
+
+def client_address(scope: Scope) -> str:
+    """The caller's address as the server saw it (behind a proxy, the one uvicorn's proxy headers give)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 #: Query parameters that would carry a token; a URL ends up in access logs, proxies' logs and browser history.
@@ -207,8 +244,14 @@ class GuardMiddleware:
         origins: frozenset[str] = frozenset(),
         upload_prefix: str = "",
         max_upload_bytes: int = 0,
+        public_limiter: AddressLimiter | None = None,
+        login_limiter: AddressLimiter | None = None,
     ):
         self.app = app
+        #: Per address, on every path served without a token (the sign-in routes included).
+        self.public_limiter = public_limiter
+        #: Per address, on /auth/login besides: each sign-in started keeps a pending sign-in in the database.
+        self.login_limiter = login_limiter
         self.sessions = sessions
         #: Paths served without a token besides PUBLIC_PATHS (the sign-in routes, which check what they need).
         self.public_paths = public_paths
@@ -241,12 +284,25 @@ class GuardMiddleware:
             self.metrics.observe_http(scope["path"], scope["method"], status_holder["status"], elapsed)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The cheapest refusals come first (a declared size, a token in the URL, a public path's rate), before a
+        # token is looked up, a body read or a route run: a flood of requests refused anyway costs next to nothing.
         path = scope["path"]
+        limit = self.max_body_bytes
+        if self.upload_prefix and scope["method"] == "POST" and path.startswith(self.upload_prefix):
+            limit = max(limit, self.max_upload_bytes)
+        length = _content_length(scope)
+        if length is not None and length > limit:
+            await _send_error(send, 413, f"The request body is {length} bytes: the limit is {limit}.",
+                              {"connection": "close"})
+            return
         if token_in_query(scope):
             self.metrics.auth_failures.inc()
             await _send_error(send, 401, TOKEN_IN_URL, {"www-authenticate": "Bearer"})
             return
-        if not is_public(path) and path not in self.public_paths:
+        public = is_public(path) or path in self.public_paths
+        if public and await self._address_refused(scope, send):
+            return
+        if not public:
             info = await self._caller(scope, send)
             if info is None:
                 return
@@ -272,14 +328,23 @@ class GuardMiddleware:
                 info = self.sessions.resolve(session_id) if self.sessions is not None and session_id else None
             if info is not None:
                 scope.setdefault("state", {})["token"] = info
-        limit = self.max_body_bytes
-        if self.upload_prefix and scope["method"] == "POST" and path.startswith(self.upload_prefix):
-            limit = max(limit, self.max_upload_bytes)
-        length = _content_length(scope)
-        if length is not None and length > limit:
-            await _send_error(send, 413, f"The request body is {length} bytes: the limit is {limit}.")
-            return
         await self.app(scope, self._limit_receive(receive, limit), send)
+
+    async def _address_refused(self, scope: Scope, send: Send) -> bool:
+        """Answer 429 with Retry-After when the caller's address is past a public path's rate; True once refused."""
+        address = client_address(scope)
+        limiters = [self.public_limiter]
+        if scope["path"] == "/auth/login":
+            limiters.append(self.login_limiter)
+        for limiter in limiters:
+            wait = limiter.allow(address) if limiter is not None else 0.0
+            if wait > 0:
+                self.metrics.rate_limited.inc()
+                retry = str(max(1, math.ceil(wait)))
+                await _send_error(send, 429, f"Too many requests from this address: try again in {retry} s.",
+                                  {"retry-after": retry})
+                return True
+        return False
 
     async def _caller(self, scope: Scope, send: Send) -> TokenInfo | None:
         """The caller of a protected path, from the bearer token or else the session cookie; None once refused."""

@@ -9,6 +9,7 @@ import asyncio
 import copy
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 PLAIN_INSTRUCTION = "(Answer in plain, simple words that a parent can understand.)"
 PLAIN_NEEDS_LLM = "Plain-language rewording needs a language model; this answer quotes the routines as written."
+#: How old a readiness result an anonymous /readyz may be answered with.
+READINESS_MAX_AGE_S = 1.0
 #: Answers in flight to an OpenAI-compatible endpoint by default: one H100 serving a 7-8B model keeps its time to
 #: first token under about a second up to some 16-32 streams (docs/bench/README.md, serving/vllm/README.md).
 DEFAULT_OPENAI_IN_FLIGHT = 32
@@ -275,6 +278,8 @@ class AskService:
         self.extractive: Assistant | None = None
         self.startup_error: str | None = None
         self._ask_params: frozenset[str] = frozenset()
+        self._readiness: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._readiness_lock = asyncio.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -398,6 +403,16 @@ class AskService:
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     # --- readiness ---------------------------------------------------------------------------------------------------
+    async def shared_readiness(self, max_age_s: float = READINESS_MAX_AGE_S) -> dict[str, dict[str, Any]]:
+        """The last readiness result while it is younger than `max_age_s`, else a fresh one; concurrent callers
+        share one check. For anonymous probes: a flood of them then costs one check a second, not one each.
+        """
+        async with self._readiness_lock:
+            now = time.monotonic()
+            if self._readiness is None or now - self._readiness[0] > max_age_s:
+                self._readiness = (now, await self.readiness())
+            return copy.deepcopy(self._readiness[1])
+
     async def readiness(self) -> dict[str, dict[str, Any]]:
         """{"store": {"ok", "detail"}, "generator": {"ok", "detail"}}, and "counters" when they are shared."""
         checks = {"store": await anyio.to_thread.run_sync(self._store_check),

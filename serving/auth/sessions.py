@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from assist.roles import Roles
 from serving.state import Database
@@ -27,6 +27,8 @@ SESSION_COOKIE = "__Host-fa_session"
 LOGIN_COOKIE = "__Host-fa_login"
 #: How long a sign-in may take at the provider.
 LOGIN_TTL_S = 600
+#: Sign-ins under way kept at most; past it the oldest give way (the per-address limit on /auth/login comes first).
+MAX_PENDING_LOGINS = 1000
 #: Longer cookie values are not ours: refused before any hashing or lookup.
 MAX_ID_CHARS = 200
 
@@ -122,6 +124,12 @@ class SessionStore:
                 sha256=hash_token(login_id), state=state, nonce=nonce, code_verifier=code_verifier,
                 next_path=next_path, created=_iso(now), expires=_iso(now + timedelta(seconds=LOGIN_TTL_S)),
             ))
+            # Many addresses starting sign-ins within the TTL: the oldest pending ones give way (their browsers
+            # start again), so the table stays bounded whatever the rate limits let through.
+            pending = conn.execute(select(func.count()).select_from(PendingLogin)).scalar_one()
+            if pending > MAX_PENDING_LOGINS:
+                oldest = select(PendingLogin.sha256).order_by(PendingLogin.created).limit(pending - MAX_PENDING_LOGINS)
+                conn.execute(delete(PendingLogin).where(PendingLogin.sha256.in_(oldest.scalar_subquery())))
         return login_id
 
     def take_login(self, login_id: str) -> Login | None:
