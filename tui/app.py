@@ -94,7 +94,8 @@ class AssistApp(App[None]):
         Binding("ctrl+s", "focus_sources", "Sources"),
         Binding("ctrl+y", "copy_answer", "Copy"),
         Binding("ctrl+g", "feedback('up')", "Good"),
-        Binding("ctrl+b", "feedback('down')", "Bad"),
+        # Not Ctrl+B or Ctrl+A: tmux and screen take those as their prefix, so the app would never see them there.
+        Binding("ctrl+t", "feedback('down')", "Bad"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("escape", "focus_question", "Ask", show=False),
         # The input has no use for these: from there they scroll the chat (the placeholder says so).

@@ -144,12 +144,12 @@ async def test_feedback_keys_store_rating_role_reason_and_cited_documents(
         await pilot.press("ctrl+g")  # nothing to rate yet: a warning, no row
         await ask(pilot, "How does a child get a library card?")
         await pilot.press("ctrl+g")
-        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert isinstance(app.screen, ReasonScreen)
         await pilot.press(*"out of date", "enter")
         await pilot.pause()
-        await pilot.press("ctrl+b", "escape")  # cancelled: not stored
+        await pilot.press("ctrl+t", "escape")  # cancelled: not stored
         await pilot.pause()
     rows = history.feedback()
     turn_id = history.search()[0].id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from textual.widgets import Input, Static
+from textual.widgets._footer import FooterKey
 
 from assist.roles import load_roles
 from assist.schemas import Answer, Citation
@@ -15,7 +16,7 @@ from tui import cli
 from tui.app import AssistApp
 from tui.backends import RemoteBackend
 from tui.history import HistoryStore
-from tui.widgets import CollectionPicker, RolePicker, SourceList
+from tui.widgets import CollectionPicker, ReasonScreen, RolePicker, SourceList
 
 pytestmark = pytest.mark.anyio
 
@@ -140,3 +141,25 @@ async def test_the_sources_pane_lists_each_routine_once_with_all_its_passages(hi
         await pilot.press("ctrl+s", "down", "enter")
         text = str(app.query_one("#passage-text", Static).render())
         assert text.startswith("[2] Nyckelhantering\nNycklar\nhome_care/nycklar.md\n\n\u201cKvittera nyckeln.\u201d")
+
+
+#: The prefix keys of tmux (Ctrl+B) and GNU screen (Ctrl+A): inside them the app never receives these.
+MULTIPLEXER_PREFIXES = {"ctrl+b", "ctrl+a"}
+
+
+async def test_no_key_is_a_terminal_multiplexers_prefix(history: HistoryStore) -> None:
+    app = AssistApp(FakeBackend(), history)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = {key for binding in app.BINDINGS for key in binding.key.split(",")}  # type: ignore[union-attr]
+        assert not keys & MULTIPLEXER_PREFIXES
+        app.query_one("#question", Input).value = "Can we book a room?"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # The footer shows the key that rates an answer down, and it opens the reason dialog.
+        bad = next(k for k in app.screen.query(FooterKey) if k.action == "feedback('down')")
+        assert bad.key == "ctrl+t"
+        assert bad.region.right <= 80
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonScreen)

@@ -66,7 +66,7 @@ def test_history_screen(snap_compare, fake_backend, history) -> None:  # type: i
 def test_bad_answer_reason_dialog(snap_compare, fake_backend, history) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot) -> None:
         await ask(pilot, "And can we book a room?")
-        await pilot.press("ctrl+b", *"wrong room")
+        await pilot.press("ctrl+t", *"wrong room")
         await steady(pilot)
 
     assert snap_compare(AssistApp(fake_backend, history), run_before=run_before)
