@@ -206,7 +206,7 @@ def tui(
         str | None, typer.Option("--token", envvar="ASSIST_TOKEN", help="Bearer token for --url; it decides the role.")
     ] = None,
     role: Annotated[
-        str | None, typer.Option(help="Who is asking (in-process): a role of the roles file; default its first.")
+        str | None, typer.Option(help="Who is asking (in-process): a staff role of the roles file; default the first.")
     ] = None,
     store: StoreOpt = None,
     language: Annotated[str | None, typer.Option(help="Answer language (ISO 639-1); default the question's.")] = None,
