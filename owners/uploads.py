@@ -272,6 +272,14 @@ class RoutineDesk:
                 path.unlink(missing_ok=True)
             finally:
                 os.close(fd)
+        # A file being checked lies in its own folder for at most the conversion's time limit: older ones are a dead
+        # process's (the routine's text, in the clear).
+        cutoff = time.time() - 2 * self.settings.ingest.convert_timeout_s
+        for checked in folder.iterdir():
+            with contextlib.suppress(OSError):
+                if checked.is_dir() and not checked.is_symlink() and checked.stat().st_mtime < cutoff:
+                    shutil.rmtree(checked)
+                    removed.append(f"{STAGING}/{checked.name}")
         if removed:
             logger.warning("removed %d file(s) of an upload that never finished: %s", len(removed), ", ".join(removed))
         return removed

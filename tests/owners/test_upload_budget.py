@@ -170,7 +170,14 @@ def test_an_upload_killed_part_way_is_undone_at_the_next_start(settings: Setting
     placed = settings.knowledge_dir / "home_care" / "larm.txt"
     assert placed.exists() and _leftovers(settings)  # what the crash left: the file, and the upload's journal
 
+    checked = settings.data_dir / "uploads" / STAGING / "0123456789abcdef"  # a dead process's file being checked
+    checked.mkdir()
+    (checked / "larm.txt").write_bytes(routine_text(2))
+    os.utime(checked, (time.time() - 3600, time.time() - 3600))
+
     RoutineDesk(settings=settings)  # the service's (or the CLI's) next start
+
+    assert not checked.exists()
 
     assert not placed.exists() and _folder_files(settings) == []
     assert [name for name in _leftovers(settings) if name.endswith(".json")] == []
