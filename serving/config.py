@@ -90,7 +90,9 @@ class ServingSettings(BaseSettings):
         default=20.0, gt=0, description="Largest routine file a content owner may upload from the owners' page."
     )
     ask_workers: int | None = Field(
-        default=None, description="Questions answered at once; default 1 for llama.cpp (not thread-safe), else 4."
+        default=None,
+        description="Questions answered at once; default 1 for llama.cpp (not thread-safe), the generator cap + 4 for "
+                    "an OpenAI-compatible endpoint, else 4 or the CPUs the process may use if fewer.",
     )
     max_waiting: int = Field(default=256, description="Questions allowed to wait for a worker before 503.")
     max_in_flight_per_token: int | None = Field(

@@ -9,6 +9,7 @@ import asyncio
 import copy
 import inspect
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -191,6 +192,14 @@ class FairScheduler:
             ticket.set_result(None)
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, e.g. a container's cpuset), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def caller_key(caller: str) -> str:
     """The shared counter of one caller's questions in flight."""
     return f"caller:{caller}"
@@ -263,7 +272,9 @@ class AskService:
                 # Admitted answers never wait for a thread; a few more for extractive fallbacks.
                 workers = self.generator_cap + 4
             else:
-                workers = 4
+                # The extractive answer is all CPU (embedding, search, sentence matching): more threads than cores
+                # only slice the same cores, so every question in flight, another token's too, takes longer.
+                workers = min(4, usable_cpus())
         #: Threads for the answers; the scheduler admits at most `workers` at once, so this never makes one wait.
         self.limiter = anyio.CapacityLimiter(workers)
         self.scheduler = FairScheduler(
