@@ -97,9 +97,10 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.add_component("answer_builder", CitedAnswerBuilder())
     p.add_component("closest", ClosestBuilder())
     p.add_component("refusal", RefusalBuilder())
-    p.add_component(
-        "contacts", ContactsLookup(document_store=document_store, doc_id=settings.retrieval.contacts_doc_id)
-    )
+    # Whom to ask next, from the contacts routine: for a refusal, and for a closest answer (before the contacts its
+    # likeliest routine names itself, which the closest answer falls back to).
+    for name in ("contacts", "closest_contacts"):
+        p.add_component(name, ContactsLookup(document_store=document_store, doc_id=settings.retrieval.contacts_doc_id))
 
     p.connect("text_embedder.embedding", "retriever.query_embedding")
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
@@ -121,6 +122,9 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("gate.rejected", "contacts.rejected")
     p.connect("text_embedder.embedding", "contacts.query_embedding")
     p.connect("contacts.documents", "refusal.contacts")
+    p.connect("gate.closest", "closest_contacts.rejected")
+    p.connect("text_embedder.embedding", "closest_contacts.query_embedding")
+    p.connect("closest_contacts.documents", "closest.contacts")
     p.connect("prompt_builder.prompt", "generator.messages")
     p.connect("generator.replies", "answer_builder.replies")
     p.connect("generator.generator", "answer_builder.generator")
@@ -231,6 +235,7 @@ class Assistant:
             "sparse_embedder": {"text": query, "language": asked_in, "collections": collections},
             "retriever": {"collections": collections, "language": asked_in},
             "contacts": {"collections": collections},
+            "closest_contacts": {"collections": collections},
             # A follow-up ("and at night?") is judged with the earlier question it continues, as it is retrieved.
             "gate": {"question": query, "collections": collections, "language": asked_in},
             "prompt_builder": {

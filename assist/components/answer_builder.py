@@ -266,16 +266,18 @@ def closest_answer(
     # question first more often than ordering by the nearest sentences does, dev 4 of 7 against 3).
     routines = list(by_routine(documents).values())[:CLOSEST_ROUTINES]
     picked = [_nearest_sentence(chunks, keys, units) for chunks in routines]
-    citations = [citation_for(n, doc, quote[:QUOTE_MAX_CHARS]) for n, (_, doc, quote) in enumerate(picked, start=1)]
-    lines = [phrase(CLOSEST, language)]
-    lines += [f"- {c.title or c.doc_id}: \u201c{_shortened(c.quote)}\u201d [{c.n}]" for c in citations]
-    if uncovered:
-        lines.append(phrase(UNCOVERED, language).format(terms=", ".join(uncovered)))
     # Whom to ask: the contacts document's row nearest the question when the pipeline looked it up, else a contact
     # the likeliest routine names among its retrieved passages (a less likely routine's contacts are for other
     # matters: "rast" got the IT service desk from the IT rules, the third closest).
     own = by_routine(documents)[routine_of(picked[0][1])] if picked else []
     found = (_contact(contacts, keys) if contacts else None) or _contact(own, keys)
+    if found is not None:  # a closest routine whose nearest line is that contact is shown once, as the next step
+        picked = [p for p in picked if " ".join(p[2].split()) != " ".join(found[1].split())] or picked
+    citations = [citation_for(n, doc, quote[:QUOTE_MAX_CHARS]) for n, (_, doc, quote) in enumerate(picked, start=1)]
+    lines = [phrase(CLOSEST, language)]
+    lines += [f"- {c.title or c.doc_id}: \u201c{_shortened(c.quote)}\u201d [{c.n}]" for c in citations]
+    if uncovered:
+        lines.append(phrase(UNCOVERED, language).format(terms=", ".join(uncovered)))
     if found is not None:
         doc, row = found
         n = len(citations) + 1

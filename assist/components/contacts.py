@@ -14,7 +14,7 @@ CONTACT_PASSAGES = 3
 
 @component
 class ContactsLookup:
-    """Runs only for refused questions; returns the contact rows of the contacts document's passages nearest the
+    """Runs for refused and closest answers; returns the contact rows of the contacts document's passages nearest the
     question (empty if none): each row one Document with its passage's meta, the nearest passage's rows first."""
 
     def __init__(self, *, document_store: Any, doc_id: str):

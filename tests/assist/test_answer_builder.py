@@ -115,3 +115,19 @@ def test_a_contact_line_inside_a_message_to_the_machine_is_no_contact():
     )
     rows = contacts_in(doc)
     assert rows == ["Teamledare: 08-123 40 10"]
+
+
+def test_a_closest_answer_names_the_contacts_routines_row_for_the_collection(assistant_factory):
+    answer = assistant_factory().ask("Får brukaren ha husdjur när vi kommer?", role="home-care")
+    assert answer.status == "closest"
+    last = answer.answer.splitlines()[-1]
+    assert last.startswith("Fråga: Samordning hemtjänst | Telefon: 08-123 40 10")
+    assert answer.citations[-1].doc_id == "general-kontakter"
+
+
+def test_a_contact_row_is_shown_once_even_when_its_list_is_a_closest_routine(assistant_factory):
+    answer = assistant_factory().ask("Hur många nycklar får jag ha med mig hem?", role="home-care")
+    assert answer.status == "closest"
+    rows = [line for line in answer.answer.splitlines() if "08-123 40 10" in line]
+    assert len(rows) == 1 and rows[0].startswith("Fråga: ")
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
