@@ -6,9 +6,11 @@ A long file gets a bar of its own that follows its chunks as they are written.
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+from assist.components.e5_embedder import prefer_threads
 from assist.settings import settings_for
 from ingest.convert import DEFAULT_MAX_FILE_MB
 from ingest.pipeline import FileResult, Ingestor, IngestReport, discover
@@ -43,8 +45,11 @@ def run_ingest(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         return _fail(f"Not found: {', '.join(missing)}: check the path", as_json, console)
+    settings = settings_for(store, url)
+    # A folder's ingest has the machine to itself: the embedding engine may use every core (set before it loads).
+    prefer_threads(settings.embedder.ingest_threads or len(os.sched_getaffinity(0)))
     try:
-        ingestor = Ingestor(settings_for(store, url), max_file_mb=max_file_mb, rebuild=rebuild)
+        ingestor = Ingestor(settings, max_file_mb=max_file_mb, rebuild=rebuild)
     except (AssistError, ValueError, RuntimeError) as exc:
         return _fail(f"{exc}", as_json, console)
     try:

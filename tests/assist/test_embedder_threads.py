@@ -58,3 +58,24 @@ def test_doctor_names_the_threads():
     check = check_e5(Settings())
     assert check.status == "ok"
     assert "OpenMP thread" in check.detail and "ASSIST_EMBEDDER__THREADS" in check.detail
+
+
+def test_assist_ingest_embeds_with_every_core_by_default(tmp_path):
+    """`assist ingest` asks for the machine's cores before the engine loads (ASSIST_EMBEDDER__INGEST_THREADS)."""
+    folder = tmp_path / "knowledge" / "general"
+    folder.mkdir(parents=True)
+    (folder / "a.md").write_text("# Rast\n\nRasten är 30 minuter.\n", encoding="utf-8")
+    code = (
+        "import sys; from assist.cli import app; from assist.components import e5_embedder\n"
+        "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('THREADS', e5_embedder.engine_threads())"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "ASSIST_EMBEDDER__THREADS")}
+    for env, expected in (({}, len(os.sched_getaffinity(0))), ({"ASSIST_EMBEDDER__INGEST_THREADS": "1"}, 1)):
+        done = subprocess.run(
+            [sys.executable, "-c", code, "ingest", str(tmp_path / "knowledge"),
+             "--store", str(tmp_path / f"s{expected}")],
+            env=clean | env | {"ASSIST_DATA_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=300,
+            check=False,
+        )
+        assert f"THREADS {expected}" in done.stdout, done.stderr[-2000:]
