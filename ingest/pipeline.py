@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 KILL_HOOK_ENV = "ASSIST_INGEST_KILL_AT"
 LIGHT_FIELDS = [
     "meta.doc_id", "meta.chunk", "meta.chunk_count", "meta.file_hash", "meta.content_hash", "meta.source",
-    "meta.collection", "meta.title",
+    "meta.collection", "meta.title", "meta.replaces", "meta.valid_from",
 ]
 
 
@@ -455,10 +455,12 @@ class Ingestor:
         return len(stored.chunks)
 
     def stored_documents(self) -> dict[str, dict[str, Any]]:
-        """doc_id -> its collection, title and source files, as the store holds them now (payloads only)."""
+        """doc_id -> its collection, title, source files, and the routine it replaces from which day, as the store
+        holds them now (payloads only)."""
         return {
             doc_id: {"collection": stored.collection(), "title": str(stored.chunks[0].get("title") or doc_id),
-                     "sources": sorted(stored.sources())}
+                     "sources": sorted(stored.sources()), "replaces": str(stored.chunks[0].get("replaces") or ""),
+                     "valid_from": str(stored.chunks[0].get("valid_from") or "")}
             for doc_id, stored in self._load_state().items()
         }
 

@@ -334,10 +334,7 @@ class RoutineDesk:
             try:
                 stored = self._stored(ingestor)
                 if replaces:
-                    old = stored.get(replaces)
-                    if old is None or old["collection"] != collection:
-                        msg = f"No routine {replaces!r} in {collection!r} to replace: check the inventory."
-                        raise UnknownDocumentError(msg)  # noqa: TRY301 - the store is released below
+                    _check_replaceable(replaces, collection, stored)
                 folder = self._folder(collection)
                 doc_id = self._free_id(doc_id, stored, folder, actor)
                 journal = _Journal(private_dir(self.settings.data_dir / "uploads" / STAGING))
@@ -570,6 +567,22 @@ class _Journal:
                 Path(item["backup"]).unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
         os.close(self.fd)
+
+
+def _check_replaceable(doc_id: str, collection: str, stored: dict[str, dict[str, Any]]) -> None:
+    """UnknownDocumentError unless `collection` holds `doc_id`; DocumentExistsError when a routine of `collection`
+    already replaces it today (as retrieval applies replacements): that one is to be replaced instead."""
+    old = stored.get(doc_id)
+    if old is None or old["collection"] != collection:
+        msg = f"No routine {doc_id!r} in {collection!r} to replace: check the inventory."
+        raise UnknownDocumentError(msg)
+    today = date.today().isoformat()
+    newer = next((other for other, meta in sorted(stored.items())
+                  if other != doc_id and meta.get("replaces") == doc_id and meta["collection"] == collection
+                  and str(meta.get("valid_from") or "") <= today), "")
+    if newer:
+        msg = f"{doc_id!r} is already replaced by {newer!r}, which is the routine in force: replace {newer!r} instead."
+        raise DocumentExistsError(msg)
 
 
 def _place(path: Path, data: bytes, sidecar: str, journal: _Journal) -> list[Path]:

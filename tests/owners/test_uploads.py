@@ -120,6 +120,18 @@ def test_a_replacement_in_force_today_takes_over_at_once(settings: Settings) -> 
     assert "halka" not in {c.doc_id for c in answer.citations}
 
 
+def test_a_routine_already_replaced_is_not_replaced_again(settings: Settings) -> None:
+    desk = RoutineDesk(settings=settings)
+    desk.add(docx_bytes(ICE_TITLE, ICE), "halka.docx", "home_care", RoutineFields(), OWNER)
+    out = desk.replace("halka", docx_bytes(ICE_NEW_TITLE, ICE_NEW), "halka-ny.docx", "home_care", RoutineFields(),
+                       OWNER)
+    before = (_current(settings), sorted(p.name for p in settings.knowledge_dir.rglob("*")))
+    with pytest.raises(DocumentExistsError, match=f"replace '{out.doc_id}' instead"):
+        desk.replace("halka", docx_bytes(ICE_NEW_TITLE, ICE_NEW), "halka-3.docx", "home_care", RoutineFields(),
+                     OWNER)
+    assert (_current(settings), sorted(p.name for p in settings.knowledge_dir.rglob("*"))) == before
+
+
 @pytest.mark.parametrize(("data", "name", "error", "words"), [
     (PNG, "rutin.docx", UnsupportedFileError, "PNG image"),
     (docx_bytes("Tom", [])[:400], "rutin.docx", UnsupportedFileError, "damaged"),
