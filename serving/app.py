@@ -85,6 +85,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await services.counters.close()
         await anyio.to_thread.run_sync(services.asker.close)
+        await anyio.to_thread.run_sync(services.questions.close)  # the gaps' embedding worker, after its pass
         services.database.close()
 
 

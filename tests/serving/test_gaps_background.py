@@ -81,3 +81,18 @@ def test_the_answer_carries_its_answerability_to_the_gaps(city_api: Api) -> None
     with city_api.services.database.begin() as conn:
         rows = conn.execute(select(Question.request_id, Question.status)).all()
     assert [(r.request_id, r.status) for r in rows] == [(asked[1], "answered")]
+
+
+def test_the_worker_stops_with_the_service(make_settings) -> None:  # noqa: ANN001
+    from tests.conftest import ROLES_CITY
+    from tests.serving.conftest import started
+
+    settings = make_settings()
+    settings.roles_file = ROLES_CITY
+    with started(settings) as api:
+        resp = api.client.post("/api/ask", json={"question": ASKED[0]}, headers=api.token("home-care"))
+        assert resp.status_code == 200
+        worker = api.services.questions._worker  # noqa: SLF001 - the thread the service started
+        assert worker is not None
+    worker.join(timeout=60)  # stopped after its pass, not left waiting for the next question
+    assert not worker.is_alive()
