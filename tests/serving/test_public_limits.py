@@ -26,7 +26,7 @@ from tests.serving.oidc import CLIENT_ID, CLIENT_SECRET, provider
 
 LOGINS = 500
 #: The live server's limits: a slow test machine must not refill a bucket as fast as the test drains it.
-PUBLIC = ServingSettings(public_rate_per_minute=60, public_rate_burst=600, login_rate_per_minute=6,
+PUBLIC = ServingSettings(public_rate_per_minute=6, public_rate_burst=600, login_rate_per_minute=6,
                          login_rate_burst=10)
 
 
