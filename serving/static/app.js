@@ -409,7 +409,10 @@ function noticeLines(answer) {
   }
   if (overdue.length === 1) lines.push(REVIEW_LINE[lang].one(overdue[0]));
   else if (overdue.length > 1) lines.push(REVIEW_LINE[lang].many(overdue.map((r) => r.title)));
-  if (answer.refused) lines.push(t("Ask your manager or the routine's owner if you need an answer."));
+  // A refusal names the contact the routines give (cited); only when they give none is the reader sent on in general.
+  if (answer.refused && !(answer.citations || []).length) {
+    lines.push(t("Ask your manager or the routine's owner if you need an answer."));
+  }
   return lines;
 }
 

@@ -285,6 +285,11 @@ def test_refused_answer_says_who_to_ask(live_server: LiveServer, page) -> None: 
     assert page.locator("#closest-banner").is_hidden()
     assert "Rutinerna svarar inte på den frågan" in page.locator("#answer").inner_text()
     assert "Ask your manager" in page.locator("#notice").inner_text()
+    # With a contact from the routines (cited in the refusal), that contact is the next step, not "your manager".
+    general = page.evaluate("""() => [
+        noticeLines({refused: true, notices: [], citations: [{n: 1, doc_id: 'general-kontakter'}]}).length,
+        noticeLines({refused: true, notices: [], citations: []}).length]""")
+    assert general == [0, 1]
 
 
 def test_sign_in_with_a_city_account_ask_and_sign_out(built_store: Path, tmp_path: Path, page) -> None:  # noqa: ANN001
