@@ -59,7 +59,7 @@ def build_services(settings: Settings, serving: ServingSettings) -> Services:
             counters=counters,
         ),
         database=database,
-        tokens=TokenStore(database, roles=settings.roles),
+        tokens=TokenStore(database, roles=settings.roles, cache_s=serving.token_cache_s),
         audit=AuditLog(database),
         feedback=FeedbackStore(database),
         metrics=Metrics(),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from assist.schemas import Answer
 from serving.state import Database
@@ -41,8 +41,9 @@ class AuditLog:
         latency_ms: float,
         answer: Answer | None = None,
         error: str | None = None,
+        conn: Connection | None = None,
     ) -> dict[str, Any]:
-        """Write one entry and return it."""
+        """Write one entry and return it; within the caller's transaction `conn` when given."""
         entry: dict[str, Any] = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "request_id": request_id,
@@ -66,8 +67,11 @@ class AuditLog:
             }
         if error is not None:
             entry["error"] = error
-        with self.db.begin() as conn:
+        if conn is not None:
             conn.execute(insert(AuditEntry).values(**_columns(entry)))
+            return entry
+        with self.db.begin() as own:
+            own.execute(insert(AuditEntry).values(**_columns(entry)))
         return entry
 
     def read(self) -> list[dict[str, Any]]:

@@ -110,6 +110,12 @@ class ServingSettings(BaseSettings):
         description="Past the cap: 'busy' answers 503 with Retry-After; 'extractive' quotes the routines, marked.",
     )
     busy_retry_after_s: int = Field(default=3, ge=1, description="Retry-After sent with the busy answer.")
+    token_cache_s: float = Field(
+        default=5.0, ge=0,
+        description="Seconds a token lookup is reused instead of asking the database on every request (0: never). "
+                    "A revocation through this service takes effect at once; one made elsewhere (the CLI, another "
+                    "replica) within this many seconds.",
+    )
     hsts: bool = Field(default=False, description="Send Strict-Transport-Security (only behind TLS).")
     header_timeout_s: float = Field(
         default=10.0, gt=0,

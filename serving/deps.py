@@ -1,10 +1,12 @@
 """Dependencies of the routes, as Annotated aliases; each can be replaced with app.dependency_overrides."""
 
+import functools
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 
 from assist.schemas import Answer
@@ -61,13 +63,23 @@ class Services:
         """
         seconds = time.perf_counter() - started
         self.metrics.observe_answer(route, token.role, answer, seconds)
-        self.audit.record(request_id=request_id, token_id=token.token_id, role=token.role, route=route, status=200,
-                          latency_ms=seconds * 1000, answer=answer)
-        self.feedback.remember(request_id, token.token_id, answer)
+        # The audit entry and the remembered answer: one transaction, one round trip to commit.
+        with self.audit.db.begin() as conn:
+            self.audit.record(request_id=request_id, token_id=token.token_id, role=token.role, route=route,
+                              status=200, latency_ms=seconds * 1000, answer=answer, conn=conn)
+            self.feedback.remember(request_id, token.token_id, answer, conn=conn)
         if question:
             present = self.asker.assistant.collections if self.asker.assistant else []
             self.questions.record(request_id=request_id, token_id=token.token_id, role=token.role, question=question,
                                   answer=answer, roles=self.settings.roles, present=present)
+
+    async def answered(self, **kwargs: Any) -> None:
+        """`record_answer` in a worker thread: its database work never holds the event loop (every other request)."""
+        await anyio.to_thread.run_sync(functools.partial(self.record_answer, **kwargs))
+
+    async def failed(self, **kwargs: Any) -> None:
+        """`record_error` in a worker thread (see `answered`)."""
+        await anyio.to_thread.run_sync(functools.partial(self.record_error, **kwargs))
 
     def record_error(self, *, route: str, token: TokenInfo, request_id: str, started: float, status: int,
                      error: Exception) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from assist.privacy import scrub
 from assist.schemas import Answer
@@ -50,8 +50,9 @@ class FeedbackStore:
         self.db = as_database(where)
         self._remembered = 0
 
-    def remember(self, request_id: str, token_id: str, answer: Answer) -> None:
-        """Keep what feedback on this answer should carry: cited documents, refused, fallback."""
+    def remember(self, request_id: str, token_id: str, answer: Answer, conn: Connection | None = None) -> None:
+        """Keep what feedback on this answer should carry: cited documents, refused, fallback; within the caller's
+        transaction `conn` when given."""
         row = {
             "request_id": request_id,
             "token_id": token_id,
@@ -62,13 +63,19 @@ class FeedbackStore:
             "generator": answer.generator,
             "language": answer.language,
         }
-        with self.db.begin() as conn:
-            conn.execute(insert(RecentAnswer).values(**row))
-            self._remembered += 1
-            if self._remembered % PRUNE_EVERY == 0:
-                # Keep the newest RECENT_ANSWERS: feedback comes soon after an answer, or not at all.
-                newest = conn.execute(select(func.max(RecentAnswer.seq))).scalar_one()
-                conn.execute(delete(RecentAnswer).where(RecentAnswer.seq <= newest - RECENT_ANSWERS))
+        if conn is None:
+            with self.db.begin() as own:
+                self._remember(own, row)
+        else:
+            self._remember(conn, row)
+
+    def _remember(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(insert(RecentAnswer).values(**row))
+        self._remembered += 1
+        if self._remembered % PRUNE_EVERY == 0:
+            # Keep the newest RECENT_ANSWERS: feedback comes soon after an answer, or not at all.
+            newest = conn.execute(select(func.max(RecentAnswer.seq))).scalar_one()
+            conn.execute(delete(RecentAnswer).where(RecentAnswer.seq <= newest - RECENT_ANSWERS))
 
     def add(self, *, request_id: str, token_id: str, role: str, rating: str, reason: str = "") -> str:
         """Store one rating; returns its id. A remembered answer adds its documents."""

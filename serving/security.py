@@ -323,9 +323,9 @@ class GuardMiddleware:
             token = bearer_token(scope)
             session_id = session_cookie(scope) if token is None and self.sessions is not None else None
             if token:
-                info = self.tokens.verify(token)
+                info = await self._verify(token)
             else:
-                info = self.sessions.resolve(session_id) if self.sessions is not None and session_id else None
+                info = await self._resolve(session_id) if session_id else None
             if info is not None:
                 scope.setdefault("state", {})["token"] = info
         await self.app(scope, self._limit_receive(receive, limit), send)
@@ -350,14 +350,14 @@ class GuardMiddleware:
         """The caller of a protected path, from the bearer token or else the session cookie; None once refused."""
         token = bearer_token(scope)
         if token is not None or self.sessions is None:
-            info = self.tokens.verify(token) if token else None
+            info = await self._verify(token) if token else None
             if info is None:
                 self.metrics.auth_failures.inc()
                 message = "A valid bearer token is required." if self.sessions is None else SIGN_IN
                 await _send_error(send, 401, message, {"www-authenticate": "Bearer"})
             return info
         session_id = session_cookie(scope)
-        info = self.sessions.resolve(session_id) if session_id else None
+        info = await self._resolve(session_id) if session_id else None
         if info is None:
             self.metrics.auth_failures.inc()
             headers = {"www-authenticate": "Bearer"} | ({"set-cookie": CLEAR_SESSION} if session_id else {})
@@ -368,6 +368,20 @@ class GuardMiddleware:
             await _send_error(send, 403, CROSS_SITE)
             return None
         return info
+
+    async def _verify(self, token: str) -> TokenInfo | None:
+        """The token's owner: a recent lookup, else the database's answer, asked in a worker thread so that a slow
+        database never holds the event loop (every other request) while it answers."""
+        known, info = self.tokens.cached(token)
+        if known:
+            return info
+        return await anyio.to_thread.run_sync(self.tokens.verify, token)
+
+    async def _resolve(self, session_id: str) -> TokenInfo | None:
+        """A signed-in browser's session, looked up in a worker thread (see `_verify`)."""
+        if self.sessions is None:
+            return None
+        return await anyio.to_thread.run_sync(self.sessions.resolve, session_id)
 
     def _limit_receive(self, receive: Receive, limit: int) -> Receive:
         """Counts a body sent without Content-Length (chunked) and stops it at the limit; a body that is not

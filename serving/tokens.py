@@ -2,6 +2,8 @@
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +15,8 @@ from serving.state import Database
 from serving.state.models import Token
 
 TOKEN_PREFIX = "fa_"
+#: Token lookups kept at most (each about 200 bytes).
+CACHE_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,26 @@ class TokenStore:
         store.verify(token)                           # TokenInfo(token_id=..., role="home-care")
     """
 
-    def __init__(self, where: Path | Database, roles: Roles | None = None):
+    def __init__(self, where: Path | Database, roles: Roles | None = None, *, cache_s: float = 0.0):
         self.db = as_database(where)
         #: The roles a token may be made for; default the configured roles file.
         self.roles = roles
+        #: Seconds a lookup is reused (0: none). A revocation here takes effect at once; one made elsewhere (the
+        #: CLI, another replica) within `cache_s`.
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, TokenInfo | None]] = {}
+        self._cache_lock = threading.Lock()
+
+    def cached(self, token: str) -> tuple[bool, TokenInfo | None]:
+        """(True, the owner or None) when a lookup of `token` younger than `cache_s` is kept; (False, None) if not."""
+        if self.cache_s <= 0:
+            return False, None
+        key = hash_token(token)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
 
     def create(self, role: str) -> tuple[str, str]:
         """A new token for `role`: (token id, token). Raises UnknownRoleError for an unknown role."""
@@ -69,7 +89,16 @@ class TokenStore:
         )
         with self.db.begin() as conn:
             row = conn.execute(query).first()
-        return TokenInfo(token_id=row[0], role=row[1], created=row[2]) if row else None
+        info = TokenInfo(token_id=row[0], role=row[1], created=row[2]) if row else None
+        if self.cache_s > 0:
+            now = time.monotonic()
+            with self._cache_lock:
+                if len(self._cache) >= CACHE_ENTRIES:  # unknown tokens by the thousand: drop what has expired
+                    self._cache = {k: v for k, v in self._cache.items() if v[0] >= now}
+                    if len(self._cache) >= CACHE_ENTRIES:
+                        self._cache.clear()
+                self._cache[hash_token(token)] = (now + self.cache_s, info)
+        return info
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by id; False when there is no such active token."""
@@ -78,6 +107,8 @@ class TokenStore:
             result = conn.execute(
                 update(Token).where(Token.token_id == token_id, Token.revoked.is_(None)).values(revoked=now)
             )
+        with self._cache_lock:
+            self._cache = {k: v for k, v in self._cache.items() if v[1] is None or v[1].token_id != token_id}
         return result.rowcount > 0
 
     def list(self) -> list[TokenInfo]:

@@ -43,11 +43,11 @@ async def ask(body: AskRequest, services: ServicesDep, token: TokenDep) -> AskRe
         await check_question(services, body.question, token.role, token.token_id)
         answer = await services.asker.ask(body.question, token.role, _options(body, token.token_id))
     except AssistError as exc:
-        services.record_error(route="/api/ask", token=token, request_id=request_id, started=started,
+        await services.failed(route="/api/ask", token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
         raise
-    services.record_answer(route="/api/ask", token=token, request_id=request_id, started=started, answer=answer,
-                           question=body.question)
+    await services.answered(route="/api/ask", token=token, request_id=request_id, started=started, answer=answer,
+                            question=body.question)
     return AskResponse(request_id=request_id, **answer.model_dump())
 
 
@@ -64,7 +64,7 @@ async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -
     try:
         await check_question(services, body.question, token.role, token.token_id)
     except AssistError as exc:
-        services.record_error(route="/api/ask/stream", token=token, request_id=request_id, started=started,
+        await services.failed(route="/api/ask/stream", token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
         raise
 
@@ -74,14 +74,14 @@ async def ask_stream(body: AskRequest, services: ServicesDep, token: TokenDep) -
             if kind == "delta":
                 yield {"event": "delta", "data": json.dumps({"text": item}, ensure_ascii=False)}
             elif kind == "answer":
-                services.record_answer(route="/api/ask/stream", token=token, request_id=request_id,
-                                       started=started, answer=item, question=body.question)
+                await services.answered(route="/api/ask/stream", token=token, request_id=request_id,
+                                        started=started, answer=item, question=body.question)
                 data = AskResponse(request_id=request_id, **item.model_dump()).model_dump_json()
                 yield {"event": "answer", "data": data}
             else:
                 status = item.status_code if isinstance(item, AssistError) else 500
                 message = str(item) if isinstance(item, AssistError) else "The answer failed; see the server log."
-                services.record_error(route="/api/ask/stream", token=token, request_id=request_id,
+                await services.failed(route="/api/ask/stream", token=token, request_id=request_id,
                                       started=started, status=status, error=item)
                 yield {"event": "error", "data": json.dumps(error_body(status, message), ensure_ascii=False)}
 

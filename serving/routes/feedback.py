@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+import anyio
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import delete
@@ -26,14 +27,18 @@ async def give_feedback(body: FeedbackRequest, services: ServicesDep, token: Tok
     One rating per caller and answer: rating it again (changing a thumbs up to down) replaces the earlier rating,
     so that one token cannot weigh an answer, or the export QA reads, with repeated ratings.
     """
-    _forget_earlier_rating(services, body.request_id, token.token_id)
-    feedback_id = services.feedback.add(
-        request_id=body.request_id, token_id=token.token_id, role=token.role, rating=body.rating, reason=body.reason
-    )
-    if body.rating == "down":
-        # The question behind a rated-down answer becomes a knowledge gap (only for the caller who got the answer).
-        services.questions.rate_down(body.request_id, token.token_id)
-    return FeedbackResponse(feedback_id=feedback_id)
+    def rate() -> str:  # database work, in a worker thread: never on the event loop
+        _forget_earlier_rating(services, body.request_id, token.token_id)
+        feedback_id = services.feedback.add(
+            request_id=body.request_id, token_id=token.token_id, role=token.role, rating=body.rating,
+            reason=body.reason,
+        )
+        if body.rating == "down":
+            # The question behind a rated-down answer becomes a knowledge gap (only for the caller who got it).
+            services.questions.rate_down(body.request_id, token.token_id)
+        return feedback_id
+
+    return FeedbackResponse(feedback_id=await anyio.to_thread.run_sync(rate))
 
 
 @router.get("/export", response_model=None)
@@ -42,5 +47,5 @@ async def export_feedback(
 ) -> Response | dict[str, object]:
     """Every rating for QA (admin only), as JSON or CSV."""
     if format == "csv":
-        return PlainTextResponse(services.feedback.export_csv(), media_type="text/csv")
-    return {"feedback": services.feedback.export()}
+        return PlainTextResponse(await anyio.to_thread.run_sync(services.feedback.export_csv), media_type="text/csv")
+    return {"feedback": await anyio.to_thread.run_sync(services.feedback.export)}

@@ -111,7 +111,7 @@ async def chat_completions(
         question, history = split_messages(body)
         await check_question(services, question, token.role, token.token_id)
     except AssistError as exc:
-        services.record_error(route=route, token=token, request_id=request_id, started=started,
+        await services.failed(route=route, token=token, request_id=request_id, started=started,
                               status=exc.status_code, error=exc)
         raise
     options = AskOptions(language=body.language, history=history, caller=token.token_id)
@@ -120,11 +120,11 @@ async def chat_completions(
         try:
             answer = await services.asker.ask(question, token.role, options)
         except AssistError as exc:
-            services.record_error(route=route, token=token, request_id=request_id, started=started,
+            await services.failed(route=route, token=token, request_id=request_id, started=started,
                                   status=exc.status_code, error=exc)
             raise
-        services.record_answer(route=route, token=token, request_id=request_id, started=started, answer=answer,
-                               question=question)
+        await services.answered(route=route, token=token, request_id=request_id, started=started, answer=answer,
+                                question=question)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -154,14 +154,14 @@ async def chat_completions(
                 # text already shown cannot be restyled as the closest routines afterwards.
                 continue
             if kind == "answer":
-                services.record_answer(route=route, token=token, request_id=request_id, started=started, answer=item,
-                                       question=question)
+                await services.answered(route=route, token=token, request_id=request_id, started=started, answer=item,
+                                        question=question)
                 yield chunk({"content": answer_text(item)})
                 yield chunk({}, "stop", **_extras(item, request_id))
             else:
                 status = item.status_code if isinstance(item, AssistError) else 500
                 message = str(item) if isinstance(item, AssistError) else "The answer failed; see the server log."
-                services.record_error(route=route, token=token, request_id=request_id, started=started,
+                await services.failed(route=route, token=token, request_id=request_id, started=started,
                                       status=status, error=item)
                 yield f"data: {json.dumps(error_body(status, message), ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"

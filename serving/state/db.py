@@ -25,6 +25,8 @@ from assist.settings import Settings
 from serving.files import private_file
 
 logger = logging.getLogger(__name__)
+#: Seconds a PostgreSQL connection is reused before it is replaced (below common server and proxy idle timeouts).
+POOL_RECYCLE_S = 300
 
 #: The embedded default, under the data dir.
 SQLITE_FILE = "serving.sqlite"
@@ -90,7 +92,9 @@ class Database:
 
     def _create_engine(self) -> Engine:
         if self.path is None:
-            return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # No ping before each checkout (a third of every request's round trips): connections are recycled after
+            # POOL_RECYCLE_S instead, and one the server closed meanwhile fails its request once, as 503.
+            return create_engine(self.url, pool_recycle=POOL_RECYCLE_S, pool_size=10, max_overflow=20)
         private_file(self.path)
         # WAL is a property of the file: set it once, under the file lock. Switched on every connect, two processes
         # (or threads) opening a new file together made one fail at once with "database is locked".
