@@ -212,7 +212,8 @@ class ScopedRetriever:
         self.replaced_ttl_s = replaced_ttl_s
         self._replaced: tuple[float, list[str], str | None] | None = None
         self._languages: tuple[float, list[str]] | None = None
-        self._titles: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._titles: OrderedDict[str, np.ndarray] = OrderedDict()  # least recently used first
+        self.title_cache_size = TITLE_CACHE_SIZE
         self._lock = threading.Lock()
         self._prefetch: threading.Thread | None = None
 
@@ -244,7 +245,7 @@ class ScopedRetriever:
 
     def embed_titles(self, titles: list[str], batch_size: int = 32) -> int:
         """Embed the titles not yet cached; returns how many were embedded."""
-        missing = [t for t in titles if t and t not in self._titles][:TITLE_CACHE_SIZE]
+        missing = [t for t in titles if t and t not in self._titles][: self.title_cache_size]
         for start in range(0, len(missing), batch_size):
             self._embed_titles(missing[start : start + batch_size])
         return len(missing)
@@ -254,8 +255,8 @@ class ScopedRetriever:
         with self._lock:
             for d in embedded:
                 self._titles[d.content] = np.asarray(d.embedding, dtype=np.float32)
-            while len(self._titles) > TITLE_CACHE_SIZE:
-                self._titles.popitem(last=False)
+            while len(self._titles) > self.title_cache_size:
+                self._titles.popitem(last=False)  # the least recently used
 
     @component.output_types(documents=list[Document], outside_best=float, query_vector=np.ndarray)
     def run(
@@ -433,7 +434,11 @@ class ScopedRetriever:
         missing = sorted({t for t in titles.values() if t and t not in self._titles})
         if missing:
             self._embed_titles(missing)
-        vectors = {doc_id: self._titles.get(t) for doc_id, t in titles.items()}  # one read each: eviction may race
+        with self._lock:  # least recently used goes first: the titles questions need stay, however large the store
+            vectors = {doc_id: self._titles.get(t) for doc_id, t in titles.items()}
+            for t in titles.values():
+                if t in self._titles:
+                    self._titles.move_to_end(t)
         return {doc_id: cosine(q, v) if v is not None else 0.0 for doc_id, v in vectors.items()}
 
     def _outside_best(self, query_embedding: list[float], collections: list[str]) -> float:
