@@ -33,7 +33,14 @@ from assist.components.relevance_gate import RelevanceGate
 from assist.components.retriever import ScopedRetriever
 from assist.components.routine_expander import RoutineExpander
 from assist.errors import ConfigError, InvalidQuestionError, ScopeError, StoreNotFoundError
-from assist.languages import LANGUAGE_NAMES, NO_TRANSLATION_NOTICE, SCRUBBED_NOTICE, detect_language, phrase
+from assist.languages import (
+    LANGUAGE_NAMES,
+    NO_TRANSLATION_NOTICE,
+    SCRUBBED_NOTICE,
+    detect_language,
+    phrase,
+    warm_up_languages,
+)
 from assist.privacy import scrub, warm_up_scrub
 from assist.review import review_notices
 from assist.roles import Roles
@@ -159,6 +166,7 @@ class Assistant:
         self.collections, self.incomplete_roles = check_roles(self.roles, self.document_store)
         self.pipeline.warm_up()
         warm_up_scrub()
+        warm_up_languages()
         self._warm = True
 
     def ask(

@@ -36,3 +36,23 @@ def test_every_eval_question_is_detected_as_its_labelled_language():
 def test_every_language_has_its_refusal_phrases():
     assert set(LANGUAGE_NAMES) <= set(NOT_COVERED)
     assert set(LANGUAGE_NAMES) <= set(ASK_CONTACT)
+
+
+def test_warm_up_loads_the_detector_for_every_script_the_served_languages_use(assistant_factory, monkeypatch):
+    """Each script's first question loaded its models (2-3 s for Latin); warm-up detects one sample of each."""
+    import unicodedata
+
+    from assist import languages
+
+    seen: list[str] = []
+    detector = languages._detector()  # noqa: SLF001 - the one detector the product uses
+
+    class Spy:
+        def detect_language_of(self, text: str):  # noqa: ANN201
+            seen.append(text)
+            return detector.detect_language_of(text)
+
+    monkeypatch.setattr(languages, "_detector", Spy)
+    assistant_factory().warm_up()
+    scripts = {unicodedata.name(ch).split()[0] for text in seen for ch in text if ch.isalpha()}
+    assert {"LATIN", "ARABIC", "CYRILLIC"} <= scripts
