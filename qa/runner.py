@@ -30,10 +30,15 @@ class Answerer(Protocol):
     def close(self) -> None: ...
 
 
+#: Files in eval_sets/ that hold training rows, never measured on.
+TRAINING_SETS = frozenset({"train"})
+
+
 def set_paths(names: Sequence[str]) -> list[Path]:
-    """Eval set files from names ('dev'), file paths, or every eval_sets/*.jsonl when none is given."""
+    """Eval set files from names ('dev'), file paths, or every eval set in eval_sets/ when none is given (the
+    training rows, train.jsonl, are not an eval set: they are what models are fitted on)."""
     if not names:
-        return sorted(EVAL_SETS.glob("*.jsonl"))
+        return [p for p in sorted(EVAL_SETS.glob("*.jsonl")) if p.stem not in TRAINING_SETS]
     paths = []
     for name in names:
         p = Path(name)

@@ -86,6 +86,7 @@ def test_multi_turn_rows_pass_their_history(run_store):
 def test_eval_sets_by_name_and_limit():
     paths = set_paths(["dev", "test"])
     assert [p.stem for p in paths] == ["dev", "test"]
+    assert [p.stem for p in set_paths([])] == ["dev", "test"]  # the default: every eval set, never the training rows
     rows = load_sets(paths, limit=2)
     assert [s for s, _ in rows] == ["dev", "dev", "test", "test"]
     # A smoke run holds must-refuse rows too, and several languages: not the first N rows, all answerable Swedish.
