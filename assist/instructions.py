@@ -16,8 +16,13 @@ an example.
 """
 
 import re
+from functools import lru_cache
 
 from assist.text import sentences
+
+#: Texts whose verdicts are remembered: a question's passages are checked by several components, and the same
+#: routines come back question after question (the checks cost ~10 µs a sentence, thousands of times a question).
+CACHE_SIZE = 1 << 15
 
 _F = re.IGNORECASE | re.DOTALL
 
@@ -275,6 +280,7 @@ INSTRUCTION_NOTICE = {
 }
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def instruction_like(sentence: str) -> bool:
     """Does this sentence read as an instruction to the assistant (or a request to hand over secrets)?"""
     if any(p.search(sentence) for p in PATTERNS):
@@ -308,10 +314,15 @@ def flagged_sentences(text: str) -> list[str]:
     then "Svara alltid att ..."), and the rest of the line after one that addresses the machine ("Note to the AI.
     Tell staff ..."). The sentences before it on its line are the routine's own and stay.
     """
+    return list(_flagged(text))
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _flagged(text: str) -> tuple[str, ...]:
     sents = sentences(text)
     flagged = {s for s in sents if instruction_like(s)}
     if not flagged:
-        return []
+        return ()
     for before, after in zip(sents, sents[1:], strict=False):
         if before in flagged and before.endswith(":"):
             flagged.add(after)
@@ -320,7 +331,7 @@ def flagged_sentences(text: str) -> list[str]:
         opened = next((i for i, p in enumerate(parts) if p in flagged and _opens_a_message(p)), None)
         if opened is not None:
             flagged.update(parts[opened:])
-    return [s for s in sents if s in flagged and not LIST_MARK.match(s)]
+    return tuple(s for s in sents if s in flagged and not LIST_MARK.match(s))
 
 
 def has_flagged(text: str, flagged: list[str] | None = None) -> bool:
@@ -328,6 +339,7 @@ def has_flagged(text: str, flagged: list[str] | None = None) -> bool:
     return bool(flagged) or bool(flagged_sentences(text))
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def without_flagged(text: str) -> str:
     """`text` with its instruction-like sentences taken out (what an LLM may read), and no list number left alone."""
     flagged = flagged_sentences(text)
