@@ -8,12 +8,10 @@ import time
 import unicodedata
 from collections.abc import Callable
 from contextlib import nullcontext
-from importlib.resources import files
 from typing import Any
 
 from haystack import Document, Pipeline
-from haystack.components.builders import ChatPromptBuilder
-from haystack.dataclasses import ChatMessage, StreamingChunk
+from haystack.dataclasses import StreamingChunk
 
 from assist.backends import (
     embedder_name,
@@ -50,15 +48,6 @@ from assist.settings import Settings
 logger = logging.getLogger(__name__)
 
 STORE_INFO_FILE = "assist_store.json"
-
-
-def prompt_template() -> list[ChatMessage]:
-    """System text first and fixed (so a vLLM prefix cache can reuse it), then sources and question."""
-    prompts = files("assist") / "prompts"
-    return [
-        ChatMessage.from_system((prompts / "system.jinja2").read_text(encoding="utf-8")),
-        ChatMessage.from_user((prompts / "user.jinja2").read_text(encoding="utf-8")),
-    ]
 
 
 def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
@@ -99,7 +88,6 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     )
     p.add_component("expander", RoutineExpander(document_store=document_store))
     p.add_component("instruction_filter", InstructionFilter())
-    p.add_component("prompt_builder", ChatPromptBuilder(template=prompt_template(), required_variables="*"))
     p.add_component("generator", GuardedAnswerGenerator(chat_generator=chat_generator, name=name))
     p.add_component("answer_builder", CitedAnswerBuilder())
     p.add_component("closest", ClosestBuilder())
@@ -116,7 +104,6 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("retriever.query_vector", "gate.query_embedding")
     p.connect("gate.passed", "expander.documents")
     p.connect("expander.documents", "instruction_filter.documents")
-    p.connect("instruction_filter.documents", "prompt_builder.documents")
     # The generator and the answer read the passages without instruction-like lines: an LLM generator sends its
     # passages to the model (the answerability check too), and the answer quotes them.
     p.connect("instruction_filter.documents", "generator.documents")
@@ -132,7 +119,6 @@ def build_answer_pipeline(settings: Settings, document_store: Any) -> Pipeline:
     p.connect("gate.closest", "closest_contacts.rejected")
     p.connect("text_embedder.embedding", "closest_contacts.query_embedding")
     p.connect("closest_contacts.documents", "closest.contacts")
-    p.connect("prompt_builder.prompt", "generator.messages")
     p.connect("generator.replies", "answer_builder.replies")
     p.connect("generator.generator", "answer_builder.generator")
     p.connect("generator.fallback", "answer_builder.fallback")
@@ -246,13 +232,10 @@ class Assistant:
             "closest_contacts": {"collections": collections},
             # A follow-up ("and at night?") is judged with the earlier question it continues, as it is retrieved.
             "gate": {"question": query, "collections": collections, "language": asked_in},
-            "prompt_builder": {
+            "generator": {
                 "question": question,
                 "language_name": LANGUAGE_NAMES[lang],
                 "history": turns,
-            },
-            "generator": {
-                "question": question,
                 "context": query,
                 "language": lang,
                 "streaming_callback": streaming_callback,

@@ -11,6 +11,7 @@ from importlib.resources import files
 from typing import Any
 
 from haystack import Document, component
+from haystack.components.builders import ChatPromptBuilder
 from haystack.dataclasses import ChatMessage, StreamingChunk
 from jinja2 import Template
 
@@ -24,6 +25,15 @@ ANSWERABILITY_MAX_TOKENS = 3
 @lru_cache(maxsize=1)
 def _answerability_template() -> Template:
     return Template((files("assist") / "prompts" / "answerability.jinja2").read_text(encoding="utf-8"))
+
+
+def prompt_template() -> list[ChatMessage]:
+    """System text first and fixed (so a vLLM prefix cache can reuse it), then sources and question."""
+    prompts = files("assist") / "prompts"
+    return [
+        ChatMessage.from_system((prompts / "system.jinja2").read_text(encoding="utf-8")),
+        ChatMessage.from_user((prompts / "user.jinja2").read_text(encoding="utf-8")),
+    ]
 
 
 def answerability_messages(question: str, documents: list[Document]) -> list[ChatMessage]:
@@ -44,13 +54,26 @@ class GuardedAnswerGenerator:
     """Writes the answer with an LLM (OpenAI-compatible endpoint or llama.cpp) or extractively.
 
     A generator that raises (endpoint down, timeout, bad response) never fails the question: the answer
-    becomes the extractive one and `fallback` says so.
+    becomes the extractive one and `fallback` says so. The prompt (`prompt_template`) is built here, only when an
+    LLM will read it: the extractive answer needs none.
     """
 
     def __init__(self, *, chat_generator: Any | None = None, name: str = "extractive", check_answerable: bool = True):
         self.chat_generator = chat_generator
         self.name = name
         self.check_answerable = check_answerable
+        self._prompt_builder: ChatPromptBuilder | None = None
+
+    def prompt(
+        self, question: str, documents: list[Document], language_name: str, history: list[dict[str, str]]
+    ) -> list[ChatMessage]:
+        """The messages an LLM is sent: the fixed system text, then the passages, the earlier turns and the question."""
+        if self._prompt_builder is None:
+            self._prompt_builder = ChatPromptBuilder(template=prompt_template(), required_variables="*")
+        built = self._prompt_builder.run(
+            documents=documents, question=question, language_name=language_name, history=history
+        )
+        return built["prompt"]
 
     def warm_up(self) -> None:
         """Load the LLM if it is in-process."""
@@ -60,15 +83,21 @@ class GuardedAnswerGenerator:
     @component.output_types(replies=list[str], generator=str, fallback=bool, error=str)
     def run(
         self,
-        messages: list[ChatMessage],
         question: str,
         documents: list[Document],
         language: str = "sv",
         context: str = "",
         streaming_callback: Callable[[StreamingChunk], None] | None = None,
         grounding: Assessment | None = None,
+        language_name: str = "Swedish",
+        history: list[dict[str, str]] | None = None,
+        messages: list[ChatMessage] | None = None,
     ) -> dict[str, Any]:
-        """Generate one reply; on any generator error answer extractively and mark it."""
+        """Generate one reply; on any generator error answer extractively and mark it.
+
+        `messages` replaces the prompt built from the passages, `language_name` and `history` (the earlier turns,
+        already bounded and scrubbed).
+        """
         keys = grounding.key_terms if grounding is not None else None
         units = grounding.unit_scores if grounding is not None else None
         if self.chat_generator is None:
@@ -79,6 +108,8 @@ class GuardedAnswerGenerator:
         try:
             if self.check_answerable and not self.answerable(question, documents):
                 return {"replies": [NOT_COVERED_MARK], "generator": self.name, "fallback": False, "error": ""}
+            if messages is None:
+                messages = self.prompt(question, documents, language_name, history or [])
             result = self.chat_generator.run(messages=messages, streaming_callback=streaming_callback)
             text = result["replies"][0].text or ""
         except Exception as exc:  # noqa: BLE001 - any generator failure degrades to the extractive answer

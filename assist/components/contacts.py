@@ -2,10 +2,12 @@
 
 from typing import Any
 
+import numpy as np
 from haystack import Document, component
 
 from assist.components.answer_builder import contacts_in
 from assist.components.edge_store import EdgeDocumentStore
+from assist.components.retriever import as_floats
 from assist.components.unit_embedder import UNIT_VECTORS
 
 #: Passages of the contacts document read per question (nearest first): its sections by area of work.
@@ -23,7 +25,7 @@ class ContactsLookup:
 
     @component.output_types(documents=list[Document])
     def run(
-        self, rejected: list[Document], query_embedding: list[float], collections: list[str]
+        self, rejected: list[Document], query_embedding: list[float] | np.ndarray, collections: list[str]
     ) -> dict[str, list[Document]]:
         """Look up the contacts document within the caller's `collections`: a role that may not read the
         collection holding it (in the shipped knowledge, `general`) gets no contacts.
@@ -43,9 +45,9 @@ class ContactsLookup:
         }
         store = self.document_store
         if isinstance(store, EdgeDocumentStore):
-            docs = store.query_by_embedding(query_embedding, filters=filters, top_k=CONTACT_PASSAGES)
+            docs = store.query_by_embedding(as_floats(query_embedding), filters=filters, top_k=CONTACT_PASSAGES)
         else:
-            docs = store._query_by_embedding(query_embedding, filters=filters, top_k=CONTACT_PASSAGES)
+            docs = store._query_by_embedding(as_floats(query_embedding), filters=filters, top_k=CONTACT_PASSAGES)
         # Each passage is a section of the list by area of work, its first row the area's general entry point
         # (Samordning hemtjänst, Förskolekontoret, Informationsdisken): the nearest passage that names a contact
         # decides, in the list's own order. Ranking the rows themselves by meaning picked the wrong desk too often

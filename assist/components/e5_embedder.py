@@ -6,6 +6,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from haystack import Document, component
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,11 @@ class _E5Base:
 class E5TextEmbedder(_E5Base):
     """Embeds a question with e5's `query: ` prefix."""
 
-    @component.output_types(embedding=list[float])
-    def run(self, text: str) -> dict[str, list[float]]:
-        """Embed one query text."""
-        return {"embedding": self.model.query(text).astype(float).tolist()}
+    @component.output_types(embedding=np.ndarray)
+    def run(self, text: str) -> dict[str, np.ndarray]:
+        """Embed one query text, as an array: the pipeline deep-copies every component's inputs, and a list of 384
+        floats is copied float by float (each with a type check: ~12 ms a consumer on 2 cores), an array at once."""
+        return {"embedding": np.asarray(self.model.query(text), dtype=np.float32)}
 
 
 @component

@@ -75,6 +75,15 @@ def probe(shard: qe.EdgeShard, manifest: dict[str, Any] | None) -> str | None:
     return None
 
 
+def _payload(without: tuple[str, ...]) -> Any:
+    """The payload a query returns: all of it, all but the meta fields `without` names, or none (`("*",)`)."""
+    if not without:
+        return True
+    if without == ("*",):
+        return False
+    return qe.PayloadSelector.Exclude([f"meta.{key}" for key in without])
+
+
 def _to_edge_condition(cond: Any) -> Any:
     """Translate one qdrant-client filter condition into its qdrant-edge twin."""
     if isinstance(cond, rest.Filter):
@@ -668,13 +677,15 @@ class EdgeDocumentStore:
         filters: dict[str, Any] | None = None,
         top_k: int = 10,
         return_embedding: bool = False,
+        without: tuple[str, ...] = (),
     ) -> list[Document]:
-        """Dense nearest neighbours, the filter applied inside the query."""
+        """Dense nearest neighbours, the filter applied inside the query; `without` names meta fields not read
+        (`("*",)`: no payload at all, only ids and scores)."""
         request = qe.QueryRequest(
             limit=top_k,
             query=qe.Query.Nearest(list(query_embedding), using=DENSE_VECTORS_NAME),
             filter=convert_filters_to_edge(filters),
-            with_payload=True,
+            with_payload=_payload(without),
             with_vector=[DENSE_VECTORS_NAME] if return_embedding else None,
         )
         return self._run(request)
@@ -685,13 +696,15 @@ class EdgeDocumentStore:
         filters: dict[str, Any] | None = None,
         top_k: int = 10,
         return_embedding: bool = False,
+        without: tuple[str, ...] = (),
     ) -> list[Document]:
-        """BM25 keyword search on the sparse vectors, the filter applied inside the query."""
+        """BM25 keyword search on the sparse vectors, the filter applied inside the query (`without`: as
+        `query_by_embedding`'s)."""
         request = qe.QueryRequest(
             limit=top_k,
             query=qe.Query.Nearest(self._sparse(query_sparse_embedding), using=SPARSE_VECTORS_NAME),
             filter=convert_filters_to_edge(filters),
-            with_payload=True,
+            with_payload=_payload(without),
             with_vector=[DENSE_VECTORS_NAME] if return_embedding else None,
         )
         return self._run(request)
@@ -738,6 +751,23 @@ class EdgeDocumentStore:
         with self._lock:
             points = self.shard.query(request)
         return [self._to_document(p.payload, p.score, p.vector) for p in points]
+
+    def meta_values(self, ids: list[str], key: str) -> dict[str, Any]:
+        """One meta field of the given documents, by Haystack id (those without it are left out)."""
+        if not ids or not self.exists():
+            return {}
+        with self._lock:
+            records = self.shard.retrieve(
+                [convert_id(i) for i in ids], with_payload=qe.PayloadSelector.Include(["id", f"meta.{key}"]),
+                with_vector=False,
+            )
+        out: dict[str, Any] = {}
+        for r in records:
+            payload = r.payload or {}
+            meta = payload.get("meta") or {}
+            if "id" in payload and key in meta:
+                out[payload["id"]] = meta[key]
+        return out
 
     def _retrieve_ids(self, ids: list[str]) -> list[Document]:
         if not ids or (not self.exists()):

@@ -23,6 +23,7 @@ from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
 from assist.components.edge_store import RRF_K, EdgeDocumentStore
+from assist.components.unit_embedder import UNIT_VECTORS
 from assist.grounding import by_routine
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,15 @@ def calibrated(per_language: list[list[Document]], rank: int) -> list[Document]:
     return ranked(merged)
 
 
+#: Meta fields the candidates are read without: the sentence vectors, read afterwards for the chunks kept.
+CANDIDATE_UNREAD = (UNIT_VECTORS,)
+
+
+def as_floats(vector: list[float] | np.ndarray) -> list[float]:
+    """A query vector as the stores take it: a list of Python floats (from an array in one C call)."""
+    return np.asarray(vector, dtype=np.float32).tolist() if isinstance(vector, np.ndarray) else list(vector)
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of two vectors (0 against a zero vector)."""
     return float(a @ b / ((float(np.linalg.norm(a)) or 1.0) * (float(np.linalg.norm(b)) or 1.0)))
@@ -261,7 +271,7 @@ class ScopedRetriever:
     @component.output_types(documents=list[Document], outside_best=float, query_vector=np.ndarray)
     def run(
         self,
-        query_embedding: list[float],
+        query_embedding: list[float] | np.ndarray,
         query_sparse_embedding: SparseEmbedding,
         collections: list[str],
         top_k: int | None = None,
@@ -284,14 +294,24 @@ class ScopedRetriever:
             vec = doc.embedding
             relevance = cosine(q, np.asarray(vec, dtype=np.float32)) if vec is not None else 0.0
             scored.append(replace(doc, embedding=None, meta={**doc.meta, "relevance": relevance}))
-        ranked_docs = self._by_document(scored, q, fused=fused)
+        ranked_docs = self._with_unit_vectors(self._by_document(scored, q, fused=fused)[:k])
         return {
-            "documents": ranked_docs[:k],
+            "documents": ranked_docs,
             "outside_best": self._outside_best(query_embedding, collections),
             # The question's vector for the components after this one, as an array: the pipeline deep-copies every
             # component's inputs, and a list of 384 floats is copied float by float (~5 ms a consumer on 2 cores).
             "query_vector": np.asarray(query_embedding, dtype=np.float64),
         }
+
+    def _with_unit_vectors(self, documents: list[Document]) -> list[Document]:
+        """The chunks with their stored sentence vectors (for the grounding decision), read for these chunks only:
+        the candidates are read without them, as they are most of a chunk's payload (a Qdrant server's store returns
+        whole payloads, so its chunks have them already)."""
+        store = self.document_store
+        if not documents or not isinstance(store, EdgeDocumentStore):
+            return documents
+        vectors = store.meta_values([d.id for d in documents], UNIT_VECTORS)
+        return [replace(d, meta={**d.meta, UNIT_VECTORS: vectors[d.id]}) if d.id in vectors else d for d in documents]
 
     def replaced(self) -> list[str]:
         """Doc ids replaced by a newer routine in force; read from the store at most once per `replaced_ttl_s`."""
@@ -366,7 +386,7 @@ class ScopedRetriever:
         """
         lists: list[tuple[float, list[Document]]] = []
         if mode in ("sparse", "hybrid"):
-            lists.append((1.0, self._query("sparse", dense, sparse, filters, limit)))
+            lists.append((1.0, self._query("sparse", dense, sparse, filters, limit, without=CANDIDATE_UNREAD)))
         if mode in ("dense", "hybrid"):
             langs = self.languages() if self.by_language else []
             if len(langs) > 1 and language in langs:
@@ -377,26 +397,37 @@ class ScopedRetriever:
                         None,
                         {"operator": "AND", "conditions": [filters, language_filter(lang, langs)]},
                         limit,
+                        without=CANDIDATE_UNREAD,
                     )
                     for lang in langs
                 ]
                 lists.append((1.0, calibrated(per_language, self.language_rank)[:limit]))
             else:
-                lists.append((1.0, ranked(self._query("dense", dense, None, filters, limit))))
+                lists.append((1.0, ranked(self._query("dense", dense, None, filters, limit, without=CANDIDATE_UNREAD))))
         if mode == "dense":
             return lists[0][1], False
         return rrf_fuse(lists, limit), True
 
     def _query(
-        self, mode: str, dense: list[float], sparse: SparseEmbedding | None, filters: dict[str, Any], limit: int
+        self,
+        mode: str,
+        dense: list[float] | np.ndarray,
+        sparse: SparseEmbedding | None,
+        filters: dict[str, Any],
+        limit: int,
+        without: tuple[str, ...] = (),
     ) -> list[Document]:
         """One rank list with its dense vectors, from the embedded shard or qdrant-haystack's server store (the two
-        share these calls; the server's are private in qdrant-haystack)."""
+        share these calls; the server's are private in qdrant-haystack). The shard leaves out the meta fields
+        `without` names (`("*",)`: all of them)."""
         store = self.document_store
         edge = isinstance(store, EdgeDocumentStore)
-        args = {"filters": filters, "top_k": limit, "return_embedding": True}
+        args: dict[str, Any] = {"filters": filters, "top_k": limit, "return_embedding": True}
+        if edge and without:
+            args["without"] = without
         if mode == "dense":
-            docs: list[Document] = (store.query_by_embedding if edge else store._query_by_embedding)(dense, **args)
+            query = as_floats(dense)
+            docs: list[Document] = (store.query_by_embedding if edge else store._query_by_embedding)(query, **args)
         else:
             docs = (store.query_by_sparse if edge else store._query_by_sparse)(sparse, **args)
         return docs
@@ -441,12 +472,12 @@ class ScopedRetriever:
                     self._titles.move_to_end(t)
         return {doc_id: cosine(q, v) if v is not None else 0.0 for doc_id, v in vectors.items()}
 
-    def _outside_best(self, query_embedding: list[float], collections: list[str]) -> float:
+    def _outside_best(self, query_embedding: list[float] | np.ndarray, collections: list[str]) -> float:
         """Best dense score among the collections the caller may NOT read; 0 when there are none.
 
         Only the score leaves this method, for the relevance gate: a question whose answer clearly lives in
         another role's routines is refused rather than answered from a weaker passage in the caller's own.
         """
         outside = {"field": "meta.collection", "operator": "not in", "value": list(collections)}
-        docs = self._query("dense", query_embedding, None, outside, 1)
+        docs = self._query("dense", query_embedding, None, outside, 1, without=("*",))
         return float(docs[0].score) if docs and docs[0].score is not None else 0.0

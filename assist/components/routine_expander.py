@@ -11,6 +11,8 @@ from typing import Any
 
 from haystack import Document, component
 
+from assist.components.unit_embedder import UNIT_VECTORS
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,7 +52,8 @@ class RoutineExpander:
         have = {d.id for d in documents}
         texts = {d.content for d in documents}
         added = [
-            replace(c, embedding=None, sparse_embedding=None, meta={**c.meta, "relevance": 0.0, "expanded": True})
+            replace(c, embedding=None, sparse_embedding=None, meta={
+                **{k: v for k, v in c.meta.items() if k != UNIT_VECTORS}, "relevance": 0.0, "expanded": True})
             for c in sorted(chunks, key=lambda c: (int(c.meta.get("chunk", 0) or 0), c.id))
             if c.id not in have and c.content not in texts
         ]

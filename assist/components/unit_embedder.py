@@ -33,6 +33,13 @@ def encode_unit_vectors(units: list[str], vectors: list[list[float]]) -> dict[st
     }
 
 
+def without_unit_vectors(documents: list[Document]) -> list[Document]:
+    """`documents` without their stored unit vectors: what the components after the grounding decision need (each
+    component's inputs are copied by the pipeline, and the vectors are most of a chunk's bytes)."""
+    return [replace(d, meta={k: v for k, v in d.meta.items() if k != UNIT_VECTORS}) if UNIT_VECTORS in d.meta else d
+            for d in documents]
+
+
 def stored_unit_vectors(doc: Document, units: list[str], dim: int) -> np.ndarray | None:
     """The chunk's stored vectors of `units` (one row each), or None when it has none that fit: none stored (a store
     ingested before they were), other units, another dimension (another model), or a damaged value."""

@@ -6,8 +6,7 @@ from haystack import Document
 from haystack.components.builders import ChatPromptBuilder
 
 from assist.backends import make_chat_generator
-from assist.components.answer_generator import GuardedAnswerGenerator
-from assist.pipeline import prompt_template
+from assist.components.answer_generator import GuardedAnswerGenerator, prompt_template
 from assist.settings import Settings
 
 DOCS = [

@@ -6,6 +6,7 @@ import pytest
 
 from assist.errors import InvalidQuestionError
 from assist.pipeline import bounded_turns, cut_text, retrieval_query, validate_question
+from tests.conftest import RecordingChatGenerator
 
 LONG = "Brukaren har ramlat i badrummet och klagar på smärta i höften. " * 500  # about 31,000 characters
 
@@ -93,12 +94,21 @@ def test_a_huge_history_turn_reaches_neither_the_embedder_nor_the_prompt_whole(a
     data = seen[0]
     assert len(data["text_embedder"]["text"]) <= r.query_turns * r.query_turn_chars + len("Vem ringer jag?") + 2
     assert data["sparse_embedder"]["text"] == data["text_embedder"]["text"]
-    prompt_turns = data["prompt_builder"]["history"]
+    prompt_turns = data["generator"]["history"]
     assert len(prompt_turns) == 2
     assert all(len(t["content"]) <= r.history_turn_chars for t in prompt_turns)
     # The bounded context still steers retrieval to the fall routine.
     assert answer.citations
     assert answer.citations[0].doc_id == "fall-dag"
+    # With an LLM, the prompt it is sent holds the bounded turns, not the whole ones.
+    recorder = RecordingChatGenerator("Ring sjuksköterskan. [1]")
+    assistant.pipeline.get_component("generator").chat_generator = recorder
+    assistant.ask("Vem ringer jag?", role="home-care", history=history)
+    prompt = "\n".join(recorder.sent)
+    assert "Vem ringer jag?" in prompt
+    assert "klagar på smärta i höften" in prompt
+    sentence = len("Brukaren har ramlat i badrummet och klagar på smärta i höften. ")
+    assert prompt.count("klagar på smärta i höften") <= r.history_turn_chars // sentence + 1
 
 
 def test_a_long_question_is_searched_and_compared_with_a_normal_questions_work(assistant_factory, monkeypatch):

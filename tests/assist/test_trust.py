@@ -11,8 +11,8 @@ from haystack import Document
 from haystack.components.generators.chat import MockChatGenerator
 
 from assist.components.answer_builder import NOT_COVERED_MARK, CitedAnswerBuilder
-from assist.components.answer_generator import GuardedAnswerGenerator, says_no
-from assist.pipeline import Assistant, prompt_template
+from assist.components.answer_generator import GuardedAnswerGenerator, prompt_template, says_no
+from assist.pipeline import Assistant
 from tests.conftest import DATA, make_settings
 
 LOAN_RULES = """---

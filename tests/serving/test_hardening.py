@@ -59,7 +59,7 @@ class TestBoundedHistory:
         query = seen[0]["text_embedder"]["text"]
         assert len(query) <= r.query_turns * r.query_turn_chars + len(FALL) + 2
         assert query.endswith(FALL)
-        history = seen[0]["prompt_builder"]["history"]
+        history = seen[0]["generator"]["history"]
         assert [t["role"] for t in history] == ["user", "assistant", "user"]  # the system message is not a turn
         assert all(len(t["content"]) <= r.history_turn_chars for t in history)
 
@@ -70,7 +70,7 @@ class TestBoundedHistory:
         assert resp.status_code == 200
         r = api.services.settings.retrieval
         assert len(seen[0]["text_embedder"]["text"]) <= r.query_turns * r.query_turn_chars + len(FALL) + 2
-        assert len(seen[0]["prompt_builder"]["history"]) == r.history_turns
+        assert len(seen[0]["generator"]["history"]) == r.history_turns
 
 
 class TestTokenOnlyInTheHeader:
