@@ -135,11 +135,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000; ASSIST_SERVE__PORT).")] = None,
     store: StoreOpt = None,
     url: UrlOpt = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes answering on the port, each with its own models (default: the usable CPUs, one for an "
+             "in-process llama.cpp model; ASSIST_SERVE__WORKERS).")] = None,
 ) -> None:
     """Start the HTTP service: the phone page, the JSON and OpenAI-compatible APIs, health and metrics."""
     from serving.cli import serve as run_service  # noqa: PLC0415
 
-    run_service(host=host, port=port, settings=settings_for(store, url))
+    run_service(host=host, port=port, settings=settings_for(store, url), workers=workers)
 
 
 @app.command()

@@ -89,6 +89,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its running children (the worker processes of `assist serve --workers N`)."""
+    total = cpu_seconds(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    total += cpu_seconds(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return total
+
+
 def build_store(corpus: Path, data_dir: Path) -> float:
     from assist.settings import Settings  # noqa: PLC0415
     from ingest.pipeline import Ingestor  # noqa: PLC0415
@@ -115,8 +128,16 @@ def make_tokens(data_dir: Path, n: int, database_url: str | None = None) -> list
     return tokens
 
 
-async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float, data_dir: Path | None = None) -> None:
+    """Until /readyz answers and, with `data_dir`, the service has recorded its address there (it does once every
+    worker process answers: /readyz answers as soon as the first does)."""
     deadline = time.monotonic() + timeout
+    while data_dir is not None and not (data_dir / "serve.json").exists():
+        if proc.poll() is not None:
+            raise SystemExit("assist serve exited before it was ready")
+        if time.monotonic() > deadline:
+            raise SystemExit("assist serve did not get ready in time")
+        await asyncio.sleep(0.3)
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -180,6 +201,8 @@ def start_server(work: Path, port: int, args: argparse.Namespace,
     }
     if args.workers:
         env["ASSIST_SERVE__ASK_WORKERS"] = str(args.workers)
+    if args.processes:
+        env["ASSIST_SERVE__WORKERS"] = str(args.processes)
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-c", "from serving.cli import serve; serve(log_level='warning')"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -211,20 +234,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         proc = start_server(work, port, args)
         base = f"http://{HOST}:{port}"
         try:
-            await wait_ready(base, proc, timeout=120)
+            await wait_ready(base, proc, timeout=120, data_dir=work)
             results: list[dict[str, Any]] = []
             limits = httpx.Limits(max_connections=args.users, max_keepalive_connections=args.users)
             async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
                 # A short warm-up so the first requests do not count page faults of the model.
                 await asyncio.gather(*(user(client, r, t, time.monotonic() + 3, random.Random(i), out=[])
                                        for i, (r, t) in enumerate(tokens[:4])))
-                cpu_before, wall_before = cpu_seconds(proc.pid), time.perf_counter()
+                cpu_before, wall_before = tree_cpu_seconds(proc.pid), time.perf_counter()
                 until = time.monotonic() + args.duration
                 tasks = [user(client, role, token, until, random.Random(i), out=results)
                          for i, (role, token) in enumerate(tokens)]
                 await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.duration + 90)
                 wall = time.perf_counter() - wall_before
-                server_cpu = cpu_seconds(proc.pid) - cpu_before
+                server_cpu = tree_cpu_seconds(proc.pid) - cpu_before
         finally:
             proc.terminate()
             try:
@@ -254,7 +277,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "refused_share": round(sum(bool(r["refused"]) for r in ok) / len(ok), 2) if ok else None,
         "server_cpu_cores_busy": round(server_cpu / wall, 2),
         "stage_ms_mean": {k: round(statistics.fmean(v), 1) for k, v in sorted(stages.items())},
-        "settings": {"ask_workers": args.workers or "default (4)", "rate_per_minute": args.rate_per_minute,
+        "settings": {"ask_workers": args.workers or "default (4)",
+                     "processes": args.processes or "default (the usable CPUs)",
+                     "rate_per_minute": args.rate_per_minute,
                      "load_generator": "httpx.AsyncClient in the same machine (shares the CPUs)"},
         "machine": machine(),
     }
@@ -265,7 +290,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds of load (at most 600).")
     parser.add_argument("--corpus", type=Path, default=REPO / "knowledge")
-    parser.add_argument("--workers", type=int, default=None, help="Questions answered at once by the server.")
+    parser.add_argument("--workers", type=int, default=None, help="Questions answered at once by each server process.")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="Worker processes of `assist serve` (ASSIST_SERVE__WORKERS); default the service's.")
     parser.add_argument("--rate-per-minute", type=float, default=100_000)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "http.json")
     args = parser.parse_args()

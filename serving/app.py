@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 from fastapi import FastAPI, Request
@@ -41,10 +42,13 @@ logger = logging.getLogger(__name__)
 __all__ = ["AUDIT_FILE", "SQLITE_FILE", "build_services", "create_app"]
 
 
-def build_services(settings: Settings, serving: ServingSettings) -> Services:
-    """The stores and the answering service of one app (cheap: no model is loaded and no database is opened here)."""
+def build_services(settings: Settings, serving: ServingSettings, *, shared_counters: Path | None = None) -> Services:
+    """The stores and the answering service of one app (cheap: no model is loaded and no database is opened here).
+
+    `shared_counters` is the file the worker processes of one `assist serve --workers N` share their counters in.
+    """
     database = database_for(settings)
-    counters = counters_for(settings.redis)
+    counters = counters_for(settings.redis, shared_file=shared_counters)
     return Services(
         settings=settings,
         serving=serving,
@@ -128,11 +132,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "Something went wrong in the service; the error is in its log.")
 
 
-def create_app(settings: Settings | None = None, serving: ServingSettings | None = None) -> FastAPI:
-    """The service for `settings` (default: from the environment)."""
+def create_app(
+    settings: Settings | None = None, serving: ServingSettings | None = None, *, shared_counters: Path | None = None
+) -> FastAPI:
+    """The service for `settings` (default: from the environment); `shared_counters` as `build_services`'s."""
     settings = settings or get_settings()
     serving = serving or get_serving_settings()
-    services = build_services(settings, serving)
+    services = build_services(settings, serving, shared_counters=shared_counters)
     app = FastAPI(
         title="Frontline Assist",
         description="Answers city staff's questions from the city's own routines, with citations.",

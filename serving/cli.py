@@ -51,8 +51,10 @@ def serve(
     url: str | None = None,
     settings: Settings | None = None,
     log_level: str = "info",
+    workers: int | None = None,
 ) -> None:
-    """Start the service with uvicorn in this process (one worker: the embedded store is one process's)."""
+    """Start the service: uvicorn in this process with one worker, else `serving.workers`' supervisor over N worker
+    processes on the one socket (`workers`: default ASSIST_SERVE__WORKERS, else the usable CPUs)."""
     from uvicorn.main import STARTUP_FAILURE  # noqa: PLC0415
 
     from owners.transparency import start_warning  # noqa: PLC0415
@@ -60,16 +62,7 @@ def serve(
     from serving.server import server_config  # noqa: PLC0415
 
     settings = settings or _settings(store, url)
-    try:
-        serving = ServingSettings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        typer.secho(f"Error: the service's settings are not valid: {problems}.", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
-    if host is not None:
-        serving.host = host
-    if port is not None:
-        serving.port = port
+    serving = _serving_settings(host, port, workers)
     try:
         roles_warning = check_store_and_roles(settings)
         database = upgrade_database(settings)
@@ -96,16 +89,47 @@ def serve(
     if serving.oidc.enabled:
         _sign_in_notes(serving)
 
+    from serving.workers import run_workers, worker_count  # noqa: PLC0415
+
+    count = worker_count(serving, settings)
+
     def on_started() -> None:
         record_address(settings.data_dir, serving)
-        typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/", err=True)
+        processes = f" ({count} worker processes)" if count > 1 else ""
+        typer.echo(f"Frontline Assist on http://{serving.host}:{serving.port}/{processes}", err=True)
 
+    if count > 1:
+        logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
+        status = run_workers(sock, settings, serving, count=count, log_level=log_level, on_started=on_started)
+        if status:
+            raise typer.Exit(code=status)
+        return
     server = _server(server_config(create_app(settings, serving), serving, log_level=log_level), on_started)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
     if not server.started:
         # As uvicorn.run does: the startup error is in the log above; the exit status says it failed.
         raise typer.Exit(code=STARTUP_FAILURE)
+
+
+def _serving_settings(host: str | None, port: int | None, workers: int | None) -> ServingSettings:
+    """The service's settings from the environment, with the command line's values over them (exit 2 when invalid)."""
+    try:
+        serving = ServingSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        typer.secho(f"Error: the service's settings are not valid: {problems}.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    if host is not None:
+        serving.host = host
+    if port is not None:
+        serving.port = port
+    if workers is not None:
+        if workers < 1:
+            typer.secho(f"Error: --workers must be 1 or more, not {workers}.", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=2)
+        serving.workers = workers
+    return serving
 
 
 def _server(config: "uvicorn.Config", on_started: Callable[[], None]) -> "uvicorn.Server":

@@ -89,6 +89,12 @@ class ServingSettings(BaseSettings):
     max_upload_mb: float = Field(
         default=20.0, gt=0, description="Largest routine file a content owner may upload from the owners' page."
     )
+    workers: int | None = Field(
+        default=None, ge=1,
+        description="Processes answering on the one port (each with its own models and its own copy of the embedded "
+                    "store); default the CPUs the service may use. With more than one, the per-token counters are "
+                    "shared through a file in the data dir (or Redis when ASSIST_REDIS__URL is set).",
+    )
     ask_workers: int | None = Field(
         default=None,
         description="Questions answered at once; default 1 for llama.cpp (not thread-safe), the generator cap + 4 for "
@@ -113,8 +119,8 @@ class ServingSettings(BaseSettings):
     token_cache_s: float = Field(
         default=5.0, ge=0,
         description="Seconds a token lookup is reused instead of asking the database on every request (0: never). "
-                    "A revocation through this service takes effect at once; one made elsewhere (the CLI, another "
-                    "replica) within this many seconds.",
+                    "A revocation takes effect at once in the worker process that made it; elsewhere (the other "
+                    "workers, another replica, after one made by the CLI) within this many seconds.",
     )
     hsts: bool = Field(default=False, description="Send Strict-Transport-Security (only behind TLS).")
     header_timeout_s: float = Field(

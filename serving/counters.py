@@ -1,5 +1,6 @@
 """Counters every replica of the service shares: per-token rate buckets and capped slots (questions in flight per
-token, answers in flight to the LLM), in Redis when `ASSIST_REDIS__URL` is set, else in this process.
+token, answers in flight to the LLM), in Redis when `ASSIST_REDIS__URL` is set; else, for the worker processes of one
+`assist serve --workers N`, in a SQLite file in the data dir (`FileCounters`); else in this process.
 
 A slot is a lease, not a count: a Redis sorted set per counter holds one member per slot taken, scored by the time
 the lease runs out (Redis's own clock, so replicas' clocks need not agree). A replica renews the leases it holds
@@ -12,11 +13,17 @@ import contextlib
 import itertools
 import logging
 import secrets
+import sqlite3
+import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from assist.errors import BackendUnavailableError, ConfigError
 from assist.settings import RedisSettings
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -296,8 +303,148 @@ class RedisCounters:
             self._client = None
 
 
-def counters_for(settings: RedisSettings) -> Counters:
-    """Redis counters when a URL is configured, else this process's own."""
-    if settings.url is None:
-        return LocalCounters()
-    return RedisCounters(url=settings.url.get_secret_value(), prefix=settings.prefix, lease_s=settings.lease_s)
+class FileCounters:
+    """Counters the worker processes of one machine share, in a SQLite file: the same leases and token buckets as
+    `RedisCounters`, each operation one short transaction (run in a thread, so a worker that holds the file's lock a
+    moment never stalls another's event loop). The file holds token ids and numbers, never questions.
+    """
+
+    shared = True
+
+    def __init__(self, path: Path, *, lease_s: float = 10.0, timeout_s: float = 5.0):
+        self.path = path
+        self.lease_s = lease_s
+        self.timeout_s = timeout_s
+        #: Names this process's leases with a random part, so two workers never take the same member.
+        self.worker = secrets.token_hex(4)
+        self._ids = itertools.count(1)
+        self._held: dict[str, set[str]] = {}
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._renewer: asyncio.Task[None] | None = None
+
+    def __str__(self) -> str:
+        return "the workers' shared counters file"
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")  # counters need no durability: a restart starts them afresh
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS slots (name TEXT, lease TEXT, until REAL, PRIMARY KEY (name, lease))"
+            )
+            conn.execute("CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, level REAL, last REAL)")
+            self._conn = conn
+        return self._conn
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                conn = self._db()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = work(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                msg = f"The workers' shared counters cannot be used ({exc}): check the data dir's disk and modes."
+                raise BackendUnavailableError(msg) from None
+            return out
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self._transaction, work)
+
+    async def take(self, name: str, cap: int) -> str | None:
+        lease = f"{self.worker}:{next(self._ids)}"
+
+        def acquire(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            conn.execute("DELETE FROM slots WHERE name = ? AND until < ?", (name, now))
+            (held,) = conn.execute("SELECT COUNT(*) FROM slots WHERE name = ?", (name,)).fetchone()
+            if held >= cap:
+                return False
+            conn.execute("INSERT INTO slots VALUES (?, ?, ?)", (name, lease, now + self.lease_s))
+            return True
+
+        if not await self._run(acquire):
+            return None
+        self._held.setdefault(name, set()).add(lease)
+        return lease
+
+    async def give_back(self, name: str, lease: str) -> None:
+        held = self._held.get(name)
+        if held is not None:
+            held.discard(lease)
+            if not held:
+                del self._held[name]
+        try:
+            await self._run(lambda conn: conn.execute("DELETE FROM slots WHERE name = ? AND lease = ?", (name, lease)))
+        except BackendUnavailableError as exc:
+            logger.warning("Could not give back a slot of %s (%s): it frees itself within %.0f s", name, exc,
+                           self.lease_s)
+
+    async def held(self, name: str) -> int:
+        def count(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM slots WHERE name = ? AND until < ?", (name, time.time()))
+            return int(conn.execute("SELECT COUNT(*) FROM slots WHERE name = ?", (name,)).fetchone()[0])
+
+        return await self._run(count)
+
+    async def rate(self, key: str, per_minute: float, burst: int) -> float:
+        def bucket(conn: sqlite3.Connection) -> float:
+            row = conn.execute("SELECT level, last FROM buckets WHERE key = ?", (key,)).fetchone()
+            buckets = {key: (float(row[0]), float(row[1]))} if row else {}
+            wait = bucket_wait(buckets, key, per_minute, burst, time.time())
+            level, last = buckets[key]
+            conn.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (key, level, last))
+            return wait
+
+        return await self._run(bucket)
+
+    async def renew(self) -> None:
+        """Push out the end of every lease this worker holds."""
+        leases = [(name, lease) for name, held in list(self._held.items()) for lease in list(held)]
+        if leases:
+            until = time.time() + self.lease_s
+            await self._run(lambda conn: conn.executemany(
+                "UPDATE slots SET until = ? WHERE name = ? AND lease = ?", [(until, n, le) for n, le in leases]
+            ))
+
+    async def start(self) -> None:
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_forever(), name="assist-lease-renewer")
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self.renew()
+            except BackendUnavailableError as exc:
+                logger.warning("Leases not renewed: %s", exc)
+
+    async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+        for name, leases in list(self._held.items()):
+            for lease in list(leases):
+                await self.give_back(name, lease)
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def counters_for(settings: RedisSettings, *, shared_file: Path | None = None) -> Counters:
+    """Redis counters when a URL is configured; else the workers' shared file when `shared_file` is given (more than
+    one worker process); else this process's own."""
+    if settings.url is not None:
+        return RedisCounters(url=settings.url.get_secret_value(), prefix=settings.prefix, lease_s=settings.lease_s)
+    if shared_file is not None:
+        return FileCounters(shared_file, lease_s=settings.lease_s)
+    return LocalCounters()

@@ -1,6 +1,9 @@
 """Prometheus metrics of one app instance: latency histograms, refusals, fallbacks, errors."""
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from assist.schemas import Answer
 
@@ -45,6 +48,15 @@ class Metrics:
         self.rate_limited = Counter(
             "assist_rate_limited_total", "Requests over a token's rate.", registry=self.registry
         )
+
+    def exposition_registry(self) -> CollectorRegistry:
+        """What /metrics shows: this app's registry, or, under `assist serve --workers N` (PROMETHEUS_MULTIPROC_DIR
+        set by the supervisor before the workers start), every worker's values summed."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return registry
 
     def observe_answer(self, route: str, role: str, answer: Answer, seconds: float) -> None:
         """Count one answer."""

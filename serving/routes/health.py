@@ -57,4 +57,4 @@ def _roles_check(services: Services) -> dict[str, Any] | None:
 @router.get("/metrics")
 async def metrics(services: ServicesDep, token: AdminDep) -> Response:
     """Prometheus metrics (an admin token is needed: configure it as the scraper's bearer token)."""
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(services.metrics.exposition_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -180,6 +180,9 @@ def serve_process(
         "ASSIST_SERVE__PORT": str(port),
         "ASSIST_SERVE__RATE_PER_MINUTE": "6000",
         "ASSIST_SERVE__RATE_BURST": "1000",
+        # One process: these tests look at one process's state (its log, its limits); tests/serving/test_workers.py
+        # runs several.
+        "ASSIST_SERVE__WORKERS": "1",
         **(extra_env or {}),
     }
     log_path = data_dir / "server.log"
