@@ -5,7 +5,11 @@ simulated user its own token, and has every user ask questions back to back for 
 Writes bench/results/http.json: requests/s, latency percentiles, errors, the server's CPU use, stage timings
 and the machine. Only loopback is ever targeted.
 
-    .venv/bin/python bench/bench_http.py --users 50 --duration 60
+--postgres puts the service's state in a throwaway PostgreSQL cluster (tests/servers.py) instead of SQLite;
+--db-delay-ms adds that many milliseconds to each round trip to it (a proxy on loopback holds every packet half the
+delay each way), as a database on another host would.
+
+    .venv/bin/python bench/bench_http.py --users 50 --duration 60 [--processes N] [--postgres --db-delay-ms 10]
 """
 
 import argparse
@@ -20,8 +24,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +216,47 @@ def start_server(work: Path, port: int, args: argparse.Namespace,
     )
 
 
+@contextmanager
+def delaying_proxy(target_port: int, delay_ms: float) -> Iterator[int]:
+    """A TCP proxy on loopback to `target_port` that holds each chunk `delay_ms` / 2 in each direction; its port."""
+    loop = asyncio.new_event_loop()
+    port = free_port()
+    half = delay_ms / 2000
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await asyncio.sleep(half)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(HOST, target_port)
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+
+    started = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        server = loop.run_until_complete(asyncio.start_server(handle, HOST, port))
+        started.set()
+        loop.run_forever()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started.wait()
+    try:
+        yield port
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
 def latency_summary(results: list[dict[str, Any]]) -> dict[str, float | None]:
     """p50, p95, p99 and mean in ms of the answered requests."""
     latencies = [r["latency_s"] * 1000 for r in results if r["status"] == 200]
@@ -226,12 +274,30 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with ExitStack() as stack:
+        database_url = None
+        if args.postgres:
+            sys.path.insert(0, str(REPO))
+            from tests.servers import create_database, postgres_cluster  # noqa: PLC0415 - only this mode needs them
+
+            database_url = create_database(stack.enter_context(postgres_cluster()))
+        return await _run(args, database_url, stack)
+
+
+async def _run(args: argparse.Namespace, database_url: str | None, stack: ExitStack) -> dict[str, Any]:  # noqa: PLR0915
     work = Path(tempfile.mkdtemp(prefix="bench-http-"))
     try:
         ingest_s = build_store(args.corpus, work)
-        tokens = make_tokens(work, args.users)
+        tokens = make_tokens(work, args.users, database_url=database_url)
+        served_url = database_url
+        if database_url is not None and args.db_delay_ms > 0:
+            from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+            url = make_url(database_url)
+            proxy = stack.enter_context(delaying_proxy(int(url.port or 5432), args.db_delay_ms))
+            served_url = url.set(host=HOST, port=proxy).render_as_string(hide_password=False)
         port = free_port()
-        proc = start_server(work, port, args)
+        proc = start_server(work, port, args, {"ASSIST_DATABASE__URL": served_url} if served_url else None)
         base = f"http://{HOST}:{port}"
         try:
             await wait_ready(base, proc, timeout=120, data_dir=work)
@@ -277,6 +343,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "refused_share": round(sum(bool(r["refused"]) for r in ok) / len(ok), 2) if ok else None,
         "server_cpu_cores_busy": round(server_cpu / wall, 2),
         "stage_ms_mean": {k: round(statistics.fmean(v), 1) for k, v in sorted(stages.items())},
+        "database": ("PostgreSQL" + (f", +{args.db_delay_ms:g} ms a round trip" if args.db_delay_ms else "")
+                     if args.postgres else "SQLite"),
         "settings": {"ask_workers": args.workers or "default (4)",
                      "processes": args.processes or "default (the usable CPUs)",
                      "rate_per_minute": args.rate_per_minute,
@@ -294,6 +362,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=None,
                         help="Worker processes of `assist serve` (ASSIST_SERVE__WORKERS); default the service's.")
     parser.add_argument("--rate-per-minute", type=float, default=100_000)
+    parser.add_argument("--postgres", action="store_true", help="The service's state in a throwaway PostgreSQL.")
+    parser.add_argument("--db-delay-ms", type=float, default=0.0, help="Added to each round trip to PostgreSQL.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "http.json")
     args = parser.parse_args()
     args.duration = min(args.duration, 600.0)
