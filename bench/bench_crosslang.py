@@ -12,7 +12,7 @@ Two retrievers are measured on the same store, one after the other: `single_list
 list, as before per-language calibration existed; its figures equal the earlier retriever's) and `by_language`
 (the configured default: each document language's dense candidates scored against its own best matches). For
 each, `retriever_ms` times the retriever alone on the real store (query vectors computed beforehand, title vectors
-cached).
+read from the store: a --store ingested before they were stored embeds its titles as the first questions need them).
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_crosslang.py --store PATH [--sets dev test]
 
@@ -87,9 +87,6 @@ def measure(settings: Settings, sets: dict[str, list[dict[str, Any]]]) -> dict[s
     assistant = Assistant(settings)
     try:
         assistant.warm_up()
-        retriever = assistant.pipeline.get_component("retriever")
-        if retriever._prefetch is not None:  # title vectors cached before anything is timed
-            retriever._prefetch.join()
         languages = source_languages(assistant)
         result: dict[str, Any] = {}
         timed: list[dict[str, Any]] = []

@@ -39,6 +39,7 @@ from haystack.document_stores.types import DuplicatePolicy
 from assist.backends import make_document_embedder, make_document_store
 from assist.components.bm25_embedder import Bm25DocumentSparseEmbedder
 from assist.components.edge_store import EdgeDocumentStore
+from assist.components.title_embedder import TitleDocumentEmbedder
 from assist.components.unit_embedder import UnitDocumentEmbedder
 from assist.pipeline import STORE_INFO_FILE, write_store_info
 from assist.roles import is_safe_name
@@ -230,16 +231,20 @@ def source_of(entry: Entry) -> str:
 
 
 def build_indexing_pipeline(settings: Settings, store: Any) -> Pipeline:
-    """Embed (dense, each chunk's sentences with the same model, then BM25 sparse) and write."""
+    """Embed (dense, each chunk's sentences and its title with the same model, then BM25 sparse) and write."""
     p = Pipeline()
     embedder = make_document_embedder(settings)
     p.add_component("embedder", embedder)
     # The sentence vectors let the relevance gate compare a question with each sentence without running the model.
     p.add_component("unit_embedder", UnitDocumentEmbedder(embedder=embedder))
+    # The title vector lets the retriever rank candidates by their titles without running the model, from the first
+    # question after a start: one more embedding a file.
+    p.add_component("title_embedder", TitleDocumentEmbedder(embedder=embedder))
     p.add_component("sparse_embedder", Bm25DocumentSparseEmbedder())
     p.add_component("writer", DocumentWriter(document_store=store, policy=DuplicatePolicy.OVERWRITE))
     p.connect("embedder.documents", "unit_embedder.documents")
-    p.connect("unit_embedder.documents", "sparse_embedder.documents")
+    p.connect("unit_embedder.documents", "title_embedder.documents")
+    p.connect("title_embedder.documents", "sparse_embedder.documents")
     p.connect("sparse_embedder.documents", "writer.documents")
     return p
 

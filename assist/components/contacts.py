@@ -8,7 +8,7 @@ from haystack import Document, component
 from assist.components.answer_builder import contacts_in
 from assist.components.edge_store import EdgeDocumentStore
 from assist.components.retriever import as_floats
-from assist.components.unit_embedder import UNIT_VECTORS
+from assist.components.unit_embedder import without_stored_meta
 
 #: Passages of the contacts document read per question (nearest first): its sections by area of work.
 CONTACT_PASSAGES = 3
@@ -54,6 +54,6 @@ class ContactsLookup:
         # ("Digitala tjänster" for a library card, "Kostenheten" for fire extinguishers).
         rows = []
         for doc in docs:
-            meta = {k: v for k, v in doc.meta.items() if k != UNIT_VECTORS}
+            meta = without_stored_meta(doc.meta)
             rows += [Document(content=row, meta=meta) for row in contacts_in(doc)]
         return {"documents": rows}

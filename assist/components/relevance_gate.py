@@ -10,7 +10,7 @@ from haystack import Document, component
 
 from assist.answerability import sentence_features
 from assist.components.retriever import cosine
-from assist.components.unit_embedder import stored_unit_cosines, stored_unit_vectors, without_unit_vectors
+from assist.components.unit_embedder import stored_unit_cosines, stored_unit_vectors, without_stored_vectors
 from assist.glossary import load_glossary
 from assist.grounding import (
     Assessment,
@@ -224,9 +224,9 @@ class RelevanceGate:
     ) -> dict[str, Any]:
         """Route the retrieved documents."""
         if not self.relevant(documents, outside_best):
-            return {"rejected": without_unit_vectors(documents)}
+            return {"rejected": without_stored_vectors(documents)}
         if self._lexicon is None or not question:
-            return {"passed": without_unit_vectors(documents)}
+            return {"passed": without_stored_vectors(documents)}
         self.warm_up()
         assessment = self.assess(question, documents, language, collections or [], query_embedding)
         cal = self._calibration
@@ -234,7 +234,7 @@ class RelevanceGate:
         logger.debug("grounding p=%s features=%s", assessment.probability, assessment.features)
         if answers and assessment.features.get("foreign") and _has_vector(query_embedding):
             documents = self.nearest_routine_first(documents, query_embedding, assessment)
-        return {"passed" if answers else "closest": without_unit_vectors(documents), "grounding": assessment}
+        return {"passed" if answers else "closest": without_stored_vectors(documents), "grounding": assessment}
 
     def nearest_routine_first(
         self, documents: list[Document], query_embedding: list[float] | np.ndarray, assessment: Assessment

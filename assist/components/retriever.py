@@ -2,8 +2,8 @@
 
 Two steps: Qdrant returns rank lists of candidate chunks (dense and BM25, the role filter and the exclusion of
 replaced routines inside each query), fused here by reciprocal rank fusion, the dense ones calibrated per document
-language; then the candidates' documents are ranked with their titles as a second view of each routine, and the
-best chunks of the best documents are kept.
+language; then the candidates' documents are ranked with their titles as a second view of each routine (the title
+vectors stored at ingest in each chunk's payload), and the best chunks of the best documents are kept.
 
 Every ranking step breaks ties by a stable key (document id, chunk number, point id): the store returns points of
 equal score in no fixed order, and the same question must always get the same answer.
@@ -23,13 +23,14 @@ from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
 from assist.components.edge_store import RRF_K, EdgeDocumentStore
+from assist.components.title_embedder import stored_title_vector
 from assist.components.unit_embedder import UNIT_VECTORS
 from assist.grounding import by_routine
 
 logger = logging.getLogger(__name__)
 
 RetrievalMode = Literal["dense", "sparse", "hybrid"]
-TITLE_CACHE_SIZE = 50_000  # title vectors kept in memory (1.5 KB each)
+TITLE_CACHE_SIZE = 50_000  # title vectors embedded here (no stored one) kept in memory (1.5 KB each)
 
 
 def collection_filter(collections: list[str]) -> dict[str, Any]:
@@ -148,7 +149,8 @@ def calibrated(per_language: list[list[Document]], rank: int) -> list[Document]:
     return ranked(merged)
 
 
-#: Meta fields the candidates are read without: the sentence vectors, read afterwards for the chunks kept.
+#: Meta fields the candidates are read without: the sentence vectors, read afterwards for the chunks kept. The title
+#: vector (about 1 KB) stays in the candidates' payload: the title ranking reads it for every candidate document.
 CANDIDATE_UNREAD = (UNIT_VECTORS,)
 
 
@@ -184,6 +186,12 @@ class ScopedRetriever:
     document's best chunk cosine; fused (hybrid or sparse) ranking adds the title order as a further rank list with
     weight `title_weight_fused`. Then at most `per_doc` chunks of each document are returned, best documents first,
     `top_k` in all.
+
+    The title vectors come from the candidates' payload (`title_vector`, stored by ingest with the same embedder and
+    the same text), so ranking runs no model and a restart costs nothing. A chunk without a stored vector that fits
+    its title (a store ingested before they were stored; `assist ingest --rebuild` adds them) has its title embedded
+    by `title_embedder` when a question first needs it, and kept in a least-recently-used cache of
+    `title_cache_size` titles.
     """
 
     def __init__(  # noqa: PLR0913 - each knob is a measured setting
@@ -225,28 +233,20 @@ class ScopedRetriever:
         self._titles: OrderedDict[str, np.ndarray] = OrderedDict()  # least recently used first
         self.title_cache_size = TITLE_CACHE_SIZE
         self._lock = threading.Lock()
-        self._prefetch: threading.Thread | None = None
 
     def warm_up(self) -> None:
-        """Load the title embedder's model, then embed the stored titles in the background.
+        """Load the title embedder's model, for the titles of a store ingested without title vectors.
 
-        A title not yet embedded when a question needs it is embedded then (about 7 ms each here); the background
-        pass saves later questions that wait. The titles are read from the store here, in the caller's thread, so
-        the background pass never touches a store that may be closed meanwhile.
+        No title is embedded at start: a store ingested with title vectors needs none, and an older store's titles
+        are embedded when a question first needs them (about 7 ms each here). Embedding every title after each start
+        took 151 s of CPU at 100k chunks (12,500 titles), beside the questions it was meant to speed up.
         """
-        if self.title_embedder is None:
-            return
-        if hasattr(self.title_embedder, "warm_up"):
+        if self.title_embedder is not None and hasattr(self.title_embedder, "warm_up"):
             self.title_embedder.warm_up()
-        if self._prefetch is None and isinstance(self.document_store, EdgeDocumentStore):
-            titles = self.stored_titles()
-            self._prefetch = threading.Thread(
-                target=self.embed_titles, args=(titles,), name="title-prefetch", daemon=True
-            )
-            self._prefetch.start()
 
     def stored_titles(self) -> list[str]:
-        """Every distinct document title on the embedded shard (empty for a server: its titles come lazily)."""
+        """Every distinct document title on the embedded shard (empty for a server); with `embed_titles`, what a
+        benchmark embeds ahead of its questions."""
         store = self.document_store
         if not isinstance(store, EdgeDocumentStore) or not store.exists():
             return []
@@ -254,7 +254,8 @@ class ScopedRetriever:
         return sorted({str((p.get("meta") or {}).get("title") or "") for p in payloads} - {""})
 
     def embed_titles(self, titles: list[str], batch_size: int = 32) -> int:
-        """Embed the titles not yet cached; returns how many were embedded."""
+        """Embed the titles not yet cached (into the cache of titles without a stored vector); returns how many were
+        embedded."""
         missing = [t for t in titles if t and t not in self._titles][: self.title_cache_size]
         for start in range(0, len(missing), batch_size):
             self._embed_titles(missing[start : start + batch_size])
@@ -458,19 +459,32 @@ class ScopedRetriever:
         return [c for doc_id in order for c in groups[doc_id][: self.per_doc]]
 
     def _title_scores(self, groups: dict[str, list[Document]], q: np.ndarray) -> dict[str, float]:
-        """Cosine of the question to each document's title (title vectors are cached in memory)."""
+        """Cosine of the question to each document's title: its stored title vector, else one embedded here."""
         if self.title_embedder is None or not (self.title_weight or self.title_weight_fused):
             return {}
         titles = {doc_id: str(cs[0].meta.get("title") or "") for doc_id, cs in groups.items()}
-        missing = sorted({t for t in titles.values() if t and t not in self._titles})
+        vectors = {doc_id: self._stored_title(groups[doc_id], t, len(q)) for doc_id, t in titles.items()}
+        live = {t for doc_id, t in titles.items() if t and vectors[doc_id] is None}
+        missing = sorted(t for t in live if t not in self._titles)
         if missing:
             self._embed_titles(missing)
         with self._lock:  # least recently used goes first: the titles questions need stay, however large the store
-            vectors = {doc_id: self._titles.get(t) for doc_id, t in titles.items()}
-            for t in titles.values():
+            for doc_id, t in titles.items():
+                if t in live:
+                    vectors[doc_id] = self._titles.get(t)
+            for t in live:
                 if t in self._titles:
                     self._titles.move_to_end(t)
         return {doc_id: cosine(q, v) if v is not None else 0.0 for doc_id, v in vectors.items()}
+
+    @staticmethod
+    def _stored_title(chunks: list[Document], title: str, dim: int) -> np.ndarray | None:
+        """The title vector stored with a document's chunks for `title`, if one of them has one that fits."""
+        for chunk in chunks:
+            vector = stored_title_vector(chunk, title, dim)
+            if vector is not None:
+                return vector
+        return None
 
     def _outside_best(self, query_embedding: list[float] | np.ndarray, collections: list[str]) -> float:
         """Best dense score among the collections the caller may NOT read; 0 when there are none.

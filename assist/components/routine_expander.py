@@ -11,7 +11,7 @@ from typing import Any
 
 from haystack import Document, component
 
-from assist.components.unit_embedder import UNIT_VECTORS
+from assist.components.unit_embedder import without_stored_meta
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class RoutineExpander:
         texts = {d.content for d in documents}
         added = [
             replace(c, embedding=None, sparse_embedding=None, meta={
-                **{k: v for k, v in c.meta.items() if k != UNIT_VECTORS}, "relevance": 0.0, "expanded": True})
+                **without_stored_meta(c.meta), "relevance": 0.0, "expanded": True})
             for c in sorted(chunks, key=lambda c: (int(c.meta.get("chunk", 0) or 0), c.id))
             if c.id not in have and c.content not in texts
         ]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from haystack import Document, component
 
+from assist.components.title_embedder import TITLE_VECTOR
 from assist.grounding import passage_units
 
 #: The chunk's meta field: {"dim": int, "digest": str, "vectors": [str, ...]}, one vector per unit of
@@ -33,10 +34,19 @@ def encode_unit_vectors(units: list[str], vectors: list[list[float]]) -> dict[st
     }
 
 
-def without_unit_vectors(documents: list[Document]) -> list[Document]:
-    """`documents` without their stored unit vectors: what the components after the grounding decision need (each
-    component's inputs are copied by the pipeline, and the vectors are most of a chunk's bytes)."""
-    return [replace(d, meta={k: v for k, v in d.meta.items() if k != UNIT_VECTORS}) if UNIT_VECTORS in d.meta else d
+#: The meta fields that hold vectors stored at ingest: read by retrieval and the grounding decision, by nothing after.
+STORED_VECTORS = (UNIT_VECTORS, TITLE_VECTOR)
+
+
+def without_stored_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's meta without the vectors stored at ingest."""
+    return {k: v for k, v in meta.items() if k not in STORED_VECTORS}
+
+
+def without_stored_vectors(documents: list[Document]) -> list[Document]:
+    """`documents` without their stored unit and title vectors: what the components after the grounding decision need
+    (each component's inputs are copied by the pipeline, and the vectors are most of a chunk's bytes)."""
+    return [replace(d, meta=without_stored_meta(d.meta)) if any(k in d.meta for k in STORED_VECTORS) else d
             for d in documents]
 
 

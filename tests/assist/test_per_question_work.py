@@ -1,12 +1,13 @@
 """What one question costs in Python (issue 25, item 4): the query vector travels as an array, candidates are read
 without the sentence vectors (only the chunks kept fetch theirs), the components after the grounding decision get
-chunks without them, and an extractive answer builds no LLM prompt."""
+chunks without them (nor the title vectors), and an extractive answer builds no LLM prompt."""
 
 from pathlib import Path
 
 import numpy as np
 
 from assist.components.edge_store import EdgeDocumentStore
+from assist.components.title_embedder import TITLE_VECTOR
 from assist.components.unit_embedder import UNIT_VECTORS
 from assist.settings import Settings
 from tests.conftest import RecordingChatGenerator
@@ -36,12 +37,12 @@ def test_the_sentence_vectors_reach_the_gate_and_no_component_after_it(assistant
     assert answer.citations[0].doc_id == "fall-dag"
     # The gate compares the question with the kept chunks' stored sentence vectors.
     assert all(UNIT_VECTORS in d.meta for d in seen["gate"]["documents"])
-    assert all(UNIT_VECTORS in d.meta for d in retrieved)
+    assert all(UNIT_VECTORS in d.meta and TITLE_VECTOR in d.meta for d in retrieved)
     assert isinstance(seen["gate"]["query_embedding"], np.ndarray)
-    # After the decision nobody reads them: they are not copied from component to component.
+    # After the decision nobody reads them, nor the title vectors: they are not copied from component to component.
     for name in ("expander", "instruction_filter", "generator", "answer_builder"):
         assert seen[name]["documents"], name
-        assert not any(UNIT_VECTORS in d.meta for d in seen[name]["documents"]), name
+        assert not any(UNIT_VECTORS in d.meta or TITLE_VECTOR in d.meta for d in seen[name]["documents"]), name
 
 
 def test_candidates_are_read_without_the_sentence_vectors(store_dir: Path):
@@ -55,6 +56,7 @@ def test_candidates_are_read_without_the_sentence_vectors(store_dir: Path):
         assert light
         assert not any(UNIT_VECTORS in d.meta for d in light)
         assert all(d.meta.get("doc_id") and d.content for d in light)  # the rest of the payload is there
+        assert all(TITLE_VECTOR in d.meta for d in light)  # the title ranking reads it for every candidate
         scores_only = store.query_by_embedding(vector, top_k=1, without=("*",))
         assert scores_only[0].score == light[0].score
         assert not scores_only[0].meta

@@ -176,11 +176,14 @@ def test_empty_sparse_query_still_retrieves_densely(tmp_path):
     assert [d.meta["doc_id"] for d in got] == ["sjuk-2024", "sjuk-2024"]
 
 
-def test_warm_up_embeds_the_stored_titles_in_the_background(tmp_path):
+def test_a_store_without_title_vectors_has_its_titles_embedded_when_a_question_needs_them(tmp_path):
+    """Chunks written without `title_vector` (a store ingested before they were stored): nothing is embedded at
+    start, and a question embeds its candidates' titles once, into the cache."""
     store = make_store("edge", tmp_path, sick_docs())
     retriever = ScopedRetriever(document_store=store, title_embedder=E5DocumentEmbedder())
     assert retriever.stored_titles() == ["Avgifter", "Sjukdom och återgång"]
     retriever.warm_up()
-    retriever._prefetch.join(timeout=60)
+    assert not retriever._titles
+    retriever.run(**query("hur länge ska barnet vara hemma efter kräkning"))
     assert set(retriever._titles) == {"Avgifter", "Sjukdom och återgång"}
     store.close()
