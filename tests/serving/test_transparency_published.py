@@ -116,7 +116,9 @@ class _NoServer:
 
 @pytest.fixture
 def serve_quietly(monkeypatch: pytest.MonkeyPatch) -> Callable[[Settings], None]:
-    """`assist serve` up to the moment it would serve: the start-up checks and messages, no app, no models."""
+    """`assist serve` up to the moment it would serve: the start-up checks and messages, no app, no models (one
+    worker: the stand-ins below replace uvicorn in this process only)."""
+    monkeypatch.setenv("ASSIST_SERVE__WORKERS", "1")
     monkeypatch.setattr("serving.app.create_app", lambda settings, serving: None)
     monkeypatch.setattr("serving.server.server_config", lambda *args, **kwargs: None)
     monkeypatch.setattr(serving_cli, "_server", lambda config, on_started: _NoServer())
