@@ -173,7 +173,56 @@ def bucket_wait(buckets: dict[str, tuple[float, float]], key: str, per_minute: f
     return (1.0 - level) / rate if rate > 0 else 60.0
 
 
-class RedisCounters:
+class _HeldLeases:
+    """What both shared counters do with the slots this process holds: remember them, push their leases out every
+    third of the lease in the background (`renew`), and give them back on close."""
+
+    renew_every_s: float
+
+    def __init__(self) -> None:
+        self._held: dict[str, set[str]] = {}
+        self._renewer: asyncio.Task[None] | None = None
+
+    def _hold(self, name: str, lease: str) -> None:
+        self._held.setdefault(name, set()).add(lease)
+
+    def _forget(self, name: str, lease: str) -> None:
+        held = self._held.get(name)
+        if held is not None:
+            held.discard(lease)
+            if not held:
+                del self._held[name]
+
+    async def renew(self) -> None:
+        raise NotImplementedError
+
+    async def give_back(self, name: str, lease: str) -> None:
+        raise NotImplementedError
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_forever(), name="assist-lease-renewer")
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            try:
+                await self.renew()
+            except BackendUnavailableError as exc:
+                logger.warning("Leases not renewed: %s", exc)
+
+    async def _stop_renewing_and_give_back(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+        for name, leases in list(self._held.items()):
+            for lease in list(leases):
+                await self.give_back(name, lease)
+
+
+class RedisCounters(_HeldLeases):
     """Counters in one Redis shared by every replica; each replica renews its own leases in the background.
 
     A Redis that cannot be reached is a BackendUnavailableError (503): without the shared counters no replica can
@@ -185,15 +234,15 @@ class RedisCounters:
     def __init__(self, *, url: str, prefix: str = "assist:", lease_s: float = 10.0, timeout_s: float = 2.0):
         self.url = url
         self.prefix = prefix
+        super().__init__()
         self.lease_ms = int(lease_s * 1000)
+        self.renew_every_s = lease_s / 3
         self.timeout_s = timeout_s
         #: Names this replica's leases with a random part, so two replicas never take the same member.
         self.replica = secrets.token_hex(4)
         self._ids = itertools.count(1)
-        self._held: dict[str, set[str]] = {}
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
-        self._renewer: asyncio.Task[None] | None = None
 
     def __str__(self) -> str:
         """Redis's address without a password, for messages."""
@@ -240,17 +289,13 @@ class RedisCounters:
         lease = f"{self.replica}:{next(self._ids)}"
         if not await self._run("acquire", [self._key(name)], [cap, self.lease_ms, lease]):
             return None
-        self._held.setdefault(name, set()).add(lease)
+        self._hold(name, lease)
         return lease
 
     async def give_back(self, name: str, lease: str) -> None:
         from redis.exceptions import RedisError  # noqa: PLC0415
 
-        held = self._held.get(name)
-        if held is not None:
-            held.discard(lease)
-            if not held:
-                del self._held[name]
+        self._forget(name, lease)
         # Tried twice: a slot left behind counts against its caller until its lease runs out.
         for attempt in (1, 2):
             try:
@@ -279,31 +324,16 @@ class RedisCounters:
     async def start(self) -> None:
         if self._renewer is None:
             self._redis()
-            self._renewer = asyncio.create_task(self._renew_forever(), name="assist-lease-renewer")
-
-    async def _renew_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
-            try:
-                await self.renew()
-            except BackendUnavailableError as exc:
-                logger.warning("Leases not renewed: %s", exc)
+        self._start_renewing()
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
-        for name, leases in list(self._held.items()):
-            for lease in list(leases):
-                await self.give_back(name, lease)
+        await self._stop_renewing_and_give_back()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
 
-class FileCounters:
+class FileCounters(_HeldLeases):
     """Counters the worker processes of one machine share, in a SQLite file: the same leases and token buckets as
     `RedisCounters`, each operation one short transaction (run in a thread, so a worker that holds the file's lock a
     moment never stalls another's event loop). The file holds token ids and numbers, never questions.
@@ -312,16 +342,16 @@ class FileCounters:
     shared = True
 
     def __init__(self, path: Path, *, lease_s: float = 10.0, timeout_s: float = 5.0):
+        super().__init__()
         self.path = path
         self.lease_s = lease_s
+        self.renew_every_s = lease_s / 3
         self.timeout_s = timeout_s
         #: Names this process's leases with a random part, so two workers never take the same member.
         self.worker = secrets.token_hex(4)
         self._ids = itertools.count(1)
-        self._held: dict[str, set[str]] = {}
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._renewer: asyncio.Task[None] | None = None
 
     def __str__(self) -> str:
         return "the workers' shared counters file"
@@ -371,15 +401,11 @@ class FileCounters:
 
         if not await self._run(acquire):
             return None
-        self._held.setdefault(name, set()).add(lease)
+        self._hold(name, lease)
         return lease
 
     async def give_back(self, name: str, lease: str) -> None:
-        held = self._held.get(name)
-        if held is not None:
-            held.discard(lease)
-            if not held:
-                del self._held[name]
+        self._forget(name, lease)
         try:
             await self._run(lambda conn: conn.execute("DELETE FROM slots WHERE name = ? AND lease = ?", (name, lease)))
         except BackendUnavailableError as exc:
@@ -414,26 +440,10 @@ class FileCounters:
             ))
 
     async def start(self) -> None:
-        if self._renewer is None:
-            self._renewer = asyncio.create_task(self._renew_forever(), name="assist-lease-renewer")
-
-    async def _renew_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_s / 3)
-            try:
-                await self.renew()
-            except BackendUnavailableError as exc:
-                logger.warning("Leases not renewed: %s", exc)
+        self._start_renewing()
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
-        for name, leases in list(self._held.items()):
-            for lease in list(leases):
-                await self.give_back(name, lease)
+        await self._stop_renewing_and_give_back()
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
