@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from haystack import Document, component
+from haystack import Document
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from assist.components.bm25_embedder import Bm25TextSparseEmbedder
@@ -17,6 +17,7 @@ from assist.components.edge_store import EdgeDocumentStore
 from assist.components.retriever import ScopedRetriever, cosine
 from assist.components.title_embedder import TITLE_VECTOR, TitleDocumentEmbedder, stored_title_vector, title_digest
 from assist.grounding import by_routine
+from tests.assist.conftest import CountingEmbedder, RefusingEmbedder
 
 #: Questions whose candidates span several routines: Swedish (hybrid), English, and Polish (dense only).
 QUESTIONS = [
@@ -26,40 +27,6 @@ QUESTIONS = [
     "Klientka upadła, do kogo dzwonię?",
 ]
 COLLECTIONS = ["home_care", "preschool", "library", "general"]
-
-
-@component
-class RefusingEmbedder:
-    """A title embedder that must not be run: the title vectors are stored."""
-
-    @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document]) -> dict[str, list[Document]]:
-        msg = f"the model was run for {len(documents)} title(s)"
-        raise AssertionError(msg)
-
-
-@component
-class CountingEmbedder:
-    """The real document embedder, counting the texts it embeds."""
-
-    def __init__(self) -> None:
-        self.inner = E5DocumentEmbedder()
-        self.embedded: list[str] = []
-
-    @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document]) -> dict[str, list[Document]]:
-        self.embedded.extend(d.content or "" for d in documents)
-        return self.inner.run(documents=documents)
-
-
-@pytest.fixture(scope="module")
-def chunks(store_dir: Path) -> list[Document]:
-    """Every chunk of the small corpus, ingested by the real ingest pipeline into the embedded store."""
-    store = EdgeDocumentStore(path=str(store_dir / "qdrant"), create=False)
-    try:
-        return store.filter_documents()
-    finally:
-        store.close()
 
 
 def without_title_vectors(docs: list[Document]) -> list[Document]:

@@ -2,15 +2,13 @@
 without running the model, ignored when they do not fit, and kept by both store backends."""
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from haystack import Document, component
+from haystack import Document
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from assist.components.bm25_embedder import Bm25DocumentSparseEmbedder
 from assist.components.e5_embedder import E5DocumentEmbedder, E5TextEmbedder
-from assist.components.edge_store import EdgeDocumentStore
 from assist.components.relevance_gate import RelevanceGate
 from assist.components.unit_embedder import (
     UNIT_VECTORS,
@@ -19,42 +17,9 @@ from assist.components.unit_embedder import (
     stored_unit_vectors,
 )
 from assist.grounding import passage_units
+from tests.assist.conftest import CountingEmbedder, RefusingEmbedder
 
 QUESTION = "Klientka upadła, do kogo dzwonię?"  # Polish: no routine is written in it
-
-
-@component
-class RefusingEmbedder:
-    """A unit embedder that must not be run: the vectors are stored."""
-
-    @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document]) -> dict[str, list[Document]]:
-        msg = f"the model was run for {len(documents)} sentence(s)"
-        raise AssertionError(msg)
-
-
-@component
-class CountingEmbedder:
-    """The real document embedder, counting the sentences it embeds."""
-
-    def __init__(self) -> None:
-        self.inner = E5DocumentEmbedder()
-        self.embedded: list[str] = []
-
-    @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document]) -> dict[str, list[Document]]:
-        self.embedded.extend(d.content or "" for d in documents)
-        return self.inner.run(documents=documents)
-
-
-@pytest.fixture(scope="module")
-def chunks(store_dir: Path) -> list[Document]:
-    """Every chunk of the small corpus, ingested by the real ingest pipeline into the embedded store."""
-    store = EdgeDocumentStore(path=str(store_dir / "qdrant"), create=False)
-    try:
-        return store.filter_documents()
-    finally:
-        store.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assist.roles import load_roles
-from serving.state import SQLITE_FILE
-from serving.tokens import TokenStore
 from tests.conftest import ROLES_CITY
 from tests.owners.docs import ICE, ICE_QUESTION, ICE_TITLE, docx_bytes
 from tests.serving.conftest import LiveServer, serve_process
+from tests.serving.test_owners_page import token
 
 pytestmark = pytest.mark.integration
 
@@ -66,14 +64,6 @@ def workers(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             assert time.monotonic() < deadline, "the supervisor did not start two workers"
             time.sleep(0.2)
         yield server
-
-
-def token(server: LiveServer, role: str) -> str:
-    store = TokenStore(server.data_dir / SQLITE_FILE, roles=load_roles(ROLES_CITY))
-    try:
-        return store.create(role)[1]
-    finally:
-        store.close()
 
 
 @contextmanager
