@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -86,7 +86,6 @@ def _worker_main(  # noqa: PLR0913 - what a spawned process needs, passed explic
 class _Worker:
     process: BaseProcess
     ready: Event
-    started_at: float = field(default_factory=time.monotonic)
 
 
 class Supervisor:
