@@ -8,7 +8,7 @@ from haystack import Document, component
 from assist.components.answer_builder import contacts_in
 from assist.components.edge_store import EdgeDocumentStore
 from assist.components.retriever import as_floats
-from assist.components.unit_embedder import without_stored_meta
+from assist.components.unit_embedder import STORED_VECTORS, without_stored_meta
 
 #: Passages of the contacts document read per question (nearest first): its sections by area of work.
 CONTACT_PASSAGES = 3
@@ -45,7 +45,8 @@ class ContactsLookup:
         }
         store = self.document_store
         if isinstance(store, EdgeDocumentStore):
-            docs = store.query_by_embedding(as_floats(query_embedding), filters=filters, top_k=CONTACT_PASSAGES)
+            docs = store.query_by_embedding(as_floats(query_embedding), filters=filters, top_k=CONTACT_PASSAGES,
+                                            without=STORED_VECTORS)
         else:
             docs = store._query_by_embedding(as_floats(query_embedding), filters=filters, top_k=CONTACT_PASSAGES)
         # Each passage is a section of the list by area of work, its first row the area's general entry point
