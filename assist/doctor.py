@@ -43,7 +43,7 @@ def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a person fixes things; a check that crashes is reported as failed."""
     steps: list[Callable[[Settings], Check]] = [
         check_python, check_cpu, check_e5, check_minilm, check_generator_model, check_llm_endpoint, check_store,
-        check_roles, check_disk,
+        check_roles, check_word_lists, check_disk,
     ]
     out = []
     for step in steps:
@@ -288,6 +288,27 @@ def _used_bytes(folder: Path) -> int:
             except OSError:
                 continue
     return total
+
+
+def check_word_lists(settings: Settings) -> Check:
+    """The served languages' word lists (scrub, grounding) saved as tries that every process maps (assist.lemmas)."""
+    from assist import lemmas  # noqa: PLC0415
+    from assist.languages import LANGUAGE_NAMES  # noqa: PLC0415
+
+    folder = settings.lemma_cache_dir or lemmas.cache_dir()
+    languages = [lang for lang in LANGUAGE_NAMES if lemmas.supported(lang)]
+    saved = [lang for lang in languages if (folder / f"{lang}.marisa").is_file()]
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        return Check("word-lists", "warn", f"{folder} cannot be written: each process reads the word lists into its "
+                     "own memory, and a language's first question waits for it (seconds)",
+                     f"set {lemmas.CACHE_ENV} to a folder the service may write")
+    text = f"{len(saved)} of {len(languages)} languages' word lists saved in {folder}"
+    if len(saved) < len(languages):
+        text += "; the rest are built once, in the background of the next start"
+    return Check("word-lists", "ok", text)
 
 
 def check_disk(settings: Settings) -> Check:

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import simplemma
 from haystack import Document
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from assist import lemmas
 from assist.answer_types import asked_kinds, states
 from assist.answerability import SENTENCE_FEATURES
 from assist.errors import ConfigError
@@ -143,7 +143,7 @@ def _lemma_stems(word: str) -> frozenset[int]:
     ("slog" and "slagit" → "slå", "fell" → "fall", "gick" → "gå"), from simplemma's word lists."""
     out: set[int] = set()
     for language in LEMMA_LANGUAGES:
-        lemma = simplemma.lemmatize(word, lang=language).lower()
+        lemma = lemmas.lemmatize(word, language).lower()
         if lemma != word:
             out |= terms(lemma, language)
     return frozenset(out)
@@ -453,7 +453,7 @@ MAX_TRANSLATIONS = 4
 def _forms(word: str, language: str) -> tuple[str, ...]:
     """The word and its dictionary form in its own language (what a dictionary lists)."""
     try:
-        lemma = simplemma.lemmatize(word, lang=language).lower()
+        lemma = lemmas.lemmatize(word, language).lower()
     except ValueError:  # a language simplemma does not know
         lemma = word
     return tuple(dict.fromkeys([word, lemma]))
@@ -624,7 +624,7 @@ def _uncovered_words(absent: list[KeyTerm], lexicon: Lexicon | None, collections
     out: list[str] = []
     for t in absent:
         parts = [p for p, ids, _ in t.parts if lexicon is not None and not lexicon.mentioned(ids, collections)]
-        known = len(parts) == 1 and any(simplemma.is_known(parts[0], lang=lang) for lang in LEMMA_LANGUAGES)
+        known = len(parts) == 1 and any(lemmas.is_known(parts[0], lang) for lang in LEMMA_LANGUAGES)
         word = parts[0] if known else t.word
         if word not in out:
             out.append(word)

@@ -4,6 +4,7 @@
 
 import json
 import logging
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 from haystack import Document, Pipeline
 from haystack.dataclasses import StreamingChunk
 
+from assist import lemmas
 from assist.backends import (
     embedder_name,
     make_chat_generator,
@@ -44,6 +46,7 @@ from assist.review import review_notices
 from assist.roles import Roles
 from assist.schemas import Answer
 from assist.settings import Settings
+from assist.translation import translations
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +138,7 @@ class Assistant:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        lemmas.configure(settings.lemma_cache_dir)
         self.document_store = make_document_store(settings, create=False)
         self.pipeline = build_answer_pipeline(settings, self.document_store)
         self.roles = settings.roles
@@ -153,7 +157,15 @@ class Assistant:
         self.pipeline.warm_up()
         warm_up_scrub()
         warm_up_languages()
+        # The word lists of the served languages (scrub, grounding) and the translation tables: mapped in
+        # milliseconds, built once per machine; in the background, so that no start waits for that first build.
+        threading.Thread(target=self._warm_up_word_lists, name="word-lists-warm-up", daemon=True).start()
         self._warm = True
+
+    def _warm_up_word_lists(self) -> None:
+        lemmas.warm_up(LANGUAGE_NAMES)
+        if self.settings.retrieval.dictionary_dir:
+            translations(str(self.settings.retrieval.dictionary_dir)).warm_up()
 
     def ask(
         self,

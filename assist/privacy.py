@@ -22,7 +22,8 @@ from importlib import import_module
 from importlib.resources import files
 
 import phonenumbers
-import simplemma
+
+from assist import lemmas
 
 PNR = re.compile(r"(?<![\d-])(\d{2})?(\d{2})(\d{2})(\d{2})([-+ ]?)(\d{3})(\d)(?![\d-])")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -252,9 +253,9 @@ class _Tok:
 
 @lru_cache(maxsize=100_000)
 def _known_word(word: str, language: str) -> bool:
-    """Is `word` in simplemma's word list of `language` (a language other than Swedish or English)?"""
+    """Is `word` in simplemma's word list (assist.lemmas) of `language` (a language other than Swedish or English)?"""
     try:
-        return bool(simplemma.is_known(word, lang=language))
+        return bool(lemmas.is_known(word, language))
     except ValueError:  # a language simplemma has no list for
         return False
 

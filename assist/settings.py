@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         description="The transparency record's human-written fields (TOML, ASSIST_TRANSPARENCY_FILE); default the "
         "shipped example, whose placeholders `assist transparency` reports.",
     )
+    lemma_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the word lists (simplemma's dictionaries as tries) and the translation tables are saved "
+        "once per machine and mapped by every process; default ~/.cache/frontline-assist/lemmas/simplemma-<version>.",
+    )
     qdrant: QdrantSettings = QdrantSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     generator: GeneratorSettings = GeneratorSettings()

@@ -9,12 +9,17 @@ installed is used in both directions; a language with none is matched by meaning
 """
 
 import gzip
+import hashlib
 import logging
 import re
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+
+from marisa_trie import BytesTrie
+
+from assist import lemmas
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +96,30 @@ class Dictionary:
                 self.entries.setdefault(head, []).extend(t for t in translations if t not in self.entries.get(head, []))
 
 
+#: Between a word's translations in a saved table (never in a dictionary's words).
+_SEP = "\x1f"
+#: Changes when the saved tables' layout or the parsing of entries changes, so that older saved tables are not read.
+TABLE_FORMAT = "1"
+
+
+class _Table:
+    """One direction of a language pair, saved as a trie: a word and its translations, the common senses first."""
+
+    def __init__(self, trie: BytesTrie) -> None:
+        self._trie = trie
+
+    def get(self, word: str) -> list[str]:
+        found = self._trie.get(word)
+        return found[0].decode().split(_SEP) if found else []
+
+
 class Translations:
     """Word translations between the languages of the installed dictionaries, both directions of each pair.
 
-    A pair's files are read the first time a question needs that pair (a Swedish-English pair in milliseconds, the
-    larger German-Swedish one in about a second), so a start reads none.
+    A pair's files are parsed once per machine (the German-Swedish pair in about 3 s) into a table saved with the
+    word lists (assist.lemmas.cache_dir()); a process maps that table in a millisecond the first time a question
+    needs the pair, so neither a start nor a language's first question reads a dictionary. A table is saved under
+    the files' sizes and times, so an updated dictionary package is parsed again.
     """
 
     def __init__(self, directory: Path | None = DEFAULT_DICTIONARY_DIR):
@@ -106,7 +130,7 @@ class Translations:
                 m = _FILE.match(index.name)
                 if m and index.with_suffix(".dict.dz").exists():
                     self._files[(ISO3.get(m.group(1), m.group(1)), ISO3.get(m.group(2), m.group(2)))] = index
-        self._tables: dict[tuple[str, str], dict[str, list[str]]] = {}
+        self._tables: dict[tuple[str, str], _Table] = {}
         self._lock = threading.Lock()
 
     def pairs(self) -> set[tuple[str, str]]:
@@ -116,35 +140,59 @@ class Translations:
     def has(self, source: str, target: str) -> bool:
         return (source, target) in self.pairs()
 
-    def _table(self, source: str, target: str) -> dict[str, list[str]]:
+    def _pair_files(self, source: str, target: str) -> list[tuple[tuple[str, str], Path]]:
+        return [(k, v) for k, v in self._files.items() if set(k) == {source, target}]
+
+    def _saved_path(self, source: str, target: str) -> Path:
+        """Where the table of source → target is saved: named by the files it is read from, as they are now."""
+        identity = [TABLE_FORMAT]
+        for _, index in self._pair_files(source, target):
+            for path in (index, index.with_suffix(".dict.dz")):
+                st = path.stat()
+                identity.append(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+        digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
+        return lemmas.cache_dir() / f"translations-{source}-{target}-{digest}.marisa"
+
+    def _build(self, source: str, target: str) -> BytesTrie:
+        """Parse the pair's dictionary files into the table of source → target."""
+        key = (source, target)
+        table: dict[str, list[str]] = {}
+        for (a, b), index in self._pair_files(source, target):
+            try:
+                d = Dictionary(index)
+            except (OSError, ValueError, EOFError) as exc:
+                logger.warning("Skipping dictionary %s (%s): reinstall its FreeDict package.", index, exc)
+                continue
+            for word, found in d.entries.items():
+                if (a, b) == key:
+                    table.setdefault(word, []).extend(found)
+                else:  # the reverse file: each translation leads back to its headword
+                    for t in found:
+                        table.setdefault(t, []).append(word)
+        return BytesTrie((word, _SEP.join(dict.fromkeys(found)).encode()) for word, found in table.items())
+
+    def _table(self, source: str, target: str) -> _Table:
         key = (source, target)
         got = self._tables.get(key)
         if got is not None:
             return got
         with self._lock:
-            if key in self._tables:
-                return self._tables[key]
-            table: dict[str, list[str]] = {}
-            for (a, b), index in ((k, v) for k, v in self._files.items() if set(k) == {source, target}):
-                try:
-                    d = Dictionary(index)
-                except (OSError, ValueError, EOFError) as exc:
-                    logger.warning("Skipping dictionary %s (%s): reinstall its FreeDict package.", index, exc)
-                    continue
-                for word, found in d.entries.items():
-                    if (a, b) == key:
-                        table.setdefault(word, []).extend(found)
-                    else:  # the reverse file: each translation leads back to its headword
-                        for t in found:
-                            table.setdefault(t, []).append(word)
-            self._tables[key] = table
-            return table
+            if key not in self._tables:
+                trie = lemmas.saved_trie(self._saved_path(source, target), lambda: self._build(source, target),
+                                         f"{source}-{target} translation table")
+                self._tables[key] = _Table(trie)
+            return self._tables[key]
+
+    def warm_up(self) -> None:
+        """Open every pair's tables now (parsing the files where no table is saved yet) rather than on a question."""
+        for source, target in sorted(self.pairs()):
+            self._table(source, target)
 
     def translate(self, word: str, source: str, target: str) -> list[str]:
         """Translations of `word` (lower case) from `source` into `target`; [] when unknown or no dictionary."""
         if not self.has(source, target):
             return []
-        return list(dict.fromkeys(self._table(source, target).get(word.lower(), [])))
+        return self._table(source, target).get(word.lower())
 
     def translate_any(self, forms: Iterable[str], source: str, target: str) -> list[str]:
         """Translations of the first of `forms` (the word, then its dictionary form) the dictionary knows."""

@@ -36,6 +36,7 @@ from haystack import Document, Pipeline
 from haystack.components.writers import DocumentWriter
 from haystack.document_stores.types import DuplicatePolicy
 
+from assist import lemmas
 from assist.backends import make_document_embedder, make_document_store
 from assist.components.bm25_embedder import Bm25DocumentSparseEmbedder
 from assist.components.edge_store import EdgeDocumentStore
@@ -371,6 +372,7 @@ class Ingestor:
             msg = f"max_file_mb must be positive, got {max_file_mb}"
             raise ValueError(msg)
         self.settings = settings
+        lemmas.configure(settings.lemma_cache_dir)
         self.max_file_mb = max_file_mb
         # An older version made the data dir readable by every local user; what ingest writes there is not for them.
         tighten(settings.data_dir)

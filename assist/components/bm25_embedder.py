@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
-import simplemma
 from haystack import Document, component
 from haystack.dataclasses import SparseEmbedding
 
+from assist import lemmas
 from assist.components.e5_embedder import embedding_text
 from assist.glossary import load_glossary
 from assist.translation import Translations, translations
@@ -55,7 +55,7 @@ TRANSLATION_WEIGHT = 0.5
 @lru_cache(maxsize=50_000)
 def _lemma(word: str, language: str) -> str:
     try:
-        return str(simplemma.lemmatize(word, lang=language)).lower()
+        return str(lemmas.lemmatize(word, language)).lower()
     except ValueError:  # a language simplemma does not know
         return word
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assist import doctor
+from assist import doctor, lemmas
 from assist.settings import Settings
 from tests.conftest import free_port, garble_vectors, make_settings
 
@@ -131,3 +131,19 @@ def test_a_role_naming_a_collection_the_store_lacks_warns(store_copy: Path):
     assert "role 'social' names 'social_services'" in check.detail
     settings.roles_file = None  # the packaged roles: every collection they name is in the test store
     assert doctor.check_roles(settings).status == "ok"
+
+
+def test_word_lists_report_what_is_saved_and_warn_where_nothing_can_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(lemmas.CACHE_ENV, str(tmp_path / "lists"))
+    monkeypatch.setattr(lemmas, "FACTORY", lemmas.MappedTrieFactory())
+    before = doctor.check_word_lists(Settings(data_dir=tmp_path))
+    assert before.status == "ok" and before.detail.startswith("0 of ")
+    lemmas.warm_up(["sv"])
+    assert doctor.check_word_lists(Settings(data_dir=tmp_path)).detail.startswith("1 of ")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(lemmas.CACHE_ENV, str(blocker / "lists"))
+    blocked = doctor.check_word_lists(Settings(data_dir=tmp_path))
+    assert blocked.status == "warn" and lemmas.CACHE_ENV in blocked.fix

@@ -2,10 +2,13 @@
 in a routine written in another language, and never "no routine mentions" a word that routine says)."""
 
 import gzip
+import os
 from pathlib import Path
 
+import pytest
 from haystack import Document
 
+from assist import lemmas, translation
 from assist.grounding import Lexicon, assess, key_terms
 from assist.translation import Translations, parse_entry
 
@@ -33,6 +36,14 @@ def write_dictd(folder: Path, name: str, entries: dict[str, str]) -> None:
     (folder / f"{name}.dict.dz").write_bytes(gzip.compress(body))
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tables of these made-up dictionaries are saved in the test's folder, not the machine's cache."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(lemmas.CACHE_ENV, str(folder))
+    return folder
+
+
 def dictionaries(tmp_path: Path) -> Translations:
     write_dictd(tmp_path, "freedict-swe-eng", {"nyckel": "key, wrench", "lyftsele": "sling", "brukare": "user"})
     write_dictd(tmp_path, "freedict-deu-swe", {"schlüssel": "1. nyckel\n2. klav", "verloren": "förlorad"})
@@ -53,6 +64,29 @@ def test_pairs_read_both_ways_and_unknown_words_give_nothing(tmp_path):
     assert t.translate("ramlat", "sv", "en") == []
     assert t.translate("nyckel", "sv", "fi") == []  # no such dictionary
     assert not Translations(tmp_path / "none").pairs()
+
+
+def test_a_pair_is_parsed_once_and_mapped_after_that(tmp_path, own_cache, monkeypatch):
+    first = dictionaries(tmp_path)
+    assert first.translate("nyckel", "sv", "en") == ["key", "wrench"]
+    assert first.translate("user", "en", "sv") == ["brukare"]  # a pair's other direction: a table of its own
+    assert len(list(own_cache.glob("translations-*.marisa"))) == 2
+
+    def no_parse(index: Path) -> None:
+        raise AssertionError(f"parsed {index} again")
+
+    monkeypatch.setattr(translation, "Dictionary", no_parse)
+    again = Translations(tmp_path)  # another process, or the next start
+    assert again.translate("nyckel", "sv", "en") == ["key", "wrench"]
+    assert again.translate("user", "en", "sv") == ["brukare"]
+
+
+def test_an_updated_dictionary_is_parsed_again(tmp_path, own_cache):
+    assert dictionaries(tmp_path).translate("nyckel", "sv", "en") == ["key", "wrench"]
+    write_dictd(tmp_path, "freedict-swe-eng", {"nyckel": "key, clef"})  # the package updated
+    later = os.stat(tmp_path / "freedict-swe-eng.index").st_mtime_ns + 10**9
+    os.utime(tmp_path / "freedict-swe-eng.index", ns=(later, later))
+    assert Translations(tmp_path).translate("nyckel", "sv", "en") == ["key", "clef"]
 
 
 def _docs(texts: list[tuple[str, str, str]]) -> list[Document]:
