@@ -56,7 +56,8 @@ DIM = 384
 COLLECTIONS = ["home_care", "preschool", "library", "general"]
 ROLE_FILTER = {"field": "meta.collection", "operator": "in", "value": ["home_care", "general"]}
 TARGETS_MS = {"store_only_p95_at_100k": 10.0, "end_to_end_p95_at_100k": 60.0, "retriever_p95_at_100k": 10.0,
-              "retriever_after_restart_p95_at_100k": 30.0}
+              "retriever_after_restart_p95_at_100k": 30.0, "retriever_p95_at_1m": 100.0,
+              "retriever_after_restart_p95_at_1m": 100.0}
 
 
 def vocabulary() -> tuple[list[str], list[float]]:
@@ -173,6 +174,17 @@ def measure(store: EdgeDocumentStore, questions: list[str], dense: list[list[flo
             "mean_hits": round(sum(hits) / len(hits), 2)}
 
 
+def targets_met(sizes: list[dict[str, Any]]) -> dict[str, bool]:
+    """Each target judged at its own size (100k or 1M), where that size was measured."""
+    met: dict[str, bool] = {}
+    for name, limit in TARGETS_MS.items():
+        figure, _, size = name.rpartition("_p95_at_")
+        rows = [r for r in sizes if r["chunks"] == {"100k": 100_000, "1m": 1_000_000}[size]]
+        if rows:
+            met[name] = rows[0][f"{figure}_ms"]["p95"] <= limit
+    return met
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
@@ -225,23 +237,13 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    largest = max(sizes, key=lambda r: r["chunks"])
     result = {
         "description": "hybrid dense + BM25 sparse, RRF, role filter home-care (home_care + general), top_k 8, "
                        "embedded Qdrant Edge shard; synthetic chunks (random unit vectors, Zipf text)",
         "queries": len(questions),
         "sizes": sizes,
         "targets_ms": TARGETS_MS,
-        "targets_met": {
-            "store_only_p95_at_100k": largest["chunks"] >= 100_000
-            and largest["store_only_ms"]["p95"] < TARGETS_MS["store_only_p95_at_100k"],
-            "end_to_end_p95_at_100k": largest["chunks"] >= 100_000
-            and largest["end_to_end_ms"]["p95"] < TARGETS_MS["end_to_end_p95_at_100k"],
-            "retriever_p95_at_100k": largest["chunks"] >= 100_000
-            and largest["retriever_ms"]["p95"] < TARGETS_MS["retriever_p95_at_100k"],
-            "retriever_after_restart_p95_at_100k": largest["chunks"] >= 100_000
-            and largest["retriever_after_restart_ms"]["p95"] <= TARGETS_MS["retriever_after_restart_p95_at_100k"],
-        },
+        "targets_met": targets_met(sizes),
     }
     print(write_result("retrieval", result, args.out))
 
