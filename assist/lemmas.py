@@ -80,6 +80,7 @@ def saved_trie(path: Path, build: Callable[[], BytesTrie], what: str) -> BytesTr
     trie = _mapped(path)
     if trie is not None:
         return trie
+    built: BytesTrie | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.with_suffix(".lock"), "a") as lock:
@@ -100,7 +101,7 @@ def saved_trie(path: Path, build: Callable[[], BytesTrie], what: str) -> BytesTr
     except OSError as exc:
         logger.warning("Cannot keep the %s in %s (%s): this process keeps it in memory. Set %s to a writable folder.",
                        what, path.parent, exc, CACHE_ENV)
-        return build()
+        return built if built is not None else build()
     return _mapped(path) or built
 
 
