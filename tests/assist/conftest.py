@@ -1,10 +1,12 @@
-"""What the tests of stored vectors (sentences, titles) share: the ingested chunks and two stand-in embedders."""
+"""What tests share: for the stored vectors (sentences, titles), the ingested chunks and two stand-in embedders; for the
+word lists, a cache folder of the test's own."""
 
 from pathlib import Path
 
 import pytest
 from haystack import Document, component
 
+from assist import lemmas
 from assist.components.e5_embedder import E5DocumentEmbedder
 from assist.components.edge_store import EdgeDocumentStore
 
@@ -41,3 +43,11 @@ def chunks(store_dir: Path) -> list[Document]:
         return store.filter_documents()
     finally:
         store.close()
+
+
+def use_lemma_cache(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Word lists and translation tables go to `folder` for this test, whatever the process was configured with
+    (an Assistant built with `lemma_cache_dir`, or ASSIST_LEMMA_CACHE_DIR in the environment)."""
+    monkeypatch.setenv(lemmas.CACHE_ENV, str(folder))
+    monkeypatch.setattr(lemmas, "_configured", None)
+    return folder

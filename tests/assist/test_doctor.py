@@ -11,6 +11,7 @@ import pytest
 
 from assist import doctor, lemmas
 from assist.settings import Settings
+from tests.assist.conftest import use_lemma_cache
 from tests.conftest import free_port, garble_vectors, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,7 +137,7 @@ def test_a_role_naming_a_collection_the_store_lacks_warns(store_copy: Path):
 def test_word_lists_report_what_is_saved_and_warn_where_nothing_can_be(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(lemmas.CACHE_ENV, str(tmp_path / "lists"))
+    use_lemma_cache(tmp_path / "lists", monkeypatch)
     monkeypatch.setattr(lemmas, "FACTORY", lemmas.MappedTrieFactory())
     before = doctor.check_word_lists(Settings(data_dir=tmp_path))
     assert before.status == "ok" and before.detail.startswith("0 of ")

@@ -12,12 +12,12 @@ from simplemma.utils import normalize_token
 
 from assist import lemmas
 from assist.settings import Settings
+from tests.assist.conftest import use_lemma_cache
 
 
 def fresh(monkeypatch: pytest.MonkeyPatch, folder: Path) -> lemmas.MappedTrieFactory:
     """A factory with nothing opened yet, keeping its tries in `folder` (as a new process would)."""
-    monkeypatch.setenv(lemmas.CACHE_ENV, str(folder))
-    monkeypatch.setattr(lemmas, "_configured", None)
+    use_lemma_cache(folder, monkeypatch)
     return lemmas.MappedTrieFactory()
 
 
@@ -116,8 +116,7 @@ def test_warm_up_opens_the_served_languages_simplemma_knows(tmp_path: Path, monk
 
 
 def test_the_setting_names_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(lemmas.CACHE_ENV, str(tmp_path / "lists"))
-    monkeypatch.setattr(lemmas, "_configured", None)
+    use_lemma_cache(tmp_path / "lists", monkeypatch)
     assert Settings().lemma_cache_dir == tmp_path / "lists"  # the same variable, read with the other settings
     lemmas.configure(tmp_path / "set")
     assert lemmas.cache_dir() == tmp_path / "set"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from haystack import Document
 
-from assist import lemmas, translation
+from assist import translation
 from assist.grounding import Lexicon, assess, key_terms
 from assist.translation import Translations, parse_entry
+from tests.assist.conftest import use_lemma_cache
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -39,9 +40,7 @@ def write_dictd(folder: Path, name: str, entries: dict[str, str]) -> None:
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The tables of these made-up dictionaries are saved in the test's folder, not the machine's cache."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(lemmas.CACHE_ENV, str(folder))
-    return folder
+    return use_lemma_cache(tmp_path / "cache", monkeypatch)
 
 
 def dictionaries(tmp_path: Path) -> Translations:
