@@ -30,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from bench.common import eval_questions, write_result  # noqa: E402
+from bench.common import eval_questions, rss_mib, write_result  # noqa: E402
 
 
 def questions_by_language() -> dict[str, list[dict[str, Any]]]:
@@ -64,10 +64,8 @@ def one_run(store: str) -> dict[str, Any]:
             t = time.perf_counter()
             assistant.ask(pair[position]["question"], pair[position]["role"])
             into[lang] = round((time.perf_counter() - t) * 1000, 1)
-    with open("/proc/self/status", encoding="ascii") as f:
-        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
     return {"warm_up_s": round(warm_up_s, 2), "background_warm_up_s": round(background_s, 2), "first_ms": first,
-            "second_ms": second, "rss_mib": round(rss / 1024, 1)}
+            "second_ms": second, "rss_mib": round(rss_mib(), 1)}
 
 
 def cold_build_s() -> float | None:

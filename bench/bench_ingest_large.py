@@ -31,6 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 from bench.bench_ingest import machine  # noqa: E402
+from bench.common import rss_mib  # noqa: E402
 
 logger = logging.getLogger("bench_ingest_large")
 SCRIPT = (
@@ -100,21 +101,11 @@ def write_text(path: Path, megabytes: float) -> None:
 
 def tree_rss_mb(pid: int) -> dict[str, float]:
     """Resident MB of a process and, summed, of its children."""
-
-    def rss(p: int) -> float:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         with contextlib.suppress(OSError):
             children += [int(c) for c in (task / "children").read_text().split()]
-    return {"self": rss(pid), "children": sum(rss(c) for c in children)}
+    return {"self": rss_mib(pid), "children": sum(rss_mib(c) for c in children)}
 
 
 def count_points(store: Path) -> int:

@@ -50,7 +50,7 @@ from assist.components.edge_store import EdgeDocumentStore  # noqa: E402
 from assist.components.retriever import ScopedRetriever  # noqa: E402
 from assist.components.title_embedder import encode_title_vector  # noqa: E402
 from assist.settings import RetrievalSettings  # noqa: E402
-from bench.common import eval_questions, summary_ms, write_result  # noqa: E402
+from bench.common import eval_questions, rss_mib, summary_ms, write_result  # noqa: E402
 
 DIM = 384
 COLLECTIONS = ["home_care", "preschool", "library", "general"]
@@ -112,12 +112,11 @@ class RefusingTitleEmbedder(E5DocumentEmbedder):
         raise AssertionError(msg)
 
 
-def rss_mib() -> float:
-    """This process's resident memory now."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+def default_retriever(store: EdgeDocumentStore) -> ScopedRetriever:
+    """The pipeline's retriever as configured by default, over stored title vectors only."""
+    defaults = RetrievalSettings()
+    return ScopedRetriever(document_store=store, top_k=defaults.top_k, candidates=defaults.candidates,
+                           per_doc=defaults.per_doc, title_embedder=RefusingTitleEmbedder())
 
 
 def after_restart(path: Path, questions: list[str], dense: list[list[float]], sparse: list[SparseEmbedding],
@@ -127,9 +126,7 @@ def after_restart(path: Path, questions: list[str], dense: list[list[float]], sp
     store = EdgeDocumentStore(path=str(path), embedding_dim=DIM, create=False)
     store.count_documents()  # opens the version and checks it, as the service's start does
     open_s = time.perf_counter() - started
-    defaults = RetrievalSettings()
-    retriever = ScopedRetriever(document_store=store, top_k=defaults.top_k, candidates=defaults.candidates,
-                                per_doc=defaults.per_doc, title_embedder=RefusingTitleEmbedder())
+    retriever = default_retriever(store)
     times = []
     for i in range(min(first, len(questions))):
         started = time.perf_counter()
@@ -155,9 +152,7 @@ def measure(store: EdgeDocumentStore, questions: list[str], dense: list[list[flo
         q_sparse = bm25.run(question, language="sv")["sparse_embedding"]
         store.query_hybrid(q_dense, q_sparse, filters=ROLE_FILTER, top_k=8)
         full.append(time.perf_counter() - started)
-    defaults = RetrievalSettings()
-    retriever = ScopedRetriever(document_store=store, top_k=defaults.top_k, candidates=defaults.candidates,
-                                per_doc=defaults.per_doc, title_embedder=RefusingTitleEmbedder())
+    retriever = default_retriever(store)
     titles = retriever.stored_titles()
     sample = titles[:64]
     started = time.perf_counter()
@@ -223,7 +218,7 @@ def main() -> None:
             store, restart = after_restart(work / "shard", questions, dense, sparse, args.first)
             figures = measure(store, questions, dense, sparse, e5, bm25)
             row = {"chunks": store.count_documents(), "build_write_s": round(write_s, 1),
-                   "optimize_s": round(optimize_s, 1), **restart, **figures, "rss_mib": rss_mib()}
+                   "optimize_s": round(optimize_s, 1), **restart, **figures, "rss_mib": round(rss_mib(), 1)}
             sizes.append(row)
             store.close()
             store = EdgeDocumentStore(path=str(work / "shard"), embedding_dim=DIM, write_batch_size=1_000)

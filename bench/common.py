@@ -77,6 +77,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def rss_mib(pid: int | str = "self") -> float:
+    """Resident memory of a process in MiB (this one by default); 0.0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..1) of a non-empty list."""
     ordered = sorted(values)
