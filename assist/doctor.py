@@ -290,6 +290,13 @@ def _used_bytes(folder: Path) -> int:
     return total
 
 
+def _nearest_existing(path: Path) -> Path:
+    """`path`, or the nearest folder above it that exists (where it would be created)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_word_lists(settings: Settings) -> Check:
     """The served languages' word lists (scrub, grounding) saved as tries that every process maps (assist.lemmas)."""
     from assist import lemmas  # noqa: PLC0415
@@ -298,9 +305,7 @@ def check_word_lists(settings: Settings) -> Check:
     folder = settings.lemma_cache_dir or lemmas.cache_dir()
     languages = [lang for lang in LANGUAGE_NAMES if lemmas.supported(lang)]
     saved = [lang for lang in languages if (folder / f"{lang}.marisa").is_file()]
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = _nearest_existing(folder)
     if not probe.is_dir() or not os.access(probe, os.W_OK):
         return Check("word-lists", "warn", f"{folder} cannot be written: each process reads the word lists into its "
                      "own memory, and a language's first question waits for it (seconds)",
@@ -313,9 +318,7 @@ def check_word_lists(settings: Settings) -> Check:
 
 def check_disk(settings: Settings) -> Check:
     where = (settings.data_dir if settings.qdrant.url else settings.store_path).resolve()
-    probe = where
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = _nearest_existing(where)
     free = shutil.disk_usage(probe).free
     current = None if settings.qdrant.url else _current_folder(settings.store_path)
     size = _used_bytes(current) if current else 0

@@ -60,7 +60,7 @@ def _build(lang: str) -> BytesTrie:
     return BytesTrie((key, value.encode()) for key, value in source.items())
 
 
-def _mapped(path: Path) -> BytesTrie | None:
+def _mapped(path: Path, what: str) -> BytesTrie | None:
     """The trie saved at `path`, mapped into memory; None when there is none or it cannot be read."""
     if not path.is_file():
         return None
@@ -68,7 +68,7 @@ def _mapped(path: Path) -> BytesTrie | None:
     try:
         trie.mmap(str(path))
     except (OSError, RuntimeError, ValueError) as exc:  # a damaged file: built again
-        logger.warning("Lemma dictionary %s cannot be read (%s); building it again.", path, exc)
+        logger.warning("The saved %s (%s) cannot be read (%s); building it again.", what, path, exc)
         return None
     return trie
 
@@ -77,7 +77,7 @@ def saved_trie(path: Path, build: Callable[[], BytesTrie], what: str) -> BytesTr
     """The trie saved at `path`, mapped; built with `build` and saved there first when there is none. One process
     builds it while the others (the workers of one service) wait for it rather than build it too, and a reader never
     sees half a file. Where the folder cannot be written, the built trie is kept in this process's memory."""
-    trie = _mapped(path)
+    trie = _mapped(path, what)
     if trie is not None:
         return trie
     built: BytesTrie | None = None
@@ -86,7 +86,7 @@ def saved_trie(path: Path, build: Callable[[], BytesTrie], what: str) -> BytesTr
         with open(path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                trie = _mapped(path)  # built by another process while this one waited
+                trie = _mapped(path, what)  # built by another process while this one waited
                 if trie is not None:
                     return trie
                 built = build()
@@ -102,7 +102,7 @@ def saved_trie(path: Path, build: Callable[[], BytesTrie], what: str) -> BytesTr
         logger.warning("Cannot keep the %s in %s (%s): this process keeps it in memory. Set %s to a writable folder.",
                        what, path.parent, exc, CACHE_ENV)
         return built if built is not None else build()
-    return _mapped(path) or built
+    return _mapped(path, what) or built
 
 
 class MappedTrieFactory(CachingDictionaryFactory):
